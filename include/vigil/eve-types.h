@@ -1,0 +1,17 @@
+/* eve-types.h: builders of each EVE record type; one eve-<type>.c file implements each. */
+#ifndef VIGIL_EVE_TYPES_H
+#define VIGIL_EVE_TYPES_H
+
+#include "vigil/decode.h"
+#include "vigil/eve.h"
+#include "vigil/flow.h"
+
+/* The "flow" record of flow f, ended for reason at time when. Returns a new object or NULL. */
+json_t *eve_flow_record(const struct eve_ctx *ctx, const struct flow *f,
+                        enum flow_end_reason reason, vg_time_t when);
+
+/* The "anomaly" record of decoder event ev on packet p (f may be NULL). New object or NULL. */
+json_t *eve_anomaly_record(const struct eve_ctx *ctx, const struct vg_packet *p,
+                           const struct flow *f, unsigned ev);
+
+#endif

@@ -1,0 +1,95 @@
+/* eve.h: EVE JSON output: a shared sink, per-thread line buffers, and the common record fields. */
+#ifndef VIGIL_EVE_H
+#define VIGIL_EVE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "vigil/flow.h"
+#include "vigil/packet.h"
+
+/* Counters of one sink. */
+struct eve_sink_stats {
+    uint64_t records;      /* records written */
+    uint64_t bytes;        /* bytes written */
+    uint64_t write_errors; /* failed writes (disk full, I/O error) */
+    uint64_t dropped;      /* records lost to failed writes or serialisation errors */
+};
+
+struct eve_sink;
+struct eve_writer;
+
+/* Opens (appending, creating it 0640) the EVE file path. NULL with errbuf set on failure. */
+struct eve_sink *eve_sink_open(const char *path, char *errbuf);
+
+/* Reopens the file by its path (after logrotate moved it). Returns 0, or -1 with errbuf set. */
+int eve_sink_reopen(struct eve_sink *s, char *errbuf);
+
+/* Closes the sink. Every writer on it must have been freed. */
+void eve_sink_close(struct eve_sink *s);
+
+/* Copies the sink's counters into out. Safe from any thread. */
+void eve_sink_get_stats(struct eve_sink *s, struct eve_sink_stats *out);
+
+/*
+ * Writes whole lines (len bytes holding nrec records) in one piece. On a failed or short write
+ * the file is cut back to where it was, so it never holds half a record, and the records are
+ * counted as dropped. Returns 0, or -1 on failure.
+ */
+int eve_sink_write(struct eve_sink *s, const char *buf, size_t len, uint64_t nrec);
+
+/* Creates a thread's buffer into s. Returns NULL when out of memory. */
+struct eve_writer *eve_writer_new(struct eve_sink *s);
+
+/* Serialises rec as one line into the buffer, flushing first if it is full. 0, or -1 dropped. */
+int eve_writer_write(struct eve_writer *w, json_t *rec);
+
+/* Writes out what the buffer holds. Returns 0, or -1 if the sink failed. */
+int eve_writer_flush(struct eve_writer *w);
+
+/* Flushes and frees w. */
+void eve_writer_free(struct eve_writer *w);
+
+/* What the records of a run share. */
+struct eve_ctx {
+    const char *const *src_names; /* capture source of each vg_packet.src_idx */
+    unsigned nsrc;
+    const char *in_iface;         /* live interface, or NULL */
+    int community_id;             /* add community_id */
+    uint16_t community_id_seed;
+};
+
+/* Formats an address as Suricata does (IPv6 in full, zero-padded groups). */
+void eve_format_addr(int ip_ver, const struct vg_addr *a, char *out, size_t len);
+
+/* Writes the protocol name Suricata uses ("TCP", "UDP", "ICMP", "IPv6-ICMP", or "047"). */
+const char *eve_proto_name(uint8_t proto, char *buf, size_t len);
+
+/*
+ * Starts a record about packet p: timestamp, flow_id (if f), pcap_cnt, event_type, the
+ * packet's tuple as it travelled, vlan, pkt_src, community_id and pcap_filename. Returns a new
+ * object, or NULL when out of memory.
+ */
+json_t *eve_record_packet(const struct eve_ctx *ctx, const char *event_type,
+                          const struct vg_packet *p, const struct flow *f);
+
+/*
+ * Starts a record about flow f at time ts: the flow's tuple oriented client to server, and
+ * the same common fields as eve_record_packet. Returns a new object, or NULL.
+ */
+json_t *eve_record_flow(const struct eve_ctx *ctx, const char *event_type, vg_time_t ts,
+                        const struct flow *f);
+
+/* Sets key to the EVE timestamp of t. */
+void eve_set_time(json_t *obj, const char *key, vg_time_t t);
+
+/*
+ * Sets key to a string made from bytes taken from traffic. Printable ASCII and valid UTF-8
+ * stay as they are; other bytes become \xNN, so the record is always valid JSON.
+ */
+void eve_set_bytes(json_t *obj, const char *key, const uint8_t *s, size_t len);
+
+/* Sets key to an unsigned counter (JSON integer). */
+void eve_set_uint(json_t *obj, const char *key, uint64_t v);
+
+#endif

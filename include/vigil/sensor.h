@@ -1,0 +1,59 @@
+/* sensor.h: the sensor's settings and one run: capture, decode, workers and outputs together. */
+#ifndef VIGIL_SENSOR_H
+#define VIGIL_SENSOR_H
+
+#include <stdint.h>
+
+#include "vigil/capture.h"
+#include "vigil/config.h"
+#include "vigil/defrag.h"
+#include "vigil/flow.h"
+
+#define SENSOR_MAX_WORKERS 64
+
+/* Everything a run needs to know, taken from the configuration and the command line. */
+struct sensor_settings {
+    unsigned nworkers;
+    char outdir[4096];
+    char eve_filename[256];
+    struct flow_config flow;
+    struct defrag_config defrag;
+    struct capture_live_opts live;
+    uint32_t stats_interval; /* seconds between periodic stats records; 0 for the final only */
+    int eve_enabled;
+    int eve_flow, eve_anomaly, eve_stats; /* record types written */
+    int community_id;
+    uint16_t community_id_seed;
+    int progress; /* -1: when stderr is a terminal, 0: never, 1: always */
+};
+
+/* What a run did, for the summary line and the exit status. */
+struct sensor_result {
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t flows;
+    uint64_t events;
+    unsigned source_errors; /* capture files that failed */
+    vg_time_t elapsed;      /* wall-clock microseconds */
+    int fatal;              /* the run stopped on an error */
+};
+
+/* Fills s with the defaults, then applies what c sets. Returns 0, or -1 with errbuf set. */
+int sensor_settings_load(struct sensor_settings *s, const struct config *c, char *errbuf);
+
+/*
+ * Runs the sensor over cap until it ends or sensor_request_stop() is called: decodes and
+ * defragments on the calling thread, hands packets to s->nworkers worker threads, and writes
+ * EVE to s->outdir. Errors of single capture files are reported on stderr and the run goes on.
+ * Returns 0, or -1 with errbuf set if the run could not start or failed for good.
+ */
+int sensor_run(const struct sensor_settings *s, struct capture *cap, struct sensor_result *res,
+               char *errbuf);
+
+/* Asks a running sensor_run to stop soon and flush. Safe in a signal handler. */
+void sensor_request_stop(void);
+
+/* Asks a running sensor_run to reopen its log files. Safe in a signal handler. */
+void sensor_request_reopen(void);
+
+#endif

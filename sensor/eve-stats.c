@@ -1,0 +1,129 @@
+/* eve-stats.c: the EVE "stats" record: counters named as in Suricata's stats event. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vigil/stats.h"
+
+void stats_flow_add(struct flow_stats *a, const struct flow_stats *b)
+{
+    a->total += VG_CNT_GET(b->total);
+    a->active += VG_CNT_GET(b->active);
+    a->tcp += VG_CNT_GET(b->tcp);
+    a->udp += VG_CNT_GET(b->udp);
+    a->icmpv4 += VG_CNT_GET(b->icmpv4);
+    a->icmpv6 += VG_CNT_GET(b->icmpv6);
+    a->other += VG_CNT_GET(b->other);
+    a->timeouts += VG_CNT_GET(b->timeouts);
+    a->forced += VG_CNT_GET(b->forced);
+    a->shutdown += VG_CNT_GET(b->shutdown);
+    a->memcap_evictions += VG_CNT_GET(b->memcap_evictions);
+    a->memcap_drops += VG_CNT_GET(b->memcap_drops);
+    a->tcp_reuse += VG_CNT_GET(b->tcp_reuse);
+    a->memuse += VG_CNT_GET(b->memuse);
+}
+
+void stats_worker_add(struct worker_stats *a, const struct worker_stats *b)
+{
+    a->pkts += VG_CNT_GET(b->pkts);
+    a->bytes += VG_CNT_GET(b->bytes);
+    a->batches += VG_CNT_GET(b->batches);
+}
+
+/* Returns obj[name], creating an empty object there if needed. */
+static json_t *sub(json_t *obj, const char *name)
+{
+    json_t *o = json_object_get(obj, name);
+    if (o == NULL) {
+        o = json_object();
+        json_object_set_new(obj, name, o);
+    }
+    return o;
+}
+
+static json_t *decoder_object(const struct vg_decode_stats *d)
+{
+    json_t *o = json_object();
+#define VG_DC_JSON(name) eve_set_uint(o, #name, d->name);
+    VG_DECODE_COUNTERS(VG_DC_JSON)
+#undef VG_DC_JSON
+    eve_set_uint(o, "max_pkt_size", d->max_pkt_size);
+    eve_set_uint(o, "avg_pkt_size", d->pkts ? d->bytes / d->pkts : 0);
+    /* decoder.event.ipv4.trunc_pkt and so on, every event listed even when zero. */
+    json_t *ev = json_object();
+    for (unsigned i = 1; i < VG_EV__COUNT; i++) {
+        const char *name = decode_event_name(i);
+        const char *dot = strchr(name, '.');
+        if (dot == NULL) {
+            eve_set_uint(ev, name, d->events[i]);
+            continue;
+        }
+        char layer[32];
+        snprintf(layer, sizeof(layer), "%.*s", (int)(dot - name), name);
+        eve_set_uint(sub(ev, layer), dot + 1, d->events[i]);
+    }
+    json_object_set_new(o, "event", ev);
+    return o;
+}
+
+json_t *eve_stats_object(const struct sensor_stats *s)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    eve_set_uint(o, "uptime", s->uptime / VG_USEC_PER_SEC);
+
+    json_t *cap = sub(o, "capture");
+    eve_set_uint(cap, "kernel_packets", s->capture.kernel_packets);
+    eve_set_uint(cap, "kernel_drops", s->capture.kernel_drops);
+    eve_set_uint(cap, "kernel_ifdrops", s->capture.kernel_ifdrops);
+    eve_set_uint(cap, "files", s->capture.files);
+    eve_set_uint(cap, "file_errors", s->capture.file_errors);
+
+    json_object_set_new(o, "decoder", decoder_object(&s->decoder));
+
+    const struct flow_stats *f = &s->flow;
+    json_t *fl = sub(o, "flow");
+    eve_set_uint(fl, "total", f->total);
+    eve_set_uint(fl, "active", f->active);
+    eve_set_uint(fl, "tcp", f->tcp);
+    eve_set_uint(fl, "udp", f->udp);
+    eve_set_uint(fl, "icmpv4", f->icmpv4);
+    eve_set_uint(fl, "icmpv6", f->icmpv6);
+    eve_set_uint(fl, "other", f->other);
+    eve_set_uint(fl, "memcap", f->memcap_drops);
+    eve_set_uint(fl, "memcap_evictions", f->memcap_evictions);
+    eve_set_uint(fl, "tcp_reuse", f->tcp_reuse);
+    eve_set_uint(fl, "memuse", f->memuse);
+    json_t *end = sub(fl, "end");
+    eve_set_uint(end, "timeout", f->timeouts);
+    eve_set_uint(end, "forced", f->forced);
+    eve_set_uint(end, "shutdown", f->shutdown);
+
+    const struct defrag_stats *d = &s->defrag;
+    json_t *df = sub(o, "defrag");
+    json_t *v4 = sub(df, "ipv4");
+    eve_set_uint(v4, "fragments", d->ipv4_fragments);
+    eve_set_uint(v4, "reassembled", d->ipv4_reassembled);
+    eve_set_uint(v4, "timeouts", d->ipv4_timeouts);
+    json_t *v6 = sub(df, "ipv6");
+    eve_set_uint(v6, "fragments", d->ipv6_fragments);
+    eve_set_uint(v6, "reassembled", d->ipv6_reassembled);
+    eve_set_uint(v6, "timeouts", d->ipv6_timeouts);
+    eve_set_uint(df, "max_frag_hits", d->max_frag_hits);
+    eve_set_uint(df, "evictions", d->evictions);
+    eve_set_uint(df, "overlaps", d->overlaps);
+    eve_set_uint(df, "trackers", d->trackers);
+    eve_set_uint(df, "memuse", d->memuse);
+
+    json_t *w = sub(o, "worker");
+    eve_set_uint(w, "pkts", s->worker.pkts);
+    eve_set_uint(w, "bytes", s->worker.bytes);
+    eve_set_uint(w, "batches", s->worker.batches);
+
+    json_t *eve = sub(o, "eve");
+    eve_set_uint(eve, "records", s->eve.records);
+    eve_set_uint(eve, "bytes", s->eve.bytes);
+    eve_set_uint(eve, "write_errors", s->eve.write_errors);
+    eve_set_uint(eve, "dropped", s->eve.dropped);
+    return o;
+}

@@ -1,0 +1,430 @@
+/* eve.c: the EVE JSON sink (whole-line writes), per-thread buffers, and the common record fields. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vigil/community_id.h"
+#include "vigil/eve.h"
+
+#define EVE_WRITER_BUF (256 * 1024)
+
+struct eve_sink {
+    pthread_mutex_t lock;
+    int fd;
+    char *path;
+    off_t offset; /* where the next write lands */
+    struct eve_sink_stats st;
+    vg_time_t last_error_report;
+};
+
+struct eve_writer {
+    struct eve_sink *sink;
+    char *buf;
+    size_t len;
+    uint64_t nrec; /* records in buf */
+};
+
+static int sink_open_fd(struct eve_sink *s, char *errbuf)
+{
+    int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        vg_errbuf_set(errbuf, "%s: %s", s->path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        vg_errbuf_set(errbuf, "%s: %s", s->path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    s->fd = fd;
+    s->offset = sb.st_size;
+    return 0;
+}
+
+struct eve_sink *eve_sink_open(const char *path, char *errbuf)
+{
+    struct eve_sink *s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->path = strdup(path)) == NULL) {
+        free(s);
+        vg_errbuf_set(errbuf, "out of memory");
+        return NULL;
+    }
+    if (sink_open_fd(s, errbuf) < 0) {
+        free(s->path);
+        free(s);
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+int eve_sink_reopen(struct eve_sink *s, char *errbuf)
+{
+    pthread_mutex_lock(&s->lock);
+    int old = s->fd;
+    int rc = sink_open_fd(s, errbuf);
+    if (rc == 0)
+        close(old);
+    else
+        s->fd = old; /* keep writing to the old file rather than nowhere */
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void eve_sink_close(struct eve_sink *s)
+{
+    if (s == NULL)
+        return;
+    close(s->fd);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+void eve_sink_get_stats(struct eve_sink *s, struct eve_sink_stats *out)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = s->st;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int eve_sink_write(struct eve_sink *s, const char *buf, size_t len, uint64_t nrec)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(s->fd, buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : ENOSPC;
+            /* Never leave part of a record behind: cut back to the last whole line. */
+            if (done > 0 && ftruncate(s->fd, s->offset) < 0)
+                err = errno;
+            s->st.write_errors++;
+            s->st.dropped += nrec;
+            vg_time_t now = vg_monotonic();
+            if (now - s->last_error_report > 10 * VG_USEC_PER_SEC || s->last_error_report == 0) {
+                fprintf(stderr, "vigil-sensor: %s: write failed: %s (%llu records dropped so far)\n",
+                        s->path, strerror(err), (unsigned long long)s->st.dropped);
+                s->last_error_report = now;
+            }
+            rc = -1;
+            break;
+        }
+        done += (size_t)n;
+    }
+    if (rc == 0) {
+        s->offset += (off_t)len;
+        s->st.records += nrec;
+        s->st.bytes += len;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+struct eve_writer *eve_writer_new(struct eve_sink *s)
+{
+    struct eve_writer *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->buf = malloc(EVE_WRITER_BUF);
+    if (w->buf == NULL) {
+        free(w);
+        return NULL;
+    }
+    w->sink = s;
+    return w;
+}
+
+int eve_writer_flush(struct eve_writer *w)
+{
+    if (w->len == 0)
+        return 0;
+    int rc = eve_sink_write(w->sink, w->buf, w->len, w->nrec);
+    w->len = 0;
+    w->nrec = 0;
+    return rc;
+}
+
+int eve_writer_write(struct eve_writer *w, json_t *rec)
+{
+    size_t room = EVE_WRITER_BUF - w->len;
+    size_t n = json_dumpb(rec, w->buf + w->len, room > 0 ? room - 1 : 0, JSON_COMPACT);
+    if (n == 0) {
+        pthread_mutex_lock(&w->sink->lock);
+        w->sink->st.dropped++;
+        pthread_mutex_unlock(&w->sink->lock);
+        return -1;
+    }
+    if (n + 1 <= room) {
+        w->len += n;
+        w->buf[w->len++] = '\n';
+        w->nrec++;
+        return 0;
+    }
+    /* It did not fit: flush, then retry, or write a record larger than the buffer alone. */
+    eve_writer_flush(w);
+    if (n + 1 <= EVE_WRITER_BUF) {
+        json_dumpb(rec, w->buf, EVE_WRITER_BUF - 1, JSON_COMPACT);
+        w->len = n;
+        w->buf[w->len++] = '\n';
+        w->nrec = 1;
+        return 0;
+    }
+    char *big = malloc(n + 1);
+    if (big == NULL) {
+        pthread_mutex_lock(&w->sink->lock);
+        w->sink->st.dropped++;
+        pthread_mutex_unlock(&w->sink->lock);
+        return -1;
+    }
+    json_dumpb(rec, big, n, JSON_COMPACT);
+    big[n] = '\n';
+    int rc = eve_sink_write(w->sink, big, n + 1, 1);
+    free(big);
+    return rc;
+}
+
+void eve_writer_free(struct eve_writer *w)
+{
+    if (w == NULL)
+        return;
+    eve_writer_flush(w);
+    free(w->buf);
+    free(w);
+}
+
+void eve_format_addr(int ip_ver, const struct vg_addr *a, char *out, size_t len)
+{
+    const uint8_t *b = a->u8;
+    if (ip_ver == 4) {
+        snprintf(out, len, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+        return;
+    }
+    snprintf(out, len, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+const char *eve_proto_name(uint8_t proto, char *buf, size_t len)
+{
+    switch (proto) {
+    case 1:
+        return "ICMP";
+    case 2:
+        return "IGMP";
+    case 6:
+        return "TCP";
+    case 17:
+        return "UDP";
+    case 41:
+        return "IPv6";
+    case 47:
+        return "GRE";
+    case 50:
+        return "ESP";
+    case 51:
+        return "AH";
+    case 58:
+        return "IPv6-ICMP";
+    case 89:
+        return "OSPF";
+    case 103:
+        return "PIM";
+    case 112:
+        return "VRRP";
+    case 132:
+        return "SCTP";
+    default:
+        snprintf(buf, len, "%03u", proto);
+        return buf;
+    }
+}
+
+void eve_set_time(json_t *obj, const char *key, vg_time_t t)
+{
+    char ts[48];
+    json_object_set_new(obj, key, json_string(vg_format_time(t, ts, sizeof(ts))));
+}
+
+void eve_set_uint(json_t *obj, const char *key, uint64_t v)
+{
+    json_object_set_new(obj, key, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not valid. */
+static size_t utf8_seq_len(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    size_t len;
+    uint32_t min;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    uint32_t cp = c & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void eve_set_bytes(json_t *obj, const char *key, const uint8_t *s, size_t len)
+{
+    if (len == 0) {
+        json_object_set_new(obj, key, json_string(""));
+        return;
+    }
+    /* Worst case: every byte becomes "\xNN". */
+    char stackbuf[1024];
+    size_t cap = len * 4 + 1;
+    char *out = cap <= sizeof(stackbuf) ? stackbuf : malloc(cap);
+    if (out == NULL)
+        return;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        uint8_t c = s[i];
+        if (c >= 0x20 && c < 0x7f) {
+            out[o++] = (char)c;
+            i++;
+            continue;
+        }
+        size_t n = c >= 0x80 ? utf8_seq_len(s + i, len - i) : 0;
+        if (n > 0) {
+            memcpy(out + o, s + i, n);
+            o += n;
+            i += n;
+            continue;
+        }
+        static const char hex[] = "0123456789abcdef";
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
+        i++;
+    }
+    json_object_set_new(obj, key, json_stringn(out, o));
+    if (out != stackbuf)
+        free(out);
+}
+
+/* Adds the tuple and the fields every record shares, in Suricata's order. */
+static void add_common(const struct eve_ctx *ctx, json_t *o, const char *event_type, int ip_ver,
+                       const struct vg_addr *src, const struct vg_addr *dst, uint8_t proto,
+                       int has_ports, uint16_t sp, uint16_t dp, const uint16_t *vlan,
+                       unsigned vlan_cnt)
+{
+    char a[64], pb[8];
+    if (ctx->in_iface)
+        json_object_set_new(o, "in_iface", json_string(ctx->in_iface));
+    json_object_set_new(o, "event_type", json_string(event_type));
+    if (vlan_cnt > 0) {
+        json_t *v = json_array();
+        for (unsigned i = 0; i < vlan_cnt; i++)
+            json_array_append_new(v, json_integer(vlan[i]));
+        json_object_set_new(o, "vlan", v);
+    }
+    if (ip_ver == 0)
+        return;
+    eve_format_addr(ip_ver, src, a, sizeof(a));
+    json_object_set_new(o, "src_ip", json_string(a));
+    if (has_ports)
+        json_object_set_new(o, "src_port", json_integer(sp));
+    eve_format_addr(ip_ver, dst, a, sizeof(a));
+    json_object_set_new(o, "dest_ip", json_string(a));
+    if (has_ports)
+        json_object_set_new(o, "dest_port", json_integer(dp));
+    json_object_set_new(o, "proto", json_string(eve_proto_name(proto, pb, sizeof(pb))));
+}
+
+static void add_community_id(const struct eve_ctx *ctx, json_t *o, const struct flow *f)
+{
+    if (!ctx->community_id || f == NULL)
+        return;
+    char cid[COMMUNITY_ID_LEN];
+    int has_ports = f->proto == 6 || f->proto == 17 || f->proto == 132;
+    uint16_t sp = f->sp, dp = f->dp;
+    if (f->proto == 1 || f->proto == 58) {
+        /* The flow's first packet gives the type and code. */
+        sp = f->icmp_type[FLOW_DIR_TOSERVER];
+        dp = f->icmp_code[FLOW_DIR_TOSERVER];
+        if (f->pkts[FLOW_DIR_TOSERVER] == 0) {
+            sp = f->icmp_type[FLOW_DIR_TOCLIENT];
+            dp = f->icmp_code[FLOW_DIR_TOCLIENT];
+        }
+    }
+    if (community_id_v1(ctx->community_id_seed, f->ip_ver, f->src.u8, f->dst.u8, f->proto, sp, dp,
+                        has_ports, cid, sizeof(cid)) == 0)
+        json_object_set_new(o, "community_id", json_string(cid));
+}
+
+static void add_pcap_filename(const struct eve_ctx *ctx, json_t *o, unsigned src_idx)
+{
+    if (ctx->src_names != NULL && src_idx < ctx->nsrc && ctx->in_iface == NULL)
+        json_object_set_new(o, "pcap_filename", json_string(ctx->src_names[src_idx]));
+}
+
+json_t *eve_record_packet(const struct eve_ctx *ctx, const char *event_type,
+                          const struct vg_packet *p, const struct flow *f)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    eve_set_time(o, "timestamp", p->ts);
+    if (f != NULL)
+        eve_set_uint(o, "flow_id", f->flow_id);
+    if (p->pcap_cnt)
+        eve_set_uint(o, "pcap_cnt", p->pcap_cnt);
+    add_common(ctx, o, event_type, p->ip_ver, &p->src, &p->dst, p->proto,
+               (p->flags & VG_PKT_HAS_PORTS) != 0, p->sp, p->dp, p->vlan_id, p->vlan_cnt);
+    if (p->ip_ver != 0 && (p->proto == 1 || p->proto == 58) && !(p->flags & VG_PKT_FRAGMENT)) {
+        json_object_set_new(o, "icmp_type", json_integer(p->icmp_type));
+        json_object_set_new(o, "icmp_code", json_integer(p->icmp_code));
+    }
+    const char *src = p->flags & VG_PKT_REASSEMBLED ? "defrag"
+                      : p->flags & VG_PKT_TUNNEL    ? "tunnel"
+                                                    : "wire/pcap";
+    json_object_set_new(o, "pkt_src", json_string(src));
+    add_community_id(ctx, o, f);
+    add_pcap_filename(ctx, o, p->src_idx);
+    return o;
+}
+
+json_t *eve_record_flow(const struct eve_ctx *ctx, const char *event_type, vg_time_t ts,
+                        const struct flow *f)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    eve_set_time(o, "timestamp", ts);
+    eve_set_uint(o, "flow_id", f->flow_id);
+    int has_ports = f->proto == 6 || f->proto == 17 || f->proto == 132;
+    add_common(ctx, o, event_type, f->ip_ver, &f->src, &f->dst, f->proto, has_ports, f->sp, f->dp,
+               f->vlan_id, f->vlan_cnt);
+    add_community_id(ctx, o, f);
+    add_pcap_filename(ctx, o, f->src_idx);
+    return o;
+}

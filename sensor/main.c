@@ -1,0 +1,336 @@
+/* main.c: the vigil-sensor command line: options as Suricata's, then one sensor run. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vigil/capture.h"
+#include "vigil/config.h"
+#include "vigil/privs.h"
+#include "vigil/sensor.h"
+
+
+static struct capture *g_capture;
+
+static void usage(FILE *out)
+{
+    fputs("Usage: vigil-sensor [OPTIONS] [BPF EXPRESSION]\n"
+          "Network security sensor: reads pcap files or a live interface and writes EVE JSON.\n"
+          "\n"
+          "Input:\n"
+          "  -r FILE|DIR         read a pcap or pcapng file, or every file of a directory in name\n"
+          "                      order; repeat for several (\"-\" reads standard input)\n"
+          "  -i IFACE            capture live from IFACE (libpcap)\n"
+          "  -F FILE             read the BPF filter from FILE (or give it after the options)\n"
+          "Output:\n"
+          "  -l DIR              write eve.json into DIR (default: default-log-dir, or .)\n"
+          "Rules and configuration:\n"
+          "  -S FILE             load signatures from FILE; repeat for several\n"
+          "  -c FILE             read the YAML configuration FILE\n"
+          "      --set KEY=VALUE override a configuration key (e.g. flow.memcap=64mb)\n"
+          "      --dump-config   print the effective configuration and exit\n"
+          "Running:\n"
+          "      --threads N     worker threads (default: threads in the configuration, or 1)\n"
+          "      --user USER     after opening the capture, run as USER\n"
+          "      --group GROUP   ... and GROUP (default: USER's group)\n"
+          "  -k none|all|auto    checksum checks, accepted for Suricata compatibility: Vigil never\n"
+          "                      invalidates packets on checksums (Suricata's -k none)\n"
+          "      --progress      show the replay progress line even when stderr is not a terminal\n"
+          "      --no-progress   never show it\n"
+          "  -h, --help          show this help\n"
+          "  -V, --version       show the version\n"
+          "\n"
+          "Exit status: 0 on success (damaged capture files are reported and skipped), 1 when\n"
+          "nothing could be read or the run failed.\n",
+          out);
+}
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    sensor_request_stop();
+    if (g_capture != NULL)
+        capture_break(g_capture);
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    sensor_request_reopen();
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Reads a BPF filter file into a malloc'd string, '#' comments removed. NULL + errbuf on error. */
+static char *read_bpf_file(const char *path, char *errbuf)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        vg_errbuf_set(errbuf, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1024, len = 0;
+    char *out = malloc(cap);
+    char line[4096];
+    while (out != NULL && fgets(line, sizeof(line), f) != NULL) {
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        size_t n = strlen(line);
+        if (len + n + 2 > cap) {
+            cap = (len + n + 2) * 2;
+            char *tmp = realloc(out, cap);
+            if (tmp == NULL) {
+                free(out);
+                out = NULL;
+                break;
+            }
+            out = tmp;
+        }
+        memcpy(out + len, line, n);
+        len += n;
+        out[len++] = ' ';
+    }
+    fclose(f);
+    if (out == NULL) {
+        vg_errbuf_set(errbuf, "%s: out of memory", path);
+        return NULL;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* Joins argv[from..argc) with spaces into a malloc'd BPF expression. */
+static char *join_args(int argc, char **argv, int from)
+{
+    size_t len = 1;
+    for (int i = from; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = malloc(len);
+    if (s == NULL)
+        return NULL;
+    size_t o = 0;
+    for (int i = from; i < argc; i++) {
+        size_t n = strlen(argv[i]);
+        if (i > from)
+            s[o++] = ' ';
+        memcpy(s + o, argv[i], n);
+        o += n;
+    }
+    s[o] = '\0';
+    return s;
+}
+
+static void die(const char *msg)
+{
+    fprintf(stderr, "vigil-sensor: %s\n", msg);
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_THREADS = 256, OPT_SET, OPT_USER, OPT_GROUP, OPT_DUMP, OPT_PROGRESS, OPT_NOPROG };
+    static const struct option longopts[] = {
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"set", required_argument, NULL, OPT_SET},
+        {"user", required_argument, NULL, OPT_USER},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"dump-config", no_argument, NULL, OPT_DUMP},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"no-progress", no_argument, NULL, OPT_NOPROG},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    /* No option list can be longer than the arguments. */
+    char **inputs = calloc((size_t)argc, sizeof(*inputs));
+    const char **rule_files = calloc((size_t)argc, sizeof(*rule_files));
+    const char **sets = calloc((size_t)argc, sizeof(*sets));
+    unsigned ninputs = 0, nrules = 0, nsets = 0;
+    if (inputs == NULL || rule_files == NULL || sets == NULL)
+        die("out of memory");
+    const char *iface = NULL, *outdir = NULL, *config_path = NULL, *bpf_file = NULL;
+    const char *user = NULL, *group = NULL;
+    long threads = -1;
+    int dump = 0, progress = -2;
+    char errbuf[VG_ERRBUF_SIZE];
+
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+r:i:l:S:c:F:k:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'r':
+            inputs[ninputs++] = optarg;
+            break;
+        case 'i':
+            if (iface != NULL)
+                die("only one -i interface is supported");
+            iface = optarg;
+            break;
+        case 'l':
+            outdir = optarg;
+            break;
+        case 'S':
+            rule_files[nrules++] = optarg;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'F':
+            bpf_file = optarg;
+            break;
+        case 'k':
+            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "all") != 0 &&
+                strcmp(optarg, "auto") != 0)
+                die("-k takes none, all or auto");
+            break;
+        case OPT_THREADS: {
+            char *end;
+            errno = 0;
+            threads = strtol(optarg, &end, 10);
+            if (errno || *end || threads < 1 || threads > SENSOR_MAX_WORKERS) {
+                snprintf(errbuf, sizeof(errbuf), "--threads takes a number from 1 to %d",
+                         SENSOR_MAX_WORKERS);
+                die(errbuf);
+            }
+            break;
+        }
+        case OPT_SET:
+            if (strchr(optarg, '=') == NULL)
+                die("--set takes KEY=VALUE");
+            sets[nsets++] = optarg;
+            break;
+        case OPT_USER:
+            user = optarg;
+            break;
+        case OPT_GROUP:
+            group = optarg;
+            break;
+        case OPT_DUMP:
+            dump = 1;
+            break;
+        case OPT_PROGRESS:
+            progress = 1;
+            break;
+        case OPT_NOPROG:
+            progress = 0;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("vigil-sensor %s\n", VIGIL_VERSION);
+            return 0;
+        default:
+            fputs("Try 'vigil-sensor --help'.\n", stderr);
+            return 1;
+        }
+    }
+    (void)rule_files;
+
+    struct config *cfg = config_new();
+    if (cfg == NULL)
+        die("out of memory");
+    if (config_path != NULL && config_load_file(cfg, config_path, errbuf) < 0)
+        die(errbuf);
+    for (unsigned i = 0; i < nsets; i++) {
+        char key[512];
+        const char *eq = strchr(sets[i], '=');
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - sets[i]), sets[i]);
+        if (config_set(cfg, key, eq + 1, errbuf) < 0)
+            die(errbuf);
+    }
+    if (threads > 0) {
+        snprintf(errbuf, sizeof(errbuf), "%ld", threads);
+        config_set(cfg, "threads", errbuf, NULL);
+    }
+    if (outdir != NULL)
+        config_set(cfg, "default-log-dir", outdir, NULL);
+    if (progress != -2)
+        config_set(cfg, "progress", progress ? "yes" : "no", NULL);
+
+    struct sensor_settings set;
+    if (sensor_settings_load(&set, cfg, errbuf) < 0)
+        die(errbuf);
+    if (dump) {
+        config_dump(cfg, stdout);
+        config_free(cfg);
+        return 0;
+    }
+
+    char *bpf = NULL;
+    if (bpf_file != NULL && optind < argc)
+        die("give the BPF filter either with -F or after the options, not both");
+    if (bpf_file != NULL && (bpf = read_bpf_file(bpf_file, errbuf)) == NULL)
+        die(errbuf);
+    if (optind < argc && (bpf = join_args(argc, argv, optind)) == NULL)
+        die("out of memory");
+
+    if (ninputs > 0 && iface != NULL)
+        die("use either -r or -i, not both");
+    if (ninputs == 0 && iface == NULL)
+        die("nothing to read: give -r FILE|DIR or -i IFACE (see --help)");
+
+    struct capture *cap;
+    if (iface != NULL)
+        cap = capture_open_live(iface, &set.live, bpf, errbuf);
+    else
+        cap = capture_open_offline(inputs, ninputs, bpf, errbuf);
+    free(bpf);
+    if (cap == NULL)
+        die(errbuf);
+    g_capture = cap;
+
+    if (user != NULL) {
+        if (privs_drop(user, group, errbuf) < 0)
+            die(errbuf);
+    } else if (group != NULL) {
+        die("--group needs --user");
+    } else if (iface != NULL && geteuid() == 0) {
+        fputs("vigil-sensor: warning: running as root; use --user to drop privileges after "
+              "opening the interface\n",
+              stderr);
+    }
+
+    install_signals();
+    struct sensor_result res;
+    int rc = sensor_run(&set, cap, &res, errbuf);
+    g_capture = NULL;
+    capture_close(cap);
+    config_free(cfg);
+    if (rc < 0)
+        die(errbuf);
+
+    double secs = (double)res.elapsed / 1e6;
+    if (secs <= 0)
+        secs = 1e-6;
+    fprintf(stderr,
+            "vigil-sensor: %llu packets (%.1f MB) in %.2f s: %.0f pkt/s, %.1f Mbit/s; %llu flows; "
+            "%llu events written to %s/%s\n",
+            (unsigned long long)res.packets, (double)res.bytes / 1e6, secs,
+            (double)res.packets / secs, (double)res.bytes * 8 / secs / 1e6,
+            (unsigned long long)res.flows, (unsigned long long)res.events, set.outdir,
+            set.eve_filename);
+    if (res.fatal)
+        return 1;
+    if (res.packets == 0 && res.source_errors > 0) {
+        fputs("vigil-sensor: no packets could be read\n", stderr);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,325 @@
+/* pipeline.c: the capture stage: read, decode, defragment, hand packets to workers by flow hash. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline-internal.h"
+#include "vigil/defrag.h"
+#include "vigil/progress.h"
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested;
+
+void sensor_request_stop(void) { stop_requested = 1; }
+void sensor_request_reopen(void) { reopen_requested = 1; }
+
+/* The capture thread's state for one run. */
+struct pipeline {
+    const struct sensor_settings *set;
+    struct capture *cap;
+    struct worker *workers;
+    unsigned nworkers;
+    struct defrag *defrag;
+    uint8_t *reasm; /* rebuilt datagram, DEFRAG_MAX_PACKET bytes */
+    struct vg_decode_stats dstats;
+    struct eve_sink *sink;
+    struct eve_writer *eve; /* for stats records */
+    vg_time_t clock;        /* latest packet time seen */
+    vg_time_t last_tick;    /* clock when workers were last brought up to date */
+    uint64_t pcap_cnt;
+    uint64_t oversize;      /* packets too large for a batch (never with libpcap's limits) */
+    vg_time_t started;
+};
+
+/* Takes an empty batch from w, waiting for the worker to hand one back if needed. */
+static struct batch *batch_get(struct worker *w)
+{
+    struct batch *b = spsc_pop(&w->back);
+    while (b == NULL)
+        b = spsc_pop_wait(&w->back, 100);
+    return b;
+}
+
+static void batch_send(struct pipeline *pl, struct worker *w, uint32_t flags)
+{
+    struct batch *b = w->cur ? w->cur : batch_get(w);
+    w->cur = NULL;
+    b->clock = pl->clock;
+    b->flags |= flags;
+    spsc_push(&w->in, b); /* never full: it holds every batch the worker has */
+}
+
+/* Sends every worker its partial batch, or an empty one, so all share the current clock. */
+static void tick_workers(struct pipeline *pl)
+{
+    for (unsigned i = 0; i < pl->nworkers; i++)
+        batch_send(pl, &pl->workers[i], 0);
+    pl->last_tick = pl->clock;
+}
+
+/* Copies p into the batch of the worker that owns its flow. */
+static void dispatch(struct pipeline *pl, struct vg_packet *p)
+{
+    p->flow_hash = flow_hash_packet(p);
+    /* Both directions of a flow hash alike, so they reach the same worker. Packets without a
+     * flow (fragments, invalid ones) only need a worker that is the same on every run. */
+    unsigned wi = p->flow_hash ? (unsigned)((p->flow_hash >> 32) % pl->nworkers)
+                               : (unsigned)(p->pcap_cnt % pl->nworkers);
+    struct worker *w = &pl->workers[wi];
+    uint32_t need = (p->caplen + 7u) & ~7u;
+    if (need > BATCH_ARENA) {
+        pl->oversize++;
+        return;
+    }
+    if (w->cur != NULL && (w->cur->npkts == BATCH_MAX_PKTS || w->cur->used + need > BATCH_ARENA))
+        batch_send(pl, w, 0);
+    if (w->cur == NULL)
+        w->cur = batch_get(w);
+    struct batch *b = w->cur;
+    struct vg_packet *q = &b->pkts[b->npkts++];
+    *q = *p;
+    memcpy(b->arena + b->used, p->data, p->caplen);
+    q->data = b->arena + b->used;
+    b->used += need;
+}
+
+static void handle_packet(struct pipeline *pl, struct vg_packet *p)
+{
+    p->pcap_cnt = ++pl->pcap_cnt;
+    decode_packet(&pl->dstats, p);
+    if (p->ts > pl->clock)
+        pl->clock = p->ts;
+    if (pl->last_tick == 0)
+        pl->last_tick = pl->clock;
+
+    if (p->flags & VG_PKT_FRAGMENT) {
+        uint32_t n = defrag_insert(pl->defrag, &pl->dstats, p, pl->reasm);
+        dispatch(pl, p);
+        if (n > 0) {
+            struct vg_packet rp;
+            memset(&rp, 0, sizeof(rp));
+            rp.data = pl->reasm;
+            rp.caplen = rp.wirelen = n;
+            rp.ts = p->ts;
+            rp.datalink = VG_DLT_REASSEMBLED;
+            rp.src_idx = p->src_idx;
+            rp.flags = VG_PKT_REASSEMBLED;
+            decode_packet(&pl->dstats, &rp);
+            rp.pcap_cnt = p->pcap_cnt;
+            /* The rebuilt datagram travelled in the fragments' VLANs. */
+            rp.vlan_cnt = p->vlan_cnt;
+            memcpy(rp.vlan_id, p->vlan_id, sizeof(rp.vlan_id));
+            dispatch(pl, &rp);
+        }
+    } else {
+        dispatch(pl, p);
+    }
+
+    if (pl->clock >= pl->last_tick + VG_USEC_PER_SEC) {
+        defrag_timeout(pl->defrag, pl->clock);
+        tick_workers(pl);
+    }
+}
+
+static void collect_stats(struct pipeline *pl, struct sensor_stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->uptime = vg_monotonic() - pl->started;
+    capture_get_stats(pl->cap, &s->capture);
+    decode_stats_merge(&s->decoder, &pl->dstats);
+    s->defrag = *defrag_stats(pl->defrag);
+    for (unsigned i = 0; i < pl->nworkers; i++) {
+        stats_flow_add(&s->flow, flow_table_stats(pl->workers[i].flows));
+        stats_worker_add(&s->worker, &pl->workers[i].st);
+    }
+    if (pl->sink != NULL)
+        eve_sink_get_stats(pl->sink, &s->eve);
+}
+
+static void write_stats(struct pipeline *pl)
+{
+    if (pl->eve == NULL || !pl->set->eve_stats)
+        return;
+    struct sensor_stats s;
+    collect_stats(pl, &s);
+    json_t *rec = json_object();
+    eve_set_time(rec, "timestamp", vg_wallclock());
+    json_object_set_new(rec, "event_type", json_string("stats"));
+    json_object_set_new(rec, "stats", eve_stats_object(&s));
+    eve_writer_write(pl->eve, rec);
+    eve_writer_flush(pl->eve);
+    json_decref(rec);
+}
+
+/* Creates outdir if it does not exist. */
+static int ensure_dir(const char *dir, char *errbuf)
+{
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) {
+            vg_errbuf_set(errbuf, "%s: not a directory", dir);
+            return -1;
+        }
+        return 0;
+    }
+    if (mkdir(dir, 0750) < 0) {
+        vg_errbuf_set(errbuf, "%s: cannot create log directory: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void pipeline_free(struct pipeline *pl)
+{
+    if (pl->workers != NULL) {
+        for (unsigned i = 0; i < pl->nworkers; i++)
+            worker_destroy(&pl->workers[i]);
+        free(pl->workers);
+    }
+    eve_writer_free(pl->eve);
+    eve_sink_close(pl->sink);
+    defrag_free(pl->defrag);
+    free(pl->reasm);
+}
+
+int sensor_run(const struct sensor_settings *set, struct capture *cap, struct sensor_result *res,
+               char *errbuf)
+{
+    struct pipeline pl;
+    memset(&pl, 0, sizeof(pl));
+    memset(res, 0, sizeof(*res));
+    pl.set = set;
+    pl.cap = cap;
+    pl.nworkers = set->nworkers ? set->nworkers : 1;
+    pl.started = vg_monotonic();
+    stop_requested = 0;
+    reopen_requested = 0;
+
+    struct eve_ctx ectx;
+    memset(&ectx, 0, sizeof(ectx));
+    ectx.src_names = capture_source_names(cap, &ectx.nsrc);
+    if (capture_is_live(cap))
+        ectx.in_iface = ectx.src_names[0];
+    ectx.community_id = set->community_id;
+    ectx.community_id_seed = set->community_id_seed;
+
+    if (set->eve_enabled) {
+        char path[sizeof(set->outdir) + sizeof(set->eve_filename) + 2];
+        if (ensure_dir(set->outdir, errbuf) < 0)
+            return -1;
+        snprintf(path, sizeof(path), "%s/%s", set->outdir, set->eve_filename);
+        if ((pl.sink = eve_sink_open(path, errbuf)) == NULL ||
+            (pl.eve = eve_writer_new(pl.sink)) == NULL) {
+            if (pl.sink != NULL)
+                vg_errbuf_set(errbuf, "out of memory");
+            pipeline_free(&pl);
+            return -1;
+        }
+    }
+    pl.defrag = defrag_new(&set->defrag, errbuf);
+    pl.reasm = malloc(DEFRAG_MAX_PACKET);
+    pl.workers = calloc(pl.nworkers, sizeof(*pl.workers));
+    if (pl.defrag == NULL || pl.reasm == NULL || pl.workers == NULL) {
+        if (pl.defrag != NULL)
+            vg_errbuf_set(errbuf, "out of memory");
+        pipeline_free(&pl);
+        return -1;
+    }
+    for (unsigned i = 0; i < pl.nworkers; i++) {
+        if (worker_init(&pl.workers[i], i, set, &ectx, pl.sink, errbuf) < 0) {
+            pipeline_free(&pl);
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < pl.nworkers; i++) {
+        if (pthread_create(&pl.workers[i].thread, NULL, worker_main, &pl.workers[i]) != 0) {
+            vg_errbuf_set(errbuf, "cannot start worker thread %u", i);
+            /* Stop the workers already running, then clean up. */
+            for (unsigned j = 0; j < i; j++) {
+                batch_send(&pl, &pl.workers[j], BATCH_EOF);
+                pthread_join(pl.workers[j].thread, NULL);
+            }
+            pipeline_free(&pl);
+            return -1;
+        }
+        pl.workers[i].started = 1;
+    }
+
+    struct progress prog;
+    progress_init(&prog, set->progress);
+    vg_time_t next_stats = pl.started + (vg_time_t)set->stats_interval * VG_USEC_PER_SEC;
+    vg_time_t last_flush = pl.started;
+    int live = capture_is_live(cap);
+    char cerr[VG_ERRBUF_SIZE];
+
+    for (unsigned n = 0;; n++) {
+        if (stop_requested)
+            capture_break(cap);
+        struct vg_packet p;
+        int rc = capture_next(cap, &p, cerr);
+        if (rc == CAPTURE_PACKET) {
+            handle_packet(&pl, &p);
+            if ((n & 255) != 0)
+                continue;
+        } else if (rc == CAPTURE_SOURCE_ERROR) {
+            progress_clear(&prog);
+            fprintf(stderr, "vigil-sensor: %s\n", cerr);
+            res->source_errors++;
+            continue;
+        } else if (rc == CAPTURE_FATAL) {
+            progress_clear(&prog);
+            fprintf(stderr, "vigil-sensor: %s\n", cerr);
+            res->fatal = 1;
+            break;
+        } else if (rc == CAPTURE_END) {
+            break;
+        }
+        /* Every 256 packets, or when a live read timed out: the wall-clock chores. */
+        vg_time_t now = vg_monotonic();
+        if (live && (rc == CAPTURE_TIMEOUT || now - last_flush >= 100000)) {
+            /* Idle links still move time on, so flows time out; batches go out promptly. */
+            vg_time_t wall = vg_wallclock();
+            if (wall > pl.clock)
+                pl.clock = wall;
+            defrag_timeout(pl.defrag, pl.clock);
+            tick_workers(&pl);
+            last_flush = now;
+        }
+        if (set->stats_interval > 0 && now >= next_stats) {
+            write_stats(&pl);
+            next_stats = now + (vg_time_t)set->stats_interval * VG_USEC_PER_SEC;
+        }
+        if (reopen_requested) {
+            reopen_requested = 0;
+            char rerr[VG_ERRBUF_SIZE];
+            if (pl.sink != NULL && eve_sink_reopen(pl.sink, rerr) < 0)
+                fprintf(stderr, "vigil-sensor: reopening the EVE log: %s\n", rerr);
+        }
+        uint64_t done, total;
+        capture_progress(cap, &done, &total);
+        progress_update(&prog, done, total, pl.dstats.pkts, pl.dstats.bytes, now);
+    }
+    progress_clear(&prog);
+
+    /* End of input: every worker gets the final clock and flushes its flows. */
+    defrag_timeout(pl.defrag, pl.clock);
+    for (unsigned i = 0; i < pl.nworkers; i++)
+        batch_send(&pl, &pl.workers[i], BATCH_EOF);
+    for (unsigned i = 0; i < pl.nworkers; i++)
+        pthread_join(pl.workers[i].thread, NULL);
+    write_stats(&pl);
+
+    struct sensor_stats s;
+    collect_stats(&pl, &s);
+    res->packets = s.decoder.pkts;
+    res->bytes = s.decoder.bytes;
+    res->flows = s.flow.total;
+    res->events = s.eve.records;
+    res->elapsed = vg_monotonic() - pl.started;
+    pipeline_free(&pl);
+    return 0;
+}

@@ -1,0 +1,109 @@
+/* settings.c: turns the YAML configuration into the sensor's settings, checking every value. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vigil/sensor.h"
+
+static int get_timeouts(struct flow_config *f, const struct config *c, char *errbuf)
+{
+    static const char *const protos[FLOW_PROTO__COUNT] = {"tcp", "udp", "icmp", "default"};
+    static const char *const states[FLOW_STATE__COUNT] = {"new", "established", "closed"};
+    char key[96];
+    for (unsigned p = 0; p < FLOW_PROTO__COUNT; p++) {
+        for (unsigned s = 0; s < FLOW_STATE__COUNT; s++) {
+            uint64_t v;
+            snprintf(key, sizeof(key), "flow-timeouts.%s.%s", protos[p], states[s]);
+            if (config_get_uint(c, key, f->timeout[p][s], 7 * 86400, &v, errbuf) < 0)
+                return -1;
+            f->timeout[p][s] = (uint32_t)v;
+        }
+    }
+    return 0;
+}
+
+int sensor_settings_load(struct sensor_settings *s, const struct config *c, char *errbuf)
+{
+    memset(s, 0, sizeof(*s));
+    flow_config_defaults(&s->flow);
+    defrag_config_defaults(&s->defrag);
+    s->nworkers = 1;
+    snprintf(s->outdir, sizeof(s->outdir), ".");
+    snprintf(s->eve_filename, sizeof(s->eve_filename), "eve.json");
+    s->stats_interval = 8;
+    s->live.snaplen = 65535;
+    s->live.promisc = 1;
+    s->live.timeout_ms = 100;
+    s->progress = -1;
+
+    uint64_t v;
+    int b;
+    if (config_get_uint(c, "threads", 1, SENSOR_MAX_WORKERS, &v, errbuf) < 0)
+        return -1;
+    s->nworkers = v ? (unsigned)v : 1;
+    const char *dir = config_get(c, "default-log-dir");
+    if (dir != NULL)
+        snprintf(s->outdir, sizeof(s->outdir), "%s", dir);
+
+    if (config_get_size(c, "flow.memcap", s->flow.memcap, &s->flow.memcap, errbuf) < 0 ||
+        config_get_uint(c, "flow.hash-size", s->flow.hash_size, 1u << 26, &v, errbuf) < 0)
+        return -1;
+    s->flow.hash_size = (uint32_t)v;
+    if (get_timeouts(&s->flow, c, errbuf) < 0)
+        return -1;
+
+    if (config_get_size(c, "defrag.memcap", s->defrag.memcap, &s->defrag.memcap, errbuf) < 0 ||
+        config_get_uint(c, "defrag.timeout", s->defrag.timeout_sec, 3600, &v, errbuf) < 0)
+        return -1;
+    s->defrag.timeout_sec = (uint32_t)v;
+    if (config_get_uint(c, "defrag.max-frags", s->defrag.max_frags, 65535, &v, errbuf) < 0)
+        return -1;
+    s->defrag.max_frags = (uint32_t)v;
+    const char *pol = config_get(c, "defrag.policy");
+    if (pol != NULL) {
+        int p = defrag_policy_parse(pol);
+        if (p < 0) {
+            vg_errbuf_set(errbuf, "defrag.policy: unknown policy '%s' (use bsd, linux, first, "
+                                  "last, windows or solaris)", pol);
+            return -1;
+        }
+        s->defrag.policy = (enum defrag_policy)p;
+    }
+
+    if (config_get_uint(c, "pcap.snaplen", 65535, 262144, &v, errbuf) < 0)
+        return -1;
+    s->live.snaplen = (int)v;
+    if (config_get_bool(c, "pcap.promisc", 1, &s->live.promisc, errbuf) < 0 ||
+        config_get_size(c, "pcap.buffer-size", 0, &s->live.buffer_size, errbuf) < 0)
+        return -1;
+
+    if (config_get_uint(c, "stats.interval", s->stats_interval, 86400, &v, errbuf) < 0)
+        return -1;
+    s->stats_interval = (uint32_t)v;
+
+    if (config_get_bool(c, "outputs.eve.enabled", 1, &s->eve_enabled, errbuf) < 0 ||
+        config_get_bool(c, "outputs.eve.types.flow", 1, &s->eve_flow, errbuf) < 0 ||
+        config_get_bool(c, "outputs.eve.types.anomaly", 1, &s->eve_anomaly, errbuf) < 0 ||
+        config_get_bool(c, "outputs.eve.types.stats", 1, &s->eve_stats, errbuf) < 0)
+        return -1;
+    const char *fn = config_get(c, "outputs.eve.filename");
+    if (fn != NULL) {
+        if (fn[0] == '\0' || strchr(fn, '/') != NULL || strlen(fn) >= sizeof(s->eve_filename)) {
+            vg_errbuf_set(errbuf, "outputs.eve.filename: '%s' must be a plain file name", fn);
+            return -1;
+        }
+        snprintf(s->eve_filename, sizeof(s->eve_filename), "%s", fn);
+    }
+
+    if (config_get_bool(c, "community-id", 1, &s->community_id, errbuf) < 0 ||
+        config_get_uint(c, "community-id-seed", 0, 65535, &v, errbuf) < 0)
+        return -1;
+    s->community_id_seed = (uint16_t)v;
+
+    const char *prog = config_get(c, "progress");
+    if (prog != NULL && strcmp(prog, "auto") != 0) {
+        if (config_get_bool(c, "progress", 0, &b, errbuf) < 0)
+            return -1;
+        s->progress = b;
+    }
+    return 0;
+}

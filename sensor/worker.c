@@ -1,0 +1,126 @@
+/* worker.c: a worker thread: owns its flows, processes each packet, writes its events. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline-internal.h"
+#include "vigil/eve-types.h"
+
+/* Logs a flow record as the flow table ends a flow. */
+static void worker_flow_end(void *ctx, struct flow *f, enum flow_end_reason reason, vg_time_t when)
+{
+    struct worker *w = ctx;
+    if (w->eve == NULL || !w->set->eve_flow)
+        return;
+    json_t *rec = eve_flow_record(w->ectx, f, reason, when);
+    if (rec != NULL) {
+        eve_writer_write(w->eve, rec);
+        json_decref(rec);
+    }
+}
+
+int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set,
+                const struct eve_ctx *ectx, struct eve_sink *sink, char *errbuf)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->set = set;
+    w->ectx = ectx;
+    if (spsc_init(&w->in, BATCHES_PER_WORKER * 2) < 0 ||
+        spsc_init(&w->back, BATCHES_PER_WORKER * 2) < 0) {
+        vg_errbuf_set(errbuf, "worker %u: out of memory for queues", id);
+        return -1;
+    }
+    for (unsigned i = 0; i < BATCHES_PER_WORKER; i++) {
+        w->storage[i] = malloc(sizeof(struct batch));
+        if (w->storage[i] == NULL) {
+            vg_errbuf_set(errbuf, "worker %u: out of memory for batches", id);
+            return -1;
+        }
+        w->storage[i]->npkts = w->storage[i]->used = w->storage[i]->flags = 0;
+        spsc_push(&w->back, w->storage[i]);
+    }
+    /* Each worker owns an equal share of the flow memcap. */
+    struct flow_config fc = set->flow;
+    fc.memcap = set->flow.memcap / set->nworkers;
+    char ferr[VG_ERRBUF_SIZE];
+    w->flows = flow_table_new(&fc, worker_flow_end, w, ferr);
+    if (w->flows == NULL) {
+        vg_errbuf_set(errbuf, "worker %u: %s", id, ferr);
+        return -1;
+    }
+    if (sink != NULL && (w->eve = eve_writer_new(sink)) == NULL) {
+        vg_errbuf_set(errbuf, "worker %u: out of memory for the EVE buffer", id);
+        return -1;
+    }
+    return 0;
+}
+
+void worker_destroy(struct worker *w)
+{
+    eve_writer_free(w->eve);
+    w->eve = NULL;
+    flow_table_free(w->flows);
+    w->flows = NULL;
+    for (unsigned i = 0; i < BATCHES_PER_WORKER; i++)
+        free(w->storage[i]);
+    if (w->in.buf)
+        spsc_destroy(&w->in);
+    if (w->back.buf)
+        spsc_destroy(&w->back);
+}
+
+static void emit_anomalies(struct worker *w, const struct vg_packet *p, const struct flow *f)
+{
+    if (w->eve == NULL || !w->set->eve_anomaly)
+        return;
+    for (unsigned i = 0; i < p->nevents; i++) {
+        json_t *rec = eve_anomaly_record(w->ectx, p, f, p->events[i]);
+        if (rec != NULL) {
+            eve_writer_write(w->eve, rec);
+            json_decref(rec);
+        }
+    }
+}
+
+static void worker_packet(struct worker *w, const struct vg_packet *p)
+{
+    VG_CNT_INC(w->st.pkts);
+    VG_CNT_ADD(w->st.bytes, p->caplen);
+    struct flow *f = NULL;
+    int dir = 0;
+    if (p->flow_hash != 0)
+        f = flow_handle_packet(w->flows, p, &dir);
+    if (p->nevents > 0)
+        emit_anomalies(w, p, f);
+}
+
+void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (;;) {
+        struct batch *b = spsc_pop_wait(&w->in, 200);
+        if (b == NULL)
+            continue;
+        VG_CNT_INC(w->st.batches);
+        for (uint32_t i = 0; i < b->npkts; i++)
+            worker_packet(w, &b->pkts[i]);
+        if (b->clock > w->clock)
+            w->clock = b->clock;
+        if (w->clock >= w->last_sweep + VG_USEC_PER_SEC) {
+            flow_table_timeout(w->flows, w->clock);
+            w->last_sweep = w->clock;
+        }
+        int eof = b->flags & BATCH_EOF;
+        b->npkts = b->used = b->flags = 0;
+        if (eof) {
+            flow_table_flush(w->flows, w->clock);
+            if (w->eve)
+                eve_writer_flush(w->eve);
+            spsc_push(&w->back, b);
+            return NULL;
+        }
+        if (w->eve)
+            eve_writer_flush(w->eve);
+        spsc_push(&w->back, b);
+    }
+}
