@@ -22,6 +22,8 @@ void pg_init(struct pg *g)
 
 void pg_bytes(struct pg *g, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (g->len + n > PG_MAX) {
         fprintf(stderr, "pktgen: packet too large\n");
         abort();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "vigil/capture.h"
@@ -15,6 +16,16 @@
 
 
 static struct capture *g_capture;
+/* Option lists, freed at exit whichever way main ends. */
+static char **g_inputs;
+static const char **g_rule_files, **g_sets;
+
+static void free_options(void)
+{
+    free(g_inputs);
+    free(g_rule_files);
+    free(g_sets);
+}
 
 static void usage(FILE *out)
 {
@@ -159,10 +170,11 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     /* No option list can be longer than the arguments. */
-    char **inputs = calloc((size_t)argc, sizeof(*inputs));
-    const char **rule_files = calloc((size_t)argc, sizeof(*rule_files));
-    const char **sets = calloc((size_t)argc, sizeof(*sets));
+    char **inputs = g_inputs = calloc((size_t)argc, sizeof(*inputs));
+    const char **rule_files = g_rule_files = calloc((size_t)argc, sizeof(*rule_files));
+    const char **sets = g_sets = calloc((size_t)argc, sizeof(*sets));
     unsigned ninputs = 0, nrules = 0, nsets = 0;
+    atexit(free_options);
     if (inputs == NULL || rule_files == NULL || sets == NULL)
         die("out of memory");
     const char *iface = NULL, *outdir = NULL, *config_path = NULL, *bpf_file = NULL;
@@ -231,10 +243,11 @@ int main(int argc, char **argv)
             progress = 0;
             break;
         case 'h':
-            usage(stdout);
-            return 0;
         case 'V':
-            printf("vigil-sensor %s\n", VIGIL_VERSION);
+            if (opt == 'h')
+                usage(stdout);
+            else
+                printf("vigil-sensor %s\n", VIGIL_VERSION);
             return 0;
         default:
             fputs("Try 'vigil-sensor --help'.\n", stderr);
@@ -319,13 +332,15 @@ int main(int argc, char **argv)
     double secs = (double)res.elapsed / 1e6;
     if (secs <= 0)
         secs = 1e-6;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
     fprintf(stderr,
-            "vigil-sensor: %llu packets (%.1f MB) in %.2f s: %.0f pkt/s, %.1f Mbit/s; %llu flows; "
-            "%llu events written to %s/%s\n",
+            "vigil-sensor: %llu packets (%.1f MB) in %.2f s: %.0f pkt/s, %.1f Mbit/s, peak RSS "
+            "%.1f MB; %llu flows; %llu events written to %s/%s\n",
             (unsigned long long)res.packets, (double)res.bytes / 1e6, secs,
             (double)res.packets / secs, (double)res.bytes * 8 / secs / 1e6,
-            (unsigned long long)res.flows, (unsigned long long)res.events, set.outdir,
-            set.eve_filename);
+            (double)ru.ru_maxrss / 1024.0, (unsigned long long)res.flows,
+            (unsigned long long)res.events, set.outdir, set.eve_filename);
     if (res.fatal)
         return 1;
     if (res.packets == 0 && res.source_errors > 0) {

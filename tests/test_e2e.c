@@ -1,0 +1,489 @@
+/* test_e2e.c: vigil-sensor end to end on the generated captures: exact flow records and errors. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Runs the sensor on one generated capture (plus extra args) into a fresh directory. */
+static int run(const char *pcap, struct tu_events *ev, char **output, const char *extra)
+{
+    char *dir = tu_tmpdir();
+    int rc = extra ? tu_sensor(dir, ev, output, "-r", tu_pcap(pcap), extra, NULL)
+                   : tu_sensor(dir, ev, output, "-r", tu_pcap(pcap), NULL);
+    tu_rmdir(dir);
+    free(dir);
+    return rc;
+}
+
+static void expect_flow(const struct tu_events *e, const char *src, long long sport,
+                        long long ts_pkts, long long tc_pkts, long long ts_bytes,
+                        long long tc_bytes, const char *state)
+{
+    json_t *f = tu_flow(e, src, sport, NULL);
+    cr_assert_not_null(f, "no flow from %s:%lld", src, sport);
+    cr_assert_eq(tu_int(f, "flow.pkts_toserver"), ts_pkts, "%s:%lld pkts_toserver", src, sport);
+    cr_assert_eq(tu_int(f, "flow.pkts_toclient"), tc_pkts, "%s:%lld pkts_toclient", src, sport);
+    if (ts_bytes >= 0)
+        cr_assert_eq(tu_int(f, "flow.bytes_toserver"), ts_bytes, "%s:%lld bytes_toserver", src,
+                     sport);
+    if (tc_bytes >= 0)
+        cr_assert_eq(tu_int(f, "flow.bytes_toclient"), tc_bytes, "%s:%lld bytes_toclient", src,
+                     sport);
+    cr_assert_str_eq(tu_str(f, "flow.state"), state, "%s:%lld state", src, sport);
+}
+
+Test(e2e, tcp_sessions_flow_records)
+{
+    struct tu_events e;
+    cr_assert_eq(run("tcp-sessions.pcap", &e, NULL, NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 5);
+    /* IPv4 frames without payload are 54 bytes; IPv6 ones 74. The request carries 74 bytes of
+     * HTTP and the response 43. */
+    expect_flow(&e, "10.1.1.10", 40000, 6, 5, 5 * 54 + 54 + 74, 4 * 54 + 54 + 43, "closed");
+    expect_flow(&e, "2001:0db8:0000:0000:0000:0000:0000:0010", 40001, 6, 5, 5 * 74 + 74 + 5,
+                4 * 74 + 74 + 6, "closed");
+    expect_flow(&e, "10.1.1.11", 40002, 3, 2, 2 * 54 + 54 + 11, 2 * 54, "closed");
+    expect_flow(&e, "10.1.1.12", 40003, 1, 0, 54, 0, "new");
+    expect_flow(&e, "10.1.1.13", 40004, 2, 2, 54 + 62, 54 + 62, "established");
+
+    json_t *a = tu_flow(&e, "10.1.1.10", 40000, NULL);
+    cr_assert_str_eq(tu_str(a, "dest_ip"), "203.0.113.5");
+    cr_assert_eq(tu_int(a, "dest_port"), 80);
+    cr_assert_str_eq(tu_str(a, "proto"), "TCP");
+    cr_assert_str_eq(tu_str(a, "tcp.state"), "closed");
+    cr_assert_str_eq(tu_str(a, "tcp.tcp_flags"), "1b");
+    cr_assert_str_eq(tu_str(a, "flow.reason"), "shutdown");
+    cr_assert_str_eq(tu_str(a, "flow.start"), "2024-05-01T00:00:00.000000+0000");
+    cr_assert_str_eq(tu_str(a, "flow.end"), "2024-05-01T00:00:00.010000+0000");
+    cr_assert_str_eq(tu_str(tu_flow(&e, "10.1.1.12", 40003, NULL), "tcp.state"), "syn_sent");
+    cr_assert_str_eq(tu_str(tu_flow(&e, "10.1.1.11", 40002, NULL), "tcp.tcp_flags_tc"), "16");
+
+    /* Every flow record carries a flow_id, a Community ID and the capture's name. */
+    for (size_t i = 0; i < e.n; i++) {
+        if (strcmp(tu_str(e.ev[i], "event_type"), "flow") != 0)
+            continue;
+        cr_assert_gt(tu_int(e.ev[i], "flow_id"), 0);
+        cr_assert_not_null(tu_str(e.ev[i], "community_id"));
+        cr_assert(strstr(tu_str(e.ev[i], "pcap_filename"), "tcp-sessions.pcap") != NULL);
+    }
+    json_t *s = tu_stats(&e);
+    cr_assert_not_null(s);
+    cr_assert_eq(tu_int(s, "stats.decoder.pkts"), 32);
+    cr_assert_eq(tu_int(s, "stats.decoder.tcp"), 32);
+    cr_assert_eq(tu_int(s, "stats.decoder.ipv6"), 11);
+    cr_assert_eq(tu_int(s, "stats.flow.total"), 5);
+    cr_assert_eq(tu_int(s, "stats.flow.end.shutdown"), 5);
+    cr_assert_eq(tu_int(s, "stats.capture.files"), 1);
+    tu_events_free(&e);
+}
+
+Test(e2e, pcapng_reads_like_pcap)
+{
+    struct tu_events a, b;
+    cr_assert_eq(run("tcp-sessions.pcap", &a, NULL, NULL), 0);
+    cr_assert_eq(run("tcp-sessions.pcapng", &b, NULL, NULL), 0);
+    cr_assert_eq(tu_count(&b, "flow", NULL, NULL), 5);
+    for (size_t i = 0; i < a.n; i++) {
+        if (strcmp(tu_str(a.ev[i], "event_type"), "flow") != 0)
+            continue;
+        json_t *fa = a.ev[i];
+        json_t *fb = tu_find(&b, "flow", "flow_id", NULL);
+        for (size_t j = 0; j < b.n; j++)
+            if (tu_int(b.ev[j], "flow_id") == tu_int(fa, "flow_id"))
+                fb = b.ev[j];
+        cr_assert_eq(tu_int(fb, "flow_id"), tu_int(fa, "flow_id"));
+        cr_assert(json_equal(json_object_get(fa, "flow"), json_object_get(fb, "flow")));
+        cr_assert_str_eq(tu_str(fa, "community_id"), tu_str(fb, "community_id"));
+    }
+    tu_events_free(&a);
+    tu_events_free(&b);
+}
+
+Test(e2e, udp_icmp_and_timeouts)
+{
+    struct tu_events e;
+    cr_assert_eq(run("udp-icmp.pcap", &e, NULL, NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 6);
+    expect_flow(&e, "10.1.1.20", 53000, 1, 1, 70, 70, "established");
+    expect_flow(&e, "10.1.1.21", 53001, 1, 0, 70, 0, "new");
+    cr_assert_str_eq(tu_str(tu_flow(&e, "10.1.1.21", 53001, NULL), "flow.reason"), "timeout");
+    /* The same UDP tuple 100 s apart: the first flow timed out 30 s after its packet. */
+    cr_assert_eq(tu_count(&e, "flow", "src_port", "5000"), 2);
+    cr_assert_eq(tu_count(&e, "flow", "flow.reason", "timeout"), 2);
+
+    json_t *icmp = tu_flow(&e, "10.1.1.22", -1, NULL);
+    cr_assert_str_eq(tu_str(icmp, "proto"), "ICMP");
+    cr_assert_eq(tu_int(icmp, "flow.pkts_toserver"), 2);
+    cr_assert_eq(tu_int(icmp, "flow.pkts_toclient"), 2);
+    cr_assert_eq(tu_int(icmp, "icmp_type"), 8);
+    cr_assert_eq(tu_int(icmp, "response_icmp_type"), 0);
+    cr_assert_null(json_object_get(icmp, "src_port"));
+    json_t *icmp6 = tu_flow(&e, "2001:0db8:0000:0000:0000:0000:0000:0022", -1, NULL);
+    cr_assert_str_eq(tu_str(icmp6, "proto"), "IPv6-ICMP");
+    cr_assert_eq(tu_int(icmp6, "icmp_type"), 128);
+    cr_assert_str_eq(tu_str(icmp6, "flow.state"), "established");
+    tu_events_free(&e);
+}
+
+Test(e2e, vlan_qinq_mpls)
+{
+    struct tu_events e;
+    cr_assert_eq(run("vlan-mpls.pcap", &e, NULL, NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 4);
+    /* One tuple, two VLANs: two flows. */
+    size_t in10 = 0, in20 = 0, qinq = 0;
+    for (size_t i = 0; i < e.n; i++) {
+        json_t *v = json_object_get(e.ev[i], "vlan");
+        if (v == NULL)
+            continue;
+        if (json_array_size(v) == 1 && json_integer_value(json_array_get(v, 0)) == 10)
+            in10++;
+        if (json_array_size(v) == 1 && json_integer_value(json_array_get(v, 0)) == 20)
+            in20++;
+        if (json_array_size(v) == 2 && json_integer_value(json_array_get(v, 0)) == 100 &&
+            json_integer_value(json_array_get(v, 1)) == 200)
+            qinq++;
+    }
+    cr_assert_eq(in10, 1);
+    cr_assert_eq(in20, 1);
+    cr_assert_eq(qinq, 1);
+    expect_flow(&e, "10.4.0.5", 1000, 1, 0, -1, 0, "new");
+    json_t *s = tu_stats(&e);
+    cr_assert_eq(tu_int(s, "stats.decoder.vlan"), 16);
+    cr_assert_eq(tu_int(s, "stats.decoder.vlan_qinq"), 2);
+    cr_assert_eq(tu_int(s, "stats.decoder.mpls"), 1);
+    tu_events_free(&e);
+}
+
+Test(e2e, tunnels_decode_inner_packets)
+{
+    struct tu_events e;
+    cr_assert_eq(run("tunnels.pcap", &e, NULL, NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 4);
+    expect_flow(&e, "10.9.0.1", 1000, 1, 1, -1, -1, "established");
+    expect_flow(&e, "10.8.0.1", 3333, 1, 0, -1, 0, "new");
+    expect_flow(&e, "2001:0db8:0000:0000:0000:0000:000a:0007", 1, 1, 0, -1, 0, "new");
+    json_t *gre = tu_flow(&e, "192.0.2.7", -1, NULL);
+    cr_assert_not_null(gre, "a broken inner packet leaves the outer GRE flow");
+    cr_assert_str_eq(tu_str(gre, "proto"), "GRE");
+    json_t *an = tu_find(&e, "anomaly", "anomaly.event", "decoder.ipv4.hlen_too_small");
+    cr_assert_not_null(an);
+    cr_assert_eq(tu_int(an, "flow_id"), tu_int(gre, "flow_id"));
+    json_t *s = tu_stats(&e);
+    cr_assert_eq(tu_int(s, "stats.decoder.gre"), 3);
+    cr_assert_eq(tu_int(s, "stats.decoder.vxlan"), 1);
+    cr_assert_eq(tu_int(s, "stats.decoder.ipv6_in_ipv4"), 1);
+    tu_events_free(&e);
+}
+
+Test(e2e, fragments_are_reassembled)
+{
+    struct tu_events e;
+    cr_assert_eq(run("fragments.pcap", &e, NULL, NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 5);
+    /* Each datagram reaches its flow once, as the rebuilt IP packet (no link header). */
+    expect_flow(&e, "10.2.0.1", 7000, 1, 0, 20 + 8 + 3000, 0, "new");
+    expect_flow(&e, "10.2.0.1", 7002, 1, 0, 20 + 8 + 2000, 0, "new");
+    expect_flow(&e, "10.2.0.1", 7004, 1, 0, 20 + 40, 0, "new");
+    expect_flow(&e, "2001:0db8:0000:0000:0000:0000:0000:00f1", 8000, 1, 0, 40 + 8 + 2000, 0,
+                "new");
+    cr_assert_eq(tu_count(&e, "anomaly", "anomaly.event", "decoder.ipv4.frag_overlap"), 1);
+    json_t *s = tu_stats(&e);
+    cr_assert_eq(tu_int(s, "stats.defrag.ipv4.fragments"), 8);
+    cr_assert_eq(tu_int(s, "stats.defrag.ipv4.reassembled"), 3);
+    cr_assert_eq(tu_int(s, "stats.defrag.ipv4.timeouts"), 1);
+    cr_assert_eq(tu_int(s, "stats.defrag.ipv6.fragments"), 2);
+    cr_assert_eq(tu_int(s, "stats.defrag.ipv6.reassembled"), 1);
+    cr_assert_eq(tu_int(s, "stats.defrag.memuse"), 0);
+    cr_assert_eq(tu_int(s, "stats.decoder.pkts"), 11, "rebuilt datagrams are not counted twice");
+    tu_events_free(&e);
+}
+
+Test(e2e, malformed_packets_raise_anomalies)
+{
+    static const char *const events[] = {
+        "ethernet.pkt_too_small", "ipv4.hlen_too_small", "ipv4.trunc_pkt",
+        "ipv4.wrong_ip_version",  "tcp.hlen_too_small",  "tcp.pkt_too_small",
+        "udp.len_invalid",        "ipv6.trunc_pkt",      "ipv6.trunc_exthdr",
+        "icmpv4.unknown_type",    "tcp.opt_invalid_len", "gre.wrong_version",
+        "vlan.header_too_small",  "ipv4.opt_invalid_len", "ipv6.rh_type_0",
+        "vlan.too_many_layers",   "icmpv6.pkt_too_small", "udp.hlen_too_small"};
+    struct tu_events e;
+    cr_assert_eq(run("malformed.pcap", &e, NULL, NULL), 0);
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "decoder.%s", events[i]);
+        json_t *a = tu_find(&e, "anomaly", "anomaly.event", name);
+        cr_assert_not_null(a, "no anomaly %s", name);
+        cr_assert_eq(tu_int(a, "pcap_cnt"), (long long)i + 1, "%s on packet %zu", name, i + 1);
+        cr_assert_str_eq(tu_str(a, "anomaly.type"), "decode");
+    }
+    /* Four of them are still valid packets and make flows. */
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 4);
+    json_t *s = tu_stats(&e);
+    cr_assert_eq(tu_int(s, "stats.decoder.pkts"), 18);
+    cr_assert_eq(tu_int(s, "stats.decoder.invalid"), 14);
+    cr_assert_eq(tu_int(s, "stats.decoder.event.ipv4.trunc_pkt"), 1);
+    tu_events_free(&e);
+}
+
+Test(e2e, link_types)
+{
+    static const char *const files[] = {"linktype-sll.pcap", "linktype-sll2.pcap",
+                                        "linktype-null.pcap", "linktype-raw.pcap"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        struct tu_events e;
+        cr_assert_eq(run(files[i], &e, NULL, NULL), 0, "%s", files[i]);
+        expect_flow(&e, "10.3.0.1", 1111, 1, 1, -1, -1, "established");
+        tu_events_free(&e);
+    }
+    struct tu_events e;
+    cr_assert_eq(run("linktype-loop.pcap", &e, NULL, NULL), 0);
+    expect_flow(&e, "2001:0db8:0000:0000:0000:0000:0003:0001", 1111, 1, 1, -1, -1, "established");
+    tu_events_free(&e);
+    cr_assert_eq(run("linktype-raw.pcap", &e, NULL, NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 2, "raw IP carries IPv4 and IPv6");
+    tu_events_free(&e);
+}
+
+Test(e2e, truncated_capture_keeps_what_came_before)
+{
+    struct tu_events e;
+    char *out = NULL;
+    cr_assert_eq(run("truncated.pcap", &e, &out, NULL), 0, "packets were read: exit 0");
+    cr_assert(strstr(out, "truncated.pcap: corrupt or truncated at offset 2569") != NULL, "%s",
+              out);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 5);
+    cr_assert_eq(tu_int(tu_stats(&e), "stats.decoder.pkts"), 31);
+    cr_assert_eq(tu_int(tu_stats(&e), "stats.capture.file_errors"), 1);
+    tu_events_free(&e);
+    free(out);
+
+    cr_assert_eq(run("truncated.pcapng", &e, &out, NULL), 0);
+    cr_assert(strstr(out, "truncated.pcapng: corrupt or truncated near offset") != NULL, "%s",
+              out);
+    cr_assert_eq(tu_int(tu_stats(&e), "stats.decoder.pkts"), 31);
+    tu_events_free(&e);
+    free(out);
+
+    cr_assert_eq(run("bad-record.pcap", &e, &out, NULL), 0);
+    cr_assert(strstr(out, "bad-record.pcap: corrupt or truncated at offset 94") != NULL, "%s",
+              out);
+    cr_assert_eq(tu_int(tu_stats(&e), "stats.decoder.pkts"), 1);
+    tu_events_free(&e);
+    free(out);
+}
+
+Test(e2e, unreadable_inputs_fail_with_one_line)
+{
+    char *out = NULL;
+    cr_assert_eq(run("not-a-pcap.txt", NULL, &out, NULL), 1);
+    cr_assert(strstr(out, "not-a-pcap.txt: not a pcap or pcapng capture") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run("empty.pcap", NULL, &out, NULL), 1);
+    cr_assert(strstr(out, "empty.pcap: empty file") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run("does-not-exist.pcap", NULL, &out, NULL), 1);
+    cr_assert(strstr(out, "does-not-exist.pcap: No such file or directory") != NULL, "%s", out);
+    free(out);
+}
+
+Test(e2e, several_files_and_a_directory)
+{
+    char *dir = tu_tmpdir();
+    struct tu_events e;
+    char a[4096], b[4096];
+    snprintf(a, sizeof(a), "%s", tu_pcap("udp-icmp.pcap"));
+    snprintf(b, sizeof(b), "%s", tu_pcap("tcp-sessions.pcap"));
+    cr_assert_eq(tu_sensor(dir, &e, NULL, "-r", a, "-r", b, NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 11);
+    json_t *f = tu_flow(&e, "10.1.1.10", 40000, NULL);
+    cr_assert(strstr(tu_str(f, "pcap_filename"), "tcp-sessions.pcap") != NULL);
+    f = tu_flow(&e, "10.1.1.20", 53000, NULL);
+    cr_assert(strstr(tu_str(f, "pcap_filename"), "udp-icmp.pcap") != NULL);
+    tu_events_free(&e);
+    tu_rmdir(dir);
+    free(dir);
+
+    /* The whole directory: damaged files are reported, the rest read in name order. */
+    dir = tu_tmpdir();
+    char *out = NULL;
+    cr_assert_eq(tu_sensor(dir, &e, &out, "-r", tu_env("VIGIL_PCAPS"), NULL), 0);
+    cr_assert(strstr(out, "not-a-pcap.txt: not a pcap") != NULL, "%s", out);
+    cr_assert(strstr(out, "bad-record.pcap") != NULL, "%s", out);
+    char *p1 = strstr(out, "bad-record.pcap"), *p2 = strstr(out, "truncated.pcap");
+    cr_assert(p1 && p2 && p1 < p2, "files are read in name order");
+    json_t *s = tu_stats(&e);
+    cr_assert_eq(tu_int(s, "stats.capture.file_errors"), 5);
+    cr_assert_gt(tu_int(s, "stats.flow.total"), 2000);
+    tu_events_free(&e);
+    free(out);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+Test(e2e, bpf_filters)
+{
+    struct tu_events e;
+    char *dir = tu_tmpdir();
+    cr_assert_eq(tu_sensor(dir, &e, NULL, "-r", tu_pcap("udp-icmp.pcap"), "udp", NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 4);
+    cr_assert_eq(tu_count(&e, "flow", "proto", "UDP"), 4);
+    tu_events_free(&e);
+    tu_rmdir(dir);
+    free(dir);
+
+    dir = tu_tmpdir();
+    char filter[4200];
+    snprintf(filter, sizeof(filter), "%s/filter.bpf", dir);
+    FILE *f = fopen(filter, "w");
+    fputs("# echo traffic only\nicmp or icmp6\n", f);
+    fclose(f);
+    cr_assert_eq(tu_sensor(dir, &e, NULL, "-r", tu_pcap("udp-icmp.pcap"), "-F", filter, NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 2);
+    tu_events_free(&e);
+    char *out = NULL;
+    cr_assert_eq(
+        tu_sensor(dir, NULL, &out, "-r", tu_pcap("udp-icmp.pcap"), "-F", filter, "tcp", NULL), 1);
+    cr_assert(strstr(out, "either with -F") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_sensor(dir, NULL, &out, "-r", tu_pcap("udp-icmp.pcap"), "port", "and", NULL),
+                 1);
+    cr_assert(strstr(out, "invalid BPF filter") != NULL, "%s", out);
+    free(out);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads the events of one run as sorted lines without the stats records. */
+static char **sorted_lines(const char *dir, size_t *n)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/eve.json", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char **v = NULL;
+    *n = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (strstr(line, "\"event_type\":\"stats\"") != NULL)
+            continue;
+        v = realloc(v, (*n + 1) * sizeof(*v));
+        v[(*n)++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    qsort(v, *n, sizeof(*v), strcmp_ptr);
+    return v;
+}
+
+Test(e2e, events_identical_for_any_thread_count)
+{
+    char *dirs[3];
+    char **lines[3];
+    size_t n[3];
+    json_t *stats[3];
+    for (int t = 0; t < 3; t++) {
+        char threads[8];
+        snprintf(threads, sizeof(threads), "%d", t + 1);
+        dirs[t] = tu_tmpdir();
+        struct tu_events e;
+        cr_assert_eq(tu_sensor(dirs[t], &e, NULL, "-r", tu_pcap("many-flows.pcap"), "-r",
+                               tu_pcap("fragments.pcap"), "--threads", threads, NULL),
+                     0);
+        stats[t] = json_deep_copy(json_object_get(tu_stats(&e), "stats"));
+        tu_events_free(&e);
+        lines[t] = sorted_lines(dirs[t], &n[t]);
+    }
+    cr_assert_gt(n[0], 2000);
+    for (int t = 1; t < 3; t++) {
+        cr_assert_eq(n[t], n[0], "--threads %d wrote %zu events, --threads 1 wrote %zu", t + 1,
+                     n[t], n[0]);
+        for (size_t i = 0; i < n[0]; i++)
+            cr_assert_str_eq(lines[t][i], lines[0][i], "--threads %d differs", t + 1);
+        /* The counters agree too, but for uptime, batching and memory (each worker has its
+         * own hash table). */
+        json_object_del(json_object_get(stats[t], "flow"), "memuse");
+        json_object_del(json_object_get(stats[0], "flow"), "memuse");
+        const char *keys[] = {"decoder", "flow", "defrag", "capture"};
+        for (size_t k = 0; k < 4; k++)
+            cr_assert(json_equal(json_object_get(stats[t], keys[k]),
+                                 json_object_get(stats[0], keys[k])),
+                      "stats.%s differs for --threads %d", keys[k], t + 1);
+    }
+    for (int t = 0; t < 3; t++) {
+        for (size_t i = 0; i < n[t]; i++)
+            free(lines[t][i]);
+        free(lines[t]);
+        json_decref(stats[t]);
+        tu_rmdir(dirs[t]);
+        free(dirs[t]);
+    }
+}
+
+Test(e2e, command_line)
+{
+    char *out = NULL;
+    char *sensor = (char *)tu_env("VIGIL_SENSOR");
+    char *help[] = {sensor, "--help", NULL};
+    cr_assert_eq(tu_run(help, &out), 0);
+    cr_assert(strstr(out, "Usage: vigil-sensor") != NULL);
+    free(out);
+    char *version[] = {sensor, "--version", NULL};
+    cr_assert_eq(tu_run(version, &out), 0);
+    cr_assert(strncmp(out, "vigil-sensor ", 13) == 0, "%s", out);
+    free(out);
+
+    struct {
+        char *argv[8];
+        const char *msg;
+        size_t lines; /* the reason on one line; getopt adds a "Try --help" line */
+    } bad[] = {
+        {{sensor, NULL}, "nothing to read", 1},
+        {{sensor, "--bogus", NULL}, "unrecognized option", 2},
+        {{sensor, "--threads", "0", "-r", "x", NULL}, "--threads takes a number", 1},
+        {{sensor, "-r", "x.pcap", "-i", "lo", NULL}, "either -r or -i", 1},
+        {{sensor, "-i", "vigil-no-such0", NULL}, "vigil-no-such0: no such interface", 1},
+        {{sensor, "-c", "/nonexistent.yaml", "-r", "x", NULL}, "/nonexistent.yaml: No such file", 1},
+        {{sensor, "--set", "flow.memcap=lots", "-r", "x", NULL}, "flow.memcap: expected a size", 1},
+        {{sensor, "--set", "novalue", NULL}, "--set takes KEY=VALUE", 1},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(tu_run(bad[i].argv, &out), 1, "%s should fail", bad[i].argv[1]);
+        cr_assert(strstr(out, bad[i].msg) != NULL, "expected '%s' in: %s", bad[i].msg, out);
+        size_t lines = 0;
+        for (const char *c = out; *c; c++)
+            lines += *c == '\n';
+        cr_assert_eq(lines, bad[i].lines, "expected %zu line(s), got: %s", bad[i].lines, out);
+        free(out);
+    }
+
+    char *dump[] = {sensor, "--set", "flow.memcap=64mb", "--threads", "2", "--dump-config", NULL};
+    cr_assert_eq(tu_run(dump, &out), 0);
+    cr_assert(strstr(out, "memcap: 64mb") != NULL, "%s", out);
+    cr_assert(strstr(out, "threads: 2") != NULL, "%s", out);
+    free(out);
+}
+
+Test(e2e, log_directory_is_created)
+{
+    char *dir = tu_tmpdir();
+    char sub[4200];
+    snprintf(sub, sizeof(sub), "%s/logs", dir);
+    struct tu_events e;
+    cr_assert_eq(tu_sensor(sub, &e, NULL, "-r", tu_pcap("udp-icmp.pcap"), NULL), 0);
+    cr_assert_eq(tu_count(&e, "flow", NULL, NULL), 6);
+    tu_events_free(&e);
+    tu_rmdir(sub);
+    tu_rmdir(dir);
+    free(dir);
+}

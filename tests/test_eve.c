@@ -1,0 +1,313 @@
+/* test_eve.c: EVE output: escaping of traffic bytes, whole-line writes, disk full, record fields. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "vigil/eve-types.h"
+#include "vigil/eve.h"
+#include "vigil/stats.h"
+
+/* Serialises {key: bytes} and parses it back; returns the decoded string (static). */
+static const char *round_trip(const void *bytes, size_t len)
+{
+    static char out[4096];
+    json_t *o = json_object();
+    eve_set_bytes(o, "v", bytes, len);
+    char *text = json_dumps(o, JSON_COMPACT);
+    cr_assert_not_null(text, "the object must serialise");
+    json_error_t err;
+    json_t *back = json_loads(text, 0, &err);
+    cr_assert_not_null(back, "not valid JSON: %s (%s)", text, err.text);
+    snprintf(out, sizeof(out), "%s", json_string_value(json_object_get(back, "v")));
+    json_decref(back);
+    json_decref(o);
+    free(text);
+    return out;
+}
+
+Test(eve, traffic_bytes_always_make_valid_json)
+{
+    cr_assert_str_eq(round_trip("GET /", 5), "GET /");
+    cr_assert_str_eq(round_trip("a\"b\\c", 5), "a\"b\\c");
+    cr_assert_str_eq(round_trip("\x00\x01\n\x7f", 4), "\\x00\\x01\\x0a\\x7f");
+    /* Vietnamese stays intact; broken UTF-8 is escaped byte by byte. */
+    static const char vi[] = "S\xe1\xbb\x9f T\xc6\xb0 ph\xc3\xa1p";
+    cr_assert_str_eq(round_trip(vi, sizeof(vi) - 1), "Sở Tư pháp");
+    cr_assert_str_eq(round_trip("\xc3\x28", 2), "\\xc3(");
+    cr_assert_str_eq(round_trip("\xc0\xaf", 2), "\\xc0\\xaf", "overlong encodings are escaped");
+    cr_assert_str_eq(round_trip("\xed\xa0\x80", 3), "\\xed\\xa0\\x80", "surrogates are escaped");
+    cr_assert_str_eq(round_trip("\xf4\x90\x80\x80", 4), "\\xf4\\x90\\x80\\x80");
+    cr_assert_str_eq(round_trip("\xe2\x82", 2), "\\xe2\\x82", "a sequence cut short");
+    cr_assert_str_eq(round_trip("", 0), "");
+
+    /* Every byte value, and a long string past the stack buffer. */
+    uint8_t all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (uint8_t)i;
+    round_trip(all, sizeof(all));
+    char *big = malloc(5000);
+    memset(big, 0xff, 5000);
+    json_t *o = json_object();
+    eve_set_bytes(o, "v", (uint8_t *)big, 5000);
+    cr_assert_eq(strlen(json_string_value(json_object_get(o, "v"))), 20000);
+    json_decref(o);
+    free(big);
+}
+
+Test(eve, addresses_protocols_and_time)
+{
+    struct vg_addr a;
+    memset(&a, 0, sizeof(a));
+    char out[64];
+    inet_pton(AF_INET, "192.0.2.1", a.u8);
+    eve_format_addr(4, &a, out, sizeof(out));
+    cr_assert_str_eq(out, "192.0.2.1");
+    inet_pton(AF_INET6, "2001:db8::1", a.u8);
+    eve_format_addr(6, &a, out, sizeof(out));
+    cr_assert_str_eq(out, "2001:0db8:0000:0000:0000:0000:0000:0001");
+
+    char pb[8];
+    cr_assert_str_eq(eve_proto_name(6, pb, sizeof(pb)), "TCP");
+    cr_assert_str_eq(eve_proto_name(58, pb, sizeof(pb)), "IPv6-ICMP");
+    cr_assert_str_eq(eve_proto_name(253, pb, sizeof(pb)), "253");
+    cr_assert_str_eq(eve_proto_name(7, pb, sizeof(pb)), "007");
+
+    setenv("TZ", "UTC", 1);
+    tzset();
+    char ts[48];
+    vg_format_time(1714521600000123ULL, ts, sizeof(ts));
+    cr_assert_str_eq(ts, "2024-05-01T00:00:00.000123+0000");
+    setenv("TZ", "Asia/Ho_Chi_Minh", 1);
+    tzset();
+    vg_format_time(1714521600000123ULL, ts, sizeof(ts));
+    cr_assert_str_eq(ts, "2024-05-01T07:00:00.000123+0700");
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Every line of path must be a JSON object; returns how many there are. */
+static size_t count_whole_lines(const char *path)
+{
+    size_t len;
+    char *buf = read_all(path, &len);
+    size_t lines = 0;
+    char *p = buf;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        cr_assert_not_null(nl, "a record without its newline: the file was cut mid-record");
+        json_error_t err;
+        json_t *j = json_loadb(p, (size_t)(nl - p), 0, &err);
+        cr_assert_not_null(j, "line %zu is not JSON: %s", lines + 1, err.text);
+        json_decref(j);
+        lines++;
+        p = nl + 1;
+    }
+    free(buf);
+    return lines;
+}
+
+Test(eve, writer_buffers_and_big_records)
+{
+    char *dir = tu_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/eve.json", dir);
+    char err[VG_ERRBUF_SIZE];
+    struct eve_sink *s = eve_sink_open(path, err);
+    cr_assert_not_null(s, "%s", err);
+    struct eve_writer *w = eve_writer_new(s);
+    for (int i = 0; i < 5000; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "i", json_integer(i));
+        json_object_set_new(o, "pad", json_string("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+        cr_assert_eq(eve_writer_write(w, o), 0);
+        json_decref(o);
+    }
+    /* One record larger than the whole buffer. */
+    char *big = malloc(400000);
+    memset(big, 'b', 399999);
+    big[399999] = '\0';
+    json_t *o = json_object();
+    json_object_set_new(o, "big", json_string(big));
+    cr_assert_eq(eve_writer_write(w, o), 0);
+    json_decref(o);
+    free(big);
+    eve_writer_free(w);
+    struct eve_sink_stats st;
+    eve_sink_get_stats(s, &st);
+    cr_assert_eq(st.records, 5001);
+    cr_assert_eq(st.dropped, 0);
+    eve_sink_close(s);
+    cr_assert_eq(count_whole_lines(path), 5001);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+Test(eve, full_disk_never_leaves_half_a_record)
+{
+    /* A file size limit stands in for a full disk: writes past it fail with EFBIG. */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {10000, 10000};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    char *dir = tu_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/eve.json", dir);
+    char err[VG_ERRBUF_SIZE];
+    struct eve_sink *s = eve_sink_open(path, err);
+    cr_assert_not_null(s, "%s", err);
+    char batch[1500];
+    size_t n = 0;
+    for (int i = 0; i < 15; i++)
+        n += (size_t)snprintf(batch + n, sizeof(batch) - n, "{\"record\":\"%04d\",\"pad\":\"%s\"}\n",
+                              i, "0123456789012345678901234567890123456789012345678901234567890123");
+    int failures = 0;
+    for (int i = 0; i < 20; i++)
+        if (eve_sink_write(s, batch, n, 15) < 0)
+            failures++;
+    struct eve_sink_stats st;
+    eve_sink_get_stats(s, &st);
+    eve_sink_close(s);
+    cr_assert_gt(failures, 0);
+    cr_assert_eq(st.write_errors, (uint64_t)failures);
+    cr_assert_eq(st.dropped, (uint64_t)failures * 15);
+    size_t lines = count_whole_lines(path);
+    cr_assert_eq(lines, st.records, "the file holds exactly the records counted as written");
+    cr_assert_gt(lines, 0);
+
+    /* /dev/full: every write fails, nothing crashes. */
+    s = eve_sink_open("/dev/full", err);
+    cr_assert_not_null(s, "%s", err);
+    cr_assert_eq(eve_sink_write(s, batch, n, 15), -1);
+    eve_sink_close(s);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+Test(eve, reopen_after_rotation)
+{
+    char *dir = tu_tmpdir();
+    char path[4096], rotated[4200];
+    snprintf(path, sizeof(path), "%s/eve.json", dir);
+    snprintf(rotated, sizeof(rotated), "%s/eve.json.1", dir);
+    char err[VG_ERRBUF_SIZE];
+    struct eve_sink *s = eve_sink_open(path, err);
+    cr_assert_eq(eve_sink_write(s, "{\"a\":1}\n", 8, 1), 0);
+    cr_assert_eq(rename(path, rotated), 0);
+    cr_assert_eq(eve_sink_write(s, "{\"a\":2}\n", 8, 1), 0);
+    cr_assert_eq(eve_sink_reopen(s, err), 0, "%s", err);
+    cr_assert_eq(eve_sink_write(s, "{\"a\":3}\n", 8, 1), 0);
+    eve_sink_close(s);
+    cr_assert_eq(count_whole_lines(rotated), 2);
+    cr_assert_eq(count_whole_lines(path), 1);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+Test(eve, record_builders)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+    static const char *names[] = {"capture.pcap"};
+    struct eve_ctx ctx = {names, 1, NULL, 1, 0};
+    struct flow f;
+    memset(&f, 0, sizeof(f));
+    inet_pton(AF_INET, "1.2.3.4", f.src.u8);
+    inet_pton(AF_INET, "5.6.7.8", f.dst.u8);
+    f.sp = 1122;
+    f.dp = 3344;
+    f.proto = 6;
+    f.ip_ver = 4;
+    f.flow_id = 42;
+    f.vlan_cnt = 1;
+    f.vlan_id[0] = 10;
+    f.start = 1714521600000000ULL;
+    f.last = f.start + 2500000;
+    f.pkts[0] = 3;
+    f.pkts[1] = 2;
+    f.bytes[0] = 300;
+    f.bytes[1] = 200;
+    f.state = FLOW_STATE_CLOSED;
+    f.tcp_state = FLOW_TCP_CLOSED;
+    f.tcp_flags[0] = VG_TH_SYN | VG_TH_ACK | VG_TH_FIN;
+    f.tcp_flags[1] = VG_TH_SYN | VG_TH_ACK | VG_TH_RST;
+    json_t *r = eve_flow_record(&ctx, &f, FLOW_END_TIMEOUT, f.last + 600 * VG_USEC_PER_SEC);
+    cr_assert_str_eq(tu_str(r, "event_type"), "flow");
+    cr_assert_eq(tu_int(r, "flow_id"), 42);
+    cr_assert_str_eq(tu_str(r, "src_ip"), "1.2.3.4");
+    cr_assert_eq(tu_int(r, "dest_port"), 3344);
+    cr_assert_str_eq(tu_str(r, "proto"), "TCP");
+    cr_assert_str_eq(tu_str(r, "community_id"), "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+    cr_assert_str_eq(tu_str(r, "pcap_filename"), "capture.pcap");
+    cr_assert_eq(json_integer_value(json_array_get(json_object_get(r, "vlan"), 0)), 10);
+    cr_assert_eq(tu_int(r, "flow.pkts_toserver"), 3);
+    cr_assert_eq(tu_int(r, "flow.bytes_toclient"), 200);
+    cr_assert_eq(tu_int(r, "flow.age"), 2);
+    cr_assert_str_eq(tu_str(r, "flow.start"), "2024-05-01T00:00:00.000000+0000");
+    cr_assert_str_eq(tu_str(r, "flow.end"), "2024-05-01T00:00:02.500000+0000");
+    cr_assert_str_eq(tu_str(r, "timestamp"), "2024-05-01T00:10:02.500000+0000");
+    cr_assert_str_eq(tu_str(r, "flow.state"), "closed");
+    cr_assert_str_eq(tu_str(r, "flow.reason"), "timeout");
+    cr_assert_str_eq(tu_str(r, "tcp.tcp_flags"), "17");
+    cr_assert_str_eq(tu_str(r, "tcp.tcp_flags_ts"), "13");
+    cr_assert_str_eq(tu_str(r, "tcp.tcp_flags_tc"), "16");
+    cr_assert(json_is_true(json_object_get(json_object_get(r, "tcp"), "rst")));
+    cr_assert_null(json_object_get(json_object_get(r, "tcp"), "psh"));
+    cr_assert_str_eq(tu_str(r, "tcp.state"), "closed");
+    json_decref(r);
+
+    struct vg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.ip_ver = 4;
+    p.src = f.dst;
+    p.dst = f.src;
+    p.sp = 3344;
+    p.dp = 1122;
+    p.proto = 6;
+    p.flags = VG_PKT_HAS_PORTS;
+    p.pcap_cnt = 17;
+    p.ts = f.start;
+    json_t *a = eve_anomaly_record(&ctx, &p, &f, VG_EV_TCP_OPT_INVALID_LEN);
+    cr_assert_str_eq(tu_str(a, "event_type"), "anomaly");
+    cr_assert_eq(tu_int(a, "flow_id"), 42);
+    cr_assert_eq(tu_int(a, "pcap_cnt"), 17);
+    cr_assert_str_eq(tu_str(a, "src_ip"), "5.6.7.8", "packet records keep the packet's direction");
+    cr_assert_str_eq(tu_str(a, "anomaly.type"), "decode");
+    cr_assert_str_eq(tu_str(a, "anomaly.event"), "decoder.tcp.opt_invalid_len");
+    cr_assert_str_eq(tu_str(a, "pkt_src"), "wire/pcap");
+    json_decref(a);
+
+    struct sensor_stats ss;
+    memset(&ss, 0, sizeof(ss));
+    ss.decoder.pkts = 10;
+    ss.decoder.bytes = 1000;
+    ss.decoder.events[VG_EV_IPV4_TRUNC_PKT] = 3;
+    ss.capture.kernel_drops = 5;
+    ss.flow.total = 4;
+    json_t *so = eve_stats_object(&ss);
+    cr_assert_eq(tu_int(so, "decoder.pkts"), 10);
+    cr_assert_eq(tu_int(so, "decoder.avg_pkt_size"), 100);
+    cr_assert_eq(tu_int(so, "decoder.event.ipv4.trunc_pkt"), 3);
+    cr_assert_eq(tu_int(so, "decoder.event.too_many_layers"), 0);
+    cr_assert_eq(tu_int(so, "capture.kernel_drops"), 5);
+    cr_assert_eq(tu_int(so, "flow.total"), 4);
+    json_decref(so);
+}
