@@ -120,6 +120,20 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(w, "bytes", s->worker.bytes);
     eve_set_uint(w, "batches", s->worker.batches);
 
+    const struct detect_stats *ds = &s->detect;
+    json_t *det = sub(o, "detect");
+    eve_set_uint(det, "alert", ds->alerts);
+    eve_set_uint(det, "rules_loaded", s->rules_loaded);
+    eve_set_uint(det, "rule_reloads", s->rule_reloads);
+    eve_set_uint(det, "rule_reload_failures", s->rule_reload_failures);
+    eve_set_uint(det, "packets_inspected", ds->packets_inspected);
+    eve_set_uint(det, "streams_inspected", ds->streams_inspected);
+    eve_set_uint(det, "txs_inspected", ds->txs_inspected);
+    eve_set_uint(det, "prefilter_hits", ds->prefilter_hits);
+    eve_set_uint(det, "rules_checked", ds->rules_checked);
+    eve_set_uint(det, "pcre_limit_hits", ds->pcre_limit_hits);
+    eve_set_uint(det, "suppressed", ds->suppressed);
+
     json_t *eve = sub(o, "eve");
     eve_set_uint(eve, "records", s->eve.records);
     eve_set_uint(eve, "bytes", s->eve.bytes);

@@ -44,6 +44,8 @@ static void usage(FILE *out)
           "  -c FILE             read the YAML configuration FILE\n"
           "      --set KEY=VALUE override a configuration key (e.g. flow.memcap=64mb)\n"
           "      --dump-config   print the effective configuration and exit\n"
+          "      --test-rules    load the rules, report what failed and why, and exit (1 if any\n"
+          "                      rule failed)\n"
           "Running:\n"
           "      --threads N     worker threads (default: threads in the configuration, or 1)\n"
           "      --user USER     after opening the capture, run as USER\n"
@@ -74,6 +76,12 @@ static void on_hup(int sig)
     sensor_request_reopen();
 }
 
+static void on_usr2(int sig)
+{
+    (void)sig;
+    sensor_request_reload();
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -84,6 +92,8 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_usr2;
+    sigaction(SIGUSR2, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 }
@@ -156,13 +166,15 @@ static void die(const char *msg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_THREADS = 256, OPT_SET, OPT_USER, OPT_GROUP, OPT_DUMP, OPT_PROGRESS, OPT_NOPROG };
+    enum { OPT_THREADS = 256, OPT_SET, OPT_USER, OPT_GROUP, OPT_DUMP, OPT_PROGRESS, OPT_NOPROG,
+           OPT_TEST_RULES };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
         {"set", required_argument, NULL, OPT_SET},
         {"user", required_argument, NULL, OPT_USER},
         {"group", required_argument, NULL, OPT_GROUP},
         {"dump-config", no_argument, NULL, OPT_DUMP},
+        {"test-rules", no_argument, NULL, OPT_TEST_RULES},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"no-progress", no_argument, NULL, OPT_NOPROG},
         {"help", no_argument, NULL, 'h'},
@@ -180,7 +192,7 @@ int main(int argc, char **argv)
     const char *iface = NULL, *outdir = NULL, *config_path = NULL, *bpf_file = NULL;
     const char *user = NULL, *group = NULL;
     long threads = -1;
-    int dump = 0, progress = -2;
+    int dump = 0, progress = -2, test_rules = 0;
     char errbuf[VG_ERRBUF_SIZE];
 
     int opt;
@@ -239,6 +251,9 @@ int main(int argc, char **argv)
         case OPT_PROGRESS:
             progress = 1;
             break;
+        case OPT_TEST_RULES:
+            test_rules = 1;
+            break;
         case OPT_NOPROG:
             progress = 0;
             break;
@@ -254,7 +269,6 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    (void)rule_files;
 
     struct config *cfg = config_new();
     if (cfg == NULL)
@@ -278,12 +292,30 @@ int main(int argc, char **argv)
         config_set(cfg, "progress", progress ? "yes" : "no", NULL);
 
     struct sensor_settings set;
-    if (sensor_settings_load(&set, cfg, errbuf) < 0)
+    if (sensor_settings_load(&set, cfg, rule_files, nrules, errbuf) < 0)
         die(errbuf);
     if (dump) {
         config_dump(cfg, stdout);
+        sensor_settings_free(&set);
         config_free(cfg);
         return 0;
+    }
+
+    struct detect_load_report rep;
+    struct detect_engine *engine = NULL;
+    if (set.nrule_files > 0 || test_rules) {
+        if (set.nrule_files == 0)
+            die("--test-rules: no rule files (give -S FILE or rule-files in the configuration)");
+        engine = sensor_load_rules(&set, stderr, &rep, errbuf);
+        if (engine == NULL)
+            die(errbuf);
+    }
+    if (test_rules) {
+        int bad = rep.failed + rep.unsupported > 0;
+        detect_engine_free(engine);
+        sensor_settings_free(&set);
+        config_free(cfg);
+        return bad ? 1 : 0;
     }
 
     char *bpf = NULL;
@@ -305,8 +337,10 @@ int main(int argc, char **argv)
     else
         cap = capture_open_offline(inputs, ninputs, bpf, errbuf);
     free(bpf);
-    if (cap == NULL)
+    if (cap == NULL) {
+        detect_engine_free(engine);
         die(errbuf);
+    }
     g_capture = cap;
 
     if (user != NULL) {
@@ -322,10 +356,9 @@ int main(int argc, char **argv)
 
     install_signals();
     struct sensor_result res;
-    int rc = sensor_run(&set, cap, &res, errbuf);
+    int rc = sensor_run(&set, cap, engine, &res, errbuf);
     g_capture = NULL;
     capture_close(cap);
-    config_free(cfg);
     if (rc < 0)
         die(errbuf);
 
@@ -341,6 +374,11 @@ int main(int argc, char **argv)
             (double)res.packets / secs, (double)res.bytes * 8 / secs / 1e6,
             (double)ru.ru_maxrss / 1024.0, (unsigned long long)res.flows,
             (unsigned long long)res.events, set.outdir, set.eve_filename);
+    if (set.nrule_files > 0)
+        fprintf(stderr, "vigil-sensor: %llu alerts written to %s/%s\n",
+                (unsigned long long)res.alerts, set.outdir, set.eve_filename);
+    sensor_settings_free(&set);
+    config_free(cfg);
     if (res.fatal)
         return 1;
     if (res.packets == 0 && res.source_errors > 0) {

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "vigil/detect.h"
 #include "vigil/eve.h"
 #include "vigil/flow.h"
 #include "vigil/queue.h"
@@ -40,7 +41,14 @@ struct worker {
     struct batch *storage[BATCHES_PER_WORKER];
     struct batch *cur; /* the batch the capture thread is filling */
 
+    /* The ruleset in force, published by the capture thread (a reload swaps it). */
+    struct detect_engine **engine_slot;
+    unsigned *switched; /* workers that moved to the engine in the slot */
+
     /* Owned by the worker thread once started. */
+    struct detect_engine *engine;
+    struct detect_thread *dt;
+    struct detect_stats dstats_old; /* counters of thread contexts replaced by reloads */
     struct flow_table *flows;
     struct eve_writer *eve;
     vg_time_t clock;
@@ -50,7 +58,11 @@ struct worker {
 
 /* Sets w up: queues, batches (all on the back queue), flow table, EVE writer. 0, or -1 + errbuf. */
 int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set,
-                const struct eve_ctx *ectx, struct eve_sink *sink, char *errbuf);
+                const struct eve_ctx *ectx, struct eve_sink *sink,
+                struct detect_engine **engine_slot, unsigned *switched, char *errbuf);
+
+/* Adds the worker's detection counters (all rulesets it used) into out. */
+void worker_detect_stats(const struct worker *w, struct detect_stats *out);
 
 /* The worker thread: processes batches until one carries BATCH_EOF, then flushes its flows. */
 void *worker_main(void *arg);

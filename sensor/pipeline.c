@@ -13,9 +13,11 @@
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
+static volatile sig_atomic_t reload_requested;
 
 void sensor_request_stop(void) { stop_requested = 1; }
 void sensor_request_reopen(void) { reopen_requested = 1; }
+void sensor_request_reload(void) { reload_requested = 1; }
 
 /* The capture thread's state for one run. */
 struct pipeline {
@@ -33,7 +35,65 @@ struct pipeline {
     uint64_t pcap_cnt;
     uint64_t oversize;      /* packets too large for a batch (never with libpcap's limits) */
     vg_time_t started;
+
+    /* Rules: the engine in force, and a reload under way beside it. */
+    struct detect_engine *engine; /* read by workers with an acquire load */
+    struct detect_engine *retired; /* replaced, freed once every worker moved on */
+    unsigned switched;
+    pthread_t loader;
+    int loading;                  /* a loader thread runs (capture thread only) */
+    struct detect_engine *loaded; /* set by the loader: the new engine, or NULL */
+    int load_done;                /* set by the loader when it finished (atomic) */
+    unsigned reloads, reload_failures;
 };
+
+/* The loader thread: compiles the new ruleset while packets keep flowing. */
+static void *reload_main(void *arg)
+{
+    struct pipeline *pl = arg;
+    char err[VG_ERRBUF_SIZE];
+    struct detect_load_report rep;
+    struct detect_engine *e = sensor_load_rules(pl->set, stderr, &rep, err);
+    if (e == NULL)
+        fprintf(stderr, "vigil-sensor: rule reload failed, the previous rules stay: %s\n", err);
+    pl->loaded = e;
+    __atomic_store_n(&pl->load_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Starts, finishes and retires reloads; called from the capture loop. */
+static void reload_step(struct pipeline *pl)
+{
+    if (reload_requested && !pl->loading && pl->retired == NULL) {
+        reload_requested = 0;
+        pl->load_done = 0;
+        pl->loaded = NULL;
+        if (pthread_create(&pl->loader, NULL, reload_main, pl) == 0) {
+            pl->loading = 1;
+            fputs("vigil-sensor: reloading rules\n", stderr);
+        }
+    }
+    if (pl->loading && __atomic_load_n(&pl->load_done, __ATOMIC_ACQUIRE)) {
+        pthread_join(pl->loader, NULL);
+        pl->loading = 0;
+        if (pl->loaded != NULL) {
+            pl->retired = pl->engine;
+            __atomic_store_n(&pl->switched, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&pl->engine, pl->loaded, __ATOMIC_RELEASE);
+            pl->loaded = NULL;
+            pl->reloads++;
+            fprintf(stderr, "vigil-sensor: rules reloaded: %u rules in force\n",
+                    detect_engine_rule_count(pl->engine));
+        } else {
+            pl->reload_failures++;
+        }
+    }
+    if (pl->retired != NULL &&
+        __atomic_load_n(&pl->switched, __ATOMIC_ACQUIRE) >= pl->nworkers) {
+        detect_engine_free(pl->retired);
+        pl->retired = NULL;
+    }
+}
 
 /* Takes an empty batch from w, waiting for the worker to hand one back if needed. */
 static struct batch *batch_get(struct worker *w)
@@ -135,7 +195,11 @@ static void collect_stats(struct pipeline *pl, struct sensor_stats *s)
     for (unsigned i = 0; i < pl->nworkers; i++) {
         stats_flow_add(&s->flow, flow_table_stats(pl->workers[i].flows));
         stats_worker_add(&s->worker, &pl->workers[i].st);
+        worker_detect_stats(&pl->workers[i], &s->detect);
     }
+    s->rules_loaded = pl->engine ? detect_engine_rule_count(pl->engine) : 0;
+    s->rule_reloads = pl->reloads;
+    s->rule_reload_failures = pl->reload_failures;
     if (pl->sink != NULL)
         eve_sink_get_stats(pl->sink, &s->eve);
 }
@@ -184,20 +248,28 @@ static void pipeline_free(struct pipeline *pl)
     eve_sink_close(pl->sink);
     defrag_free(pl->defrag);
     free(pl->reasm);
+    if (pl->loading) {
+        pthread_join(pl->loader, NULL);
+        detect_engine_free(pl->loaded);
+    }
+    detect_engine_free(pl->retired);
+    detect_engine_free(pl->engine);
 }
 
-int sensor_run(const struct sensor_settings *set, struct capture *cap, struct sensor_result *res,
-               char *errbuf)
+int sensor_run(const struct sensor_settings *set, struct capture *cap, struct detect_engine *engine,
+               struct sensor_result *res, char *errbuf)
 {
     struct pipeline pl;
     memset(&pl, 0, sizeof(pl));
     memset(res, 0, sizeof(*res));
     pl.set = set;
+    pl.engine = engine;
     pl.cap = cap;
     pl.nworkers = set->nworkers ? set->nworkers : 1;
     pl.started = vg_monotonic();
     stop_requested = 0;
     reopen_requested = 0;
+    reload_requested = 0;
 
     struct eve_ctx ectx;
     memset(&ectx, 0, sizeof(ectx));
@@ -230,7 +302,8 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct se
         return -1;
     }
     for (unsigned i = 0; i < pl.nworkers; i++) {
-        if (worker_init(&pl.workers[i], i, set, &ectx, pl.sink, errbuf) < 0) {
+        if (worker_init(&pl.workers[i], i, set, &ectx, pl.sink, &pl.engine, &pl.switched,
+                        errbuf) < 0) {
             pipeline_free(&pl);
             return -1;
         }
@@ -293,6 +366,7 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct se
             write_stats(&pl);
             next_stats = now + (vg_time_t)set->stats_interval * VG_USEC_PER_SEC;
         }
+        reload_step(&pl);
         if (reopen_requested) {
             reopen_requested = 0;
             char rerr[VG_ERRBUF_SIZE];
@@ -319,6 +393,7 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct se
     res->bytes = s.decoder.bytes;
     res->flows = s.flow.total;
     res->events = s.eve.records;
+    res->alerts = s.detect.alerts;
     res->elapsed = vg_monotonic() - pl.started;
     pipeline_free(&pl);
     return 0;

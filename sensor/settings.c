@@ -1,6 +1,8 @@
 /* settings.c: turns the YAML configuration into the sensor's settings, checking every value. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vigil/sensor.h"
 
@@ -21,9 +23,93 @@ static int get_timeouts(struct flow_config *f, const struct config *c, char *err
     return 0;
 }
 
-int sensor_settings_load(struct sensor_settings *s, const struct config *c, char *errbuf)
+/* Joins dir and name unless name is absolute; returns a malloc'd path. */
+static char *join_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p == NULL)
+        return NULL;
+    if (name[0] == '/' || dir[0] == '\0')
+        snprintf(p, n, "%s", name);
+    else
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Rule files: from the command line, else rule-files (relative to default-rule-path). */
+static int rule_settings(struct sensor_settings *s, const struct config *c, const char **files,
+                         unsigned nfiles, char *errbuf)
+{
+    const char *dir = config_get(c, "default-rule-path");
+    const struct config_node *list = config_lookup(c, "rule-files");
+    unsigned n = nfiles;
+    if (n == 0 && list != NULL) {
+        if (list->type != CONFIG_SEQ) {
+            vg_errbuf_set(errbuf, "rule-files: expected a list of files");
+            return -1;
+        }
+        n = (unsigned)list->nchild;
+    }
+    s->rule_files = calloc(n ? n : 1, sizeof(*s->rule_files));
+    if (s->rule_files == NULL)
+        return -1;
+    for (unsigned i = 0; i < n; i++) {
+        const char *name = nfiles ? files[i] : list->child[i]->value;
+        if (name == NULL) {
+            vg_errbuf_set(errbuf, "rule-files: entry %u is not a file name", i + 1);
+            return -1;
+        }
+        s->rule_files[i] = nfiles ? strdup(name) : join_path(dir ? dir : "", name);
+        if (s->rule_files[i] == NULL)
+            return -1;
+        s->nrule_files++;
+    }
+
+    /* classification.config: configured, else beside the first rule file, else the bundled one. */
+    const char *cls = config_get(c, "classification-file");
+    if (cls != NULL) {
+        snprintf(s->classification_file, sizeof(s->classification_file), "%s", cls);
+    } else if (s->nrule_files > 0) {
+        char cand[4096];
+        const char *slash = strrchr(s->rule_files[0], '/');
+        snprintf(cand, sizeof(cand), "%.*sclassification.config",
+                 slash ? (int)(slash - s->rule_files[0] + 1) : 0, s->rule_files[0]);
+        if (access(cand, R_OK) != 0)
+            snprintf(cand, sizeof(cand), "%s/classification.config", VIGIL_RULES_DIR);
+        if (access(cand, R_OK) == 0)
+            snprintf(s->classification_file, sizeof(s->classification_file), "%s", cand);
+    }
+
+    const char *cache = config_get(c, "detect.cache-dir");
+    if (cache != NULL && strcmp(cache, "none") != 0) {
+        snprintf(s->cache_dir, sizeof(s->cache_dir), "%s", cache);
+    } else if (cache == NULL) {
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        if (xdg && *xdg)
+            snprintf(s->cache_dir, sizeof(s->cache_dir), "%s/vigil", xdg);
+        else if (home && *home)
+            snprintf(s->cache_dir, sizeof(s->cache_dir), "%s/.cache/vigil", home);
+        else
+            snprintf(s->cache_dir, sizeof(s->cache_dir), "/tmp/vigil-cache-%ld", (long)getuid());
+    }
+    return config_get_bool(c, "detect.profiling", 0, &s->rule_profiling, errbuf);
+}
+
+void sensor_settings_free(struct sensor_settings *s)
+{
+    for (unsigned i = 0; i < s->nrule_files; i++)
+        free((char *)s->rule_files[i]);
+    free(s->rule_files);
+    s->rule_files = NULL;
+    s->nrule_files = 0;
+}
+
+int sensor_settings_load(struct sensor_settings *s, const struct config *c,
+                         const char **rule_files, unsigned nrule_files, char *errbuf)
 {
     memset(s, 0, sizeof(*s));
+    s->cfg = c;
     flow_config_defaults(&s->flow);
     defrag_config_defaults(&s->defrag);
     s->nworkers = 1;
@@ -104,6 +190,11 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c, char
         if (config_get_bool(c, "progress", 0, &b, errbuf) < 0)
             return -1;
         s->progress = b;
+    }
+    if (rule_settings(s, c, rule_files, nrule_files, errbuf) < 0) {
+        if (errbuf && errbuf[0] == '\0')
+            vg_errbuf_set(errbuf, "out of memory");
+        return -1;
     }
     return 0;
 }

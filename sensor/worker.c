@@ -1,30 +1,88 @@
 /* worker.c: a worker thread: owns its flows, processes each packet, writes its events. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline-internal.h"
 #include "vigil/eve-types.h"
 
-/* Logs a flow record as the flow table ends a flow. */
+/* Logs a flow record as the flow table ends a flow, and frees what later stages kept. */
 static void worker_flow_end(void *ctx, struct flow *f, enum flow_end_reason reason, vg_time_t when)
 {
     struct worker *w = ctx;
-    if (w->eve == NULL || !w->set->eve_flow)
+    if (w->eve != NULL && w->set->eve_flow) {
+        json_t *rec = eve_flow_record(w->ectx, f, reason, when);
+        if (rec != NULL) {
+            eve_writer_write(w->eve, rec);
+            json_decref(rec);
+        }
+    }
+    detect_flow_free(f);
+}
+
+/* Writes an alert record. */
+static void worker_alert(void *ctx, const struct vg_packet *p, struct flow *f, int dir,
+                         const struct detect_alert *a)
+{
+    (void)dir;
+    struct worker *w = ctx;
+    if (w->eve == NULL)
         return;
-    json_t *rec = eve_flow_record(w->ectx, f, reason, when);
+    json_t *rec = eve_alert_record(w->ectx, p, f, a);
     if (rec != NULL) {
         eve_writer_write(w->eve, rec);
         json_decref(rec);
     }
 }
 
+/* Moves to the ruleset in the slot if a reload replaced it. */
+static void worker_follow_engine(struct worker *w)
+{
+    struct detect_engine *cur = __atomic_load_n(w->engine_slot, __ATOMIC_ACQUIRE);
+    if (cur == w->engine)
+        return;
+    char err[VG_ERRBUF_SIZE];
+    struct detect_thread *dt = cur ? detect_thread_new(cur, err) : NULL;
+    if (cur != NULL && dt == NULL) {
+        fprintf(stderr, "vigil-sensor: worker %u: keeping the previous rules: %s\n", w->id, err);
+        return;
+    }
+    if (w->dt != NULL) {
+        detect_thread_stats(w->dt, &w->dstats_old);
+        detect_thread_free(w->dt);
+    }
+    w->dt = dt;
+    w->engine = cur;
+    __atomic_add_fetch(w->switched, 1, __ATOMIC_RELEASE);
+}
+
+void worker_detect_stats(const struct worker *w, struct detect_stats *out)
+{
+    out->alerts += w->dstats_old.alerts;
+    out->packets_inspected += w->dstats_old.packets_inspected;
+    out->streams_inspected += w->dstats_old.streams_inspected;
+    out->txs_inspected += w->dstats_old.txs_inspected;
+    out->prefilter_hits += w->dstats_old.prefilter_hits;
+    out->rules_checked += w->dstats_old.rules_checked;
+    out->pcre_limit_hits += w->dstats_old.pcre_limit_hits;
+    out->suppressed += w->dstats_old.suppressed;
+    if (w->dt != NULL)
+        detect_thread_stats(w->dt, out);
+}
+
 int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set,
-                const struct eve_ctx *ectx, struct eve_sink *sink, char *errbuf)
+                const struct eve_ctx *ectx, struct eve_sink *sink,
+                struct detect_engine **engine_slot, unsigned *switched, char *errbuf)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
     w->set = set;
     w->ectx = ectx;
+    w->engine_slot = engine_slot;
+    w->switched = switched;
+    w->engine = *engine_slot;
+    if (w->engine != NULL && (w->dt = detect_thread_new(w->engine, errbuf)) == NULL)
+        return -1;
     if (spsc_init(&w->in, BATCHES_PER_WORKER * 2) < 0 ||
         spsc_init(&w->back, BATCHES_PER_WORKER * 2) < 0) {
         vg_errbuf_set(errbuf, "worker %u: out of memory for queues", id);
@@ -57,6 +115,8 @@ int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set
 
 void worker_destroy(struct worker *w)
 {
+    detect_thread_free(w->dt);
+    w->dt = NULL;
     eve_writer_free(w->eve);
     w->eve = NULL;
     flow_table_free(w->flows);
@@ -92,6 +152,8 @@ static void worker_packet(struct worker *w, const struct vg_packet *p)
         f = flow_handle_packet(w->flows, p, &dir);
     if (p->nevents > 0)
         emit_anomalies(w, p, f);
+    if (w->dt != NULL)
+        detect_packet(w->dt, p, f, dir, worker_alert, w);
 }
 
 void *worker_main(void *arg)
@@ -102,6 +164,7 @@ void *worker_main(void *arg)
         if (b == NULL)
             continue;
         VG_CNT_INC(w->st.batches);
+        worker_follow_engine(w);
         for (uint32_t i = 0; i < b->npkts; i++)
             worker_packet(w, &b->pkts[i]);
         if (b->clock > w->clock)

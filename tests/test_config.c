@@ -158,7 +158,7 @@ Test(config, sensor_settings_defaults_and_errors)
     struct config *c = config_new();
     struct sensor_settings s;
     char err[VG_ERRBUF_SIZE];
-    cr_assert_eq(sensor_settings_load(&s, c, err), 0, "%s", err);
+    cr_assert_eq(sensor_settings_load(&s, c, NULL, 0, err), 0, "%s", err);
     cr_assert_eq(s.flow.memcap, 128ULL << 20);
     cr_assert_eq(s.flow.timeout[FLOW_PROTO_TCP][FLOW_STATE_ESTABLISHED], 600);
     cr_assert_eq(s.flow.timeout[FLOW_PROTO_UDP][FLOW_STATE_NEW], 30);
@@ -167,17 +167,18 @@ Test(config, sensor_settings_defaults_and_errors)
 
     config_set(c, "flow-timeouts.tcp.established", "120", err);
     config_set(c, "defrag.policy", "windows", err);
-    cr_assert_eq(sensor_settings_load(&s, c, err), 0, "%s", err);
+    cr_assert_eq(sensor_settings_load(&s, c, NULL, 0, err), 0, "%s", err);
     cr_assert_eq(s.flow.timeout[FLOW_PROTO_TCP][FLOW_STATE_ESTABLISHED], 120);
     cr_assert_eq(s.defrag.policy, DEFRAG_POLICY_WINDOWS);
 
     config_set(c, "defrag.policy", "sideways", err);
-    cr_assert_eq(sensor_settings_load(&s, c, err), -1);
+    cr_assert_eq(sensor_settings_load(&s, c, NULL, 0, err), -1);
     cr_assert(strstr(err, "defrag.policy") != NULL, "%s", err);
     config_set(c, "defrag.policy", "bsd", err);
     config_set(c, "outputs.eve.filename", "../escape.json", err);
-    cr_assert_eq(sensor_settings_load(&s, c, err), -1);
+    cr_assert_eq(sensor_settings_load(&s, c, NULL, 0, err), -1);
     cr_assert(strstr(err, "plain file name") != NULL, "%s", err);
+    sensor_settings_free(&s);
     config_free(c);
 }
 

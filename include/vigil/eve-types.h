@@ -3,6 +3,7 @@
 #define VIGIL_EVE_TYPES_H
 
 #include "vigil/decode.h"
+#include "vigil/detect.h"
 #include "vigil/eve.h"
 #include "vigil/flow.h"
 
@@ -13,5 +14,9 @@ json_t *eve_flow_record(const struct eve_ctx *ctx, const struct flow *f,
 /* The "anomaly" record of decoder event ev on packet p (f may be NULL). New object or NULL. */
 json_t *eve_anomaly_record(const struct eve_ctx *ctx, const struct vg_packet *p,
                            const struct flow *f, unsigned ev);
+
+/* The "alert" record of alert a on packet p of flow f (or NULL). New object or NULL. */
+json_t *eve_alert_record(const struct eve_ctx *ctx, const struct vg_packet *p,
+                         const struct flow *f, const struct detect_alert *a);
 
 #endif

@@ -69,6 +69,7 @@ struct flow {
 
     void *stream; /* per-flow state of later stages, released through the end callback */
     void *app;
+    void *detect;
 
     struct flow *hnext;         /* hash chain */
     struct flow *tprev, *tnext; /* timeout list, oldest first */

@@ -7,6 +7,7 @@
 #include "vigil/capture.h"
 #include "vigil/config.h"
 #include "vigil/defrag.h"
+#include "vigil/detect.h"
 #include "vigil/flow.h"
 
 #define SENSOR_MAX_WORKERS 64
@@ -25,6 +26,14 @@ struct sensor_settings {
     int community_id;
     uint16_t community_id_seed;
     int progress; /* -1: when stderr is a terminal, 0: never, 1: always */
+
+    /* Detection: rule files (from -S, else rule-files in the configuration). */
+    const char **rule_files;
+    unsigned nrule_files;
+    char classification_file[4096]; /* empty: none */
+    char cache_dir[4096];           /* empty: no compiled-database cache */
+    int rule_profiling;
+    const struct config *cfg; /* for the engine's variables when it is (re)loaded */
 };
 
 /* What a run did, for the summary line and the exit status. */
@@ -33,22 +42,43 @@ struct sensor_result {
     uint64_t bytes;
     uint64_t flows;
     uint64_t events;
+    uint64_t alerts;
     unsigned source_errors; /* capture files that failed */
     vg_time_t elapsed;      /* wall-clock microseconds */
     int fatal;              /* the run stopped on an error */
 };
 
-/* Fills s with the defaults, then applies what c sets. Returns 0, or -1 with errbuf set. */
-int sensor_settings_load(struct sensor_settings *s, const struct config *c, char *errbuf);
+/*
+ * Fills s with the defaults, then applies what c sets (c must outlive s). Rule files named on
+ * the command line (rule_files, may be NULL) replace the configuration's rule-files. Returns 0,
+ * or -1 with errbuf set.
+ */
+int sensor_settings_load(struct sensor_settings *s, const struct config *c,
+                         const char **rule_files, unsigned nrule_files, char *errbuf);
+
+/* Frees what sensor_settings_load allocated. */
+void sensor_settings_free(struct sensor_settings *s);
+
+/*
+ * Loads the ruleset s names (none: returns an engine with no rules). Prints each rule that
+ * fails as "file:line: sid N: reason" and the load report on errors. NULL with errbuf set if
+ * the ruleset cannot be built.
+ */
+struct detect_engine *sensor_load_rules(const struct sensor_settings *s, FILE *errors,
+                                        struct detect_load_report *rep, char *errbuf);
 
 /*
  * Runs the sensor over cap until it ends or sensor_request_stop() is called: decodes and
- * defragments on the calling thread, hands packets to s->nworkers worker threads, and writes
- * EVE to s->outdir. Errors of single capture files are reported on stderr and the run goes on.
+ * defragments on the calling thread, hands packets to s->nworkers worker threads that match
+ * them against engine (which the run owns and frees, NULL for none), and writes EVE to
+ * s->outdir. Errors of single capture files are reported on stderr and the run goes on.
  * Returns 0, or -1 with errbuf set if the run could not start or failed for good.
  */
-int sensor_run(const struct sensor_settings *s, struct capture *cap, struct sensor_result *res,
-               char *errbuf);
+int sensor_run(const struct sensor_settings *s, struct capture *cap, struct detect_engine *engine,
+               struct sensor_result *res, char *errbuf);
+
+/* Asks a running sensor_run to reload its rules beside the running ones. Signal safe. */
+void sensor_request_reload(void);
 
 /* Asks a running sensor_run to stop soon and flush. Safe in a signal handler. */
 void sensor_request_stop(void);

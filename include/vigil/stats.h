@@ -6,6 +6,7 @@
 
 #include "vigil/decode.h"
 #include "vigil/defrag.h"
+#include "vigil/detect.h"
 #include "vigil/eve.h"
 #include "vigil/flow.h"
 
@@ -34,6 +35,8 @@ struct sensor_stats {
     struct flow_stats flow;
     struct worker_stats worker;
     struct eve_sink_stats eve;
+    struct detect_stats detect;
+    uint64_t rules_loaded, rule_reloads, rule_reload_failures;
 };
 
 /* Adds b into a, counter by counter (memuse and active included). */

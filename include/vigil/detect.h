@@ -1,0 +1,157 @@
+/* detect.h: the signature engine: Suricata/Snort rules compiled to Hyperscan, matched per packet/stream/tx. */
+#ifndef VIGIL_DETECT_H
+#define VIGIL_DETECT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vigil/config.h"
+#include "vigil/flow.h"
+#include "vigil/packet.h"
+
+/* What loading a ruleset needs. */
+struct detect_config {
+    const struct config *cfg;     /* vars.address-groups, vars.port-groups, detect.* keys */
+    const char *const *rule_files;
+    unsigned nrule_files;
+    const char *classification_file; /* NULL: none (classtypes then print as their name) */
+    const char *reference_file;
+    const char *cache_dir; /* where compiled Hyperscan databases are cached; NULL: no cache */
+    int profiling;         /* count time per rule */
+};
+
+/* The outcome of a load, for the start-up report and --test-rules. */
+struct detect_load_report {
+    unsigned loaded, failed, unsupported, duplicates;
+    struct {
+        char keyword[48];
+        unsigned rules;
+    } unsupported_by_kw[64]; /* the most frequent unsupported keywords */
+    unsigned n_unsupported_kw;
+    unsigned prefilter_patterns, prefilter_dbs, always_checked;
+    unsigned pcre_hyperscan, pcre_pcre2; /* pcre keywords run by Hyperscan / by PCRE2 */
+    double parse_secs, compile_secs;
+    int cache_hit; /* the compiled databases came from the cache */
+};
+
+struct detect_engine;
+struct detect_thread;
+
+/* A rule as the alert output shows it. */
+struct detect_sig_info {
+    uint32_t sid, gid, rev;
+    int priority;
+    const char *msg;
+    const char *classtype;    /* the classtype's name ("trojan-activity"), or NULL */
+    const char *category;     /* its description ("A Network Trojan was detected"), or NULL */
+    const char *action;       /* "alert", "drop", "reject" or "pass" as written */
+    json_t *metadata;         /* {"key": ["value", ...]} or NULL; read-only */
+};
+
+/* One alert raised on a packet. */
+struct detect_alert {
+    const struct detect_sig_info *sig;
+    int has_tx;
+    uint64_t tx_id;
+    int stream; /* matched on reassembled stream data rather than the packet alone */
+};
+
+typedef void (*detect_alert_fn)(void *ctx, const struct vg_packet *p, struct flow *f, int dir,
+                                const struct detect_alert *a);
+
+/*
+ * Loads and compiles every rule file. A rule that cannot be parsed, or uses an unsupported
+ * keyword, is reported on errors as "file:line: sid N: reason" and the rest load. Returns the
+ * engine (rep filled), or NULL with errbuf set if no ruleset could be built at all (a rule file
+ * missing, a database failing to compile).
+ */
+struct detect_engine *detect_engine_load(const struct detect_config *c,
+                                         struct detect_load_report *rep, FILE *errors,
+                                         char *errbuf);
+
+/* Frees the engine. No thread may still use it. */
+void detect_engine_free(struct detect_engine *e);
+
+/* Number of rules loaded. */
+unsigned detect_engine_rule_count(const struct detect_engine *e);
+
+/* Writes the load report as the sensor prints it at start-up. */
+void detect_report_print(const struct detect_load_report *rep, FILE *out);
+
+/* Creates a thread's matching context (scratch space, counters). NULL with errbuf on failure. */
+struct detect_thread *detect_thread_new(struct detect_engine *e, char *errbuf);
+void detect_thread_free(struct detect_thread *t);
+
+/* The engine a thread context works with. */
+struct detect_engine *detect_thread_engine(struct detect_thread *t);
+
+/*
+ * Inspects packet p (of flow f in direction dir, or f NULL) with the rules that look at
+ * packets: header, flow and packet keywords, and content on the packet payload. Calls cb for
+ * each alert.
+ */
+void detect_packet(struct detect_thread *t, const struct vg_packet *p, struct flow *f, int dir,
+                   detect_alert_fn cb, void *ctx);
+
+/*
+ * Inspects reassembled TCP data of flow f, direction dir: win[0..len) holds the latest stream
+ * bytes, starting at stream offset base; bytes from new_from on are new since the last call.
+ * Only matches that end in the new bytes count, so a pattern split across segments alerts once.
+ */
+void detect_stream(struct detect_thread *t, const struct vg_packet *p, struct flow *f, int dir,
+                   const uint8_t *win, uint32_t len, uint64_t base, uint32_t new_from,
+                   detect_alert_fn cb, void *ctx);
+
+/* Buffers an application-layer transaction offers to the rules. */
+enum detect_progress { DETECT_PROG_NONE, DETECT_PROG_LINE, DETECT_PROG_HEADERS,
+                       DETECT_PROG_COMPLETE };
+
+struct detect_tx {
+    uint64_t id;
+    uint16_t app_proto;
+    uint8_t progress[2]; /* enum detect_progress, per direction */
+    /* Returns buffer b (enum detect_buffer_id in detect-buffers.h) of direction dir, element
+     * idx of a multi-buffer (0 otherwise); NULL when absent. */
+    const uint8_t *(*get)(void *txp, unsigned b, int dir, unsigned idx, uint32_t *len);
+    void *txp;
+    void **state; /* where the engine keeps what it evaluated on this tx */
+};
+
+/*
+ * Inspects transaction tx of flow f after its progress advanced in direction dir (the packet p
+ * that made it advance gets the alerts). Each rule is evaluated once per transaction, when every
+ * buffer it needs is ready (or final is set: the flow is ending).
+ */
+void detect_tx(struct detect_thread *t, const struct vg_packet *p, struct flow *f, int dir,
+               struct detect_tx *tx, int final, detect_alert_fn cb, void *ctx);
+
+/* Frees what detection kept for a transaction (*state) and for a flow (f->detect). */
+void detect_tx_state_free(void **state);
+void detect_flow_free(struct flow *f);
+
+/* Counters of the engine and one thread; summed by the caller. */
+struct detect_stats {
+    uint64_t alerts;
+    uint64_t packets_inspected, streams_inspected, txs_inspected;
+    uint64_t prefilter_hits;  /* candidate rules from the prefilter */
+    uint64_t rules_checked;   /* full verifications */
+    uint64_t pcre_limit_hits; /* PCRE2 match or depth limit reached */
+    uint64_t suppressed;      /* matches not alerted by threshold/detection_filter */
+};
+void detect_thread_stats(const struct detect_thread *t, struct detect_stats *out);
+
+/* Per-rule counters, summed over threads into out (n = rule count): checks, matches, ticks. */
+struct detect_rule_stats {
+    uint64_t checks, matches, ticks;
+};
+void detect_thread_rule_stats_add(const struct detect_thread *t, struct detect_rule_stats *out);
+
+/* The info of rule i (0 <= i < rule count). */
+const struct detect_sig_info *detect_engine_sig(const struct detect_engine *e, unsigned i);
+
+/* Looks up an application protocol by name ("http", "tls"...); 0 if unknown. */
+uint16_t detect_app_proto_id(const char *name);
+const char *detect_app_proto_name(uint16_t id);
+
+#endif

@@ -1,0 +1,171 @@
+/* detect-buffers.c: the buffers rules inspect (sticky buffers, legacy modifiers) and their transforms. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect-internal.h"
+
+#define TS 1 /* to server */
+#define TC 2 /* to client */
+#define L DETECT_PROG_LINE
+#define H DETECT_PROG_HEADERS
+#define C DETECT_PROG_COMPLETE
+
+/*
+ * Each buffer with its sticky keyword, an alias, the legacy content modifier, its protocol, the
+ * directions it exists in, and the transaction progress (per direction) it is complete at.
+ */
+static const struct detect_buffer_info buffers[DB__COUNT] = {
+    [DB_PAYLOAD] = {"pkt_data", NULL, NULL, APP_UNKNOWN, TS | TC, {0, 0}, 0},
+    [DB_HTTP_URI] = {"http.uri", "http_uri", "http_uri", APP_HTTP, TS, {L, 0}, 0},
+    [DB_HTTP_URI_RAW] = {"http.uri.raw", "http_raw_uri", "http_raw_uri", APP_HTTP, TS, {L, 0}, 0},
+    [DB_HTTP_METHOD] = {"http.method", "http_method", "http_method", APP_HTTP, TS, {L, 0}, 0},
+    [DB_HTTP_PROTOCOL] = {"http.protocol", "http_protocol", NULL, APP_HTTP, TS | TC, {L, L}, 0},
+    [DB_HTTP_REQUEST_LINE] = {"http.request_line", "http_request_line", NULL, APP_HTTP, TS,
+                              {L, 0}, 0},
+    [DB_HTTP_HOST] = {"http.host", "http_host", "http_host", APP_HTTP, TS, {H, 0}, 0},
+    [DB_HTTP_HOST_RAW] = {"http.host.raw", "http_raw_host", "http_raw_host", APP_HTTP, TS,
+                          {H, 0}, 0},
+    [DB_HTTP_USER_AGENT] = {"http.user_agent", "http_user_agent", "http_user_agent", APP_HTTP,
+                            TS, {H, 0}, 0},
+    [DB_HTTP_COOKIE] = {"http.cookie", "http_cookie", "http_cookie", APP_HTTP, TS | TC, {H, H}, 0},
+    [DB_HTTP_REFERER] = {"http.referer", "http_referer", NULL, APP_HTTP, TS, {H, 0}, 0},
+    [DB_HTTP_HEADER] = {"http.header", "http_header", "http_header", APP_HTTP, TS | TC, {H, H}, 0},
+    [DB_HTTP_HEADER_RAW] = {"http.header.raw", "http_raw_header", "http_raw_header", APP_HTTP,
+                            TS | TC, {H, H}, 0},
+    [DB_HTTP_HEADER_NAMES] = {"http.header_names", "http_header_names", NULL, APP_HTTP, TS | TC,
+                              {H, H}, 0},
+    [DB_HTTP_CONTENT_TYPE] = {"http.content_type", "http_content_type", NULL, APP_HTTP, TS | TC,
+                              {H, H}, 0},
+    [DB_HTTP_CONTENT_LEN] = {"http.content_len", "http_content_len", NULL, APP_HTTP, TS | TC,
+                             {H, H}, 0},
+    [DB_HTTP_START] = {"http.start", "http_start", NULL, APP_HTTP, TS | TC, {H, H}, 0},
+    [DB_HTTP_ACCEPT] = {"http.accept", "http_accept", NULL, APP_HTTP, TS, {H, 0}, 0},
+    [DB_HTTP_ACCEPT_ENC] = {"http.accept_enc", "http_accept_enc", NULL, APP_HTTP, TS, {H, 0}, 0},
+    [DB_HTTP_ACCEPT_LANG] = {"http.accept_lang", "http_accept_lang", NULL, APP_HTTP, TS, {H, 0},
+                             0},
+    [DB_HTTP_CONNECTION] = {"http.connection", "http_connection", NULL, APP_HTTP, TS | TC,
+                            {H, H}, 0},
+    [DB_HTTP_REQUEST_BODY] = {"http.request_body", "http_client_body", "http_client_body",
+                              APP_HTTP, TS, {C, 0}, 0},
+    [DB_HTTP_STAT_CODE] = {"http.stat_code", "http_stat_code", "http_stat_code", APP_HTTP, TC,
+                           {0, L}, 0},
+    [DB_HTTP_STAT_MSG] = {"http.stat_msg", "http_stat_msg", "http_stat_msg", APP_HTTP, TC,
+                          {0, L}, 0},
+    [DB_HTTP_RESPONSE_LINE] = {"http.response_line", "http_response_line", NULL, APP_HTTP, TC,
+                               {0, L}, 0},
+    [DB_HTTP_SERVER] = {"http.server", "http_server", NULL, APP_HTTP, TC, {0, H}, 0},
+    [DB_HTTP_LOCATION] = {"http.location", "http_location", NULL, APP_HTTP, TC, {0, H}, 0},
+    [DB_FILE_DATA] = {"file.data", "file_data", NULL, APP_UNKNOWN, TS | TC, {C, C}, 0},
+    [DB_DNS_QUERY] = {"dns.query", "dns_query", NULL, APP_DNS, TS, {L, 0}, 1},
+    [DB_TLS_SNI] = {"tls.sni", "tls_sni", NULL, APP_TLS, TS, {L, 0}, 0},
+    [DB_TLS_CERT_SUBJECT] = {"tls.cert_subject", "tls_cert_subject", NULL, APP_TLS, TC, {0, H}, 0},
+    [DB_TLS_CERT_ISSUER] = {"tls.cert_issuer", "tls_cert_issuer", NULL, APP_TLS, TC, {0, H}, 0},
+    [DB_TLS_CERT_SERIAL] = {"tls.cert_serial", "tls_cert_serial", NULL, APP_TLS, TC, {0, H}, 0},
+    [DB_TLS_CERT_FINGERPRINT] = {"tls.cert_fingerprint", "tls_cert_fingerprint", NULL, APP_TLS,
+                                 TC, {0, H}, 0},
+    [DB_TLS_CERTS] = {"tls.certs", NULL, NULL, APP_TLS, TC, {0, H}, 1},
+    [DB_TLS_VERSION] = {"tls.version.raw", NULL, NULL, APP_TLS, TC, {0, L}, 0},
+    [DB_JA3_HASH] = {"ja3.hash", "ja3_hash", NULL, APP_TLS, TS, {L, 0}, 0},
+    [DB_JA3_STRING] = {"ja3.string", "ja3_string", NULL, APP_TLS, TS, {L, 0}, 0},
+    [DB_JA3S_HASH] = {"ja3s.hash", "ja3s_hash", NULL, APP_TLS, TC, {0, L}, 0},
+    [DB_JA3S_STRING] = {"ja3s.string", "ja3s_string", NULL, APP_TLS, TC, {0, L}, 0},
+    [DB_BASE64_DATA] = {"base64_data", NULL, NULL, APP_UNKNOWN, TS | TC, {0, 0}, 0},
+};
+
+/* Sticky names Suricata also accepts for a buffer. */
+static const struct {
+    const char *name;
+    unsigned id;
+} extra_names[] = {
+    {"http.response_body", DB_FILE_DATA},  {"http_server_body", DB_FILE_DATA},
+    {"http.server_body", DB_FILE_DATA},    {"http.request_header", DB_HTTP_HEADER},
+    {"http.response_header", DB_HTTP_HEADER}, {"http.client_body", DB_HTTP_REQUEST_BODY},
+    {"tls.subject", DB_TLS_CERT_SUBJECT},  {"tls.issuerdn", DB_TLS_CERT_ISSUER},
+    {"pkt_data", DB_PAYLOAD},
+};
+
+const struct detect_buffer_info *detect_buffer_info(unsigned id)
+{
+    return id < DB__COUNT ? &buffers[id] : NULL;
+}
+
+int detect_buffer_lookup(const char *kw, int *is_modifier)
+{
+    /* A legacy content modifier ("http_uri") wins over a sticky alias of the same name. */
+    for (unsigned i = 0; i < DB__COUNT; i++) {
+        if (buffers[i].modifier && strcmp(buffers[i].modifier, kw) == 0) {
+            *is_modifier = 1;
+            return (int)i;
+        }
+    }
+    *is_modifier = 0;
+    for (unsigned i = 0; i < DB__COUNT; i++) {
+        if (strcmp(buffers[i].name, kw) == 0 ||
+            (buffers[i].alias && strcmp(buffers[i].alias, kw) == 0))
+            return (int)i;
+    }
+    for (size_t i = 0; i < sizeof(extra_names) / sizeof(extra_names[0]); i++)
+        if (strcmp(extra_names[i].name, kw) == 0)
+            return (int)extra_names[i].id;
+    return -1;
+}
+
+static int grow(struct detect_thread *t, size_t need)
+{
+    if (t->xfcap >= need)
+        return 0;
+    size_t cap = t->xfcap ? t->xfcap : 4096;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *nb = realloc(t->xfbuf, cap);
+    if (nb == NULL)
+        return -1;
+    t->xfbuf = nb;
+    t->xfcap = cap;
+    return 0;
+}
+
+static int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (uint8_t)tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+uint32_t detect_transform(struct detect_thread *t, uint16_t xf, const uint8_t *in, uint32_t len,
+                          const uint8_t **out)
+{
+    /* Transforms apply in Suricata's fixed order for the ones ET uses. */
+    if (grow(t, (size_t)len + 2) < 0) {
+        *out = in;
+        return len;
+    }
+    uint8_t *b = t->xfbuf;
+    uint32_t n = 0;
+    if (xf & XF_DOTPREFIX)
+        b[n++] = '.';
+    for (uint32_t i = 0; i < len; i++) {
+        uint8_t c = in[i];
+        if ((xf & XF_URL_DECODE) && c == '%' && i + 2 < len && hexval(in[i + 1]) >= 0 &&
+            hexval(in[i + 2]) >= 0) {
+            c = (uint8_t)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+            i += 2;
+        } else if ((xf & XF_URL_DECODE) && c == '+') {
+            c = ' ';
+        }
+        if ((xf & XF_STRIP_WS) && isspace(c))
+            continue;
+        if ((xf & XF_COMPRESS_WS) && isspace(c)) {
+            if (n > 0 && b[n - 1] == ' ')
+                continue;
+            c = ' ';
+        }
+        if (xf & XF_TOLOWER)
+            c = (uint8_t)tolower(c);
+        b[n++] = c;
+    }
+    *out = b;
+    return n;
+}

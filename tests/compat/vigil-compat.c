@@ -1,0 +1,546 @@
+/* vigil-compat.c: plays suricata-verify tests through vigil-sensor and evaluates their filter checks. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "vigil/common.h"
+#include "vigil/config.h"
+
+enum result { R_PASS, R_FAIL, R_SKIP };
+
+struct options {
+    const char *sensor;
+    const char *suite;
+    const char *only;
+    const char *report;
+    const char *tmp;
+    int verbose;
+};
+
+/* Keywords of the signature-engine issue: tests whose rules stay within them are "in scope". */
+static const char *const scope_keywords[] = {
+    "msg", "sid", "rev", "gid", "classtype", "priority", "reference", "metadata", "content",
+    "nocase", "depth", "offset", "distance", "within", "fast_pattern", "startswith", "endswith",
+    "bsize", "dsize", "isdataat", "dotprefix", "pcre", "byte_test", "byte_jump", "byte_extract",
+    "flow", "flowbits", "threshold", "detection_filter", "ip_proto", "ttl", "flags", "itype",
+    "icode", "app-layer-protocol", "http.uri", "http.uri.raw", "http.method", "http.host",
+    "http.user_agent", "http.header", "http.cookie", "http.request_body", "http.stat_code",
+    "http.response_body", "file.data", "file_data", "dns.query", "dns_query", "tls.sni",
+    "tls_sni", "tls.cert_subject", "ja3.hash", "ja3_hash", "pkt_data", "http_uri", "http_raw_uri",
+    "http_method", "http_header", "http_cookie", "http_client_body", "http_stat_code",
+    "http_server_body", "http_user_agent", "http_host", "http_raw_host", "rawbytes", "noalert",
+    "target", NULL};
+static const char *const scope_protos[] = {"ip", "tcp", "udp", "icmp", "http", "dns", "tls",
+                                           "smtp", "ftp", "ssh", "pkthdr", NULL};
+
+static int in_list(const char *const *l, const char *s)
+{
+    for (; *l; l++)
+        if (strcmp(*l, s) == 0)
+            return 1;
+    return 0;
+}
+
+/* Checks that every rule in path uses only in-scope protocols and keywords. */
+static int rules_in_scope(const char *path, char *why, size_t whylen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 1;
+    char *line = NULL;
+    size_t cap = 0;
+    int ok = 1;
+    while (ok && getline(&line, &cap, f) > 0) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\0')
+            continue;
+        char action[32], proto[32];
+        if (sscanf(p, "%31s %31s", action, proto) != 2)
+            continue;
+        if (!in_list(scope_protos, proto)) {
+            snprintf(why, whylen, "protocol %s", proto);
+            ok = 0;
+            break;
+        }
+        char *opts = strchr(p, '(');
+        if (opts == NULL)
+            continue;
+        opts++;
+        /* Option names: after '(' or an unescaped ';', up to ':' or ';'. */
+        for (char *q = opts; *q;) {
+            while (*q == ' ')
+                q++;
+            char name[64];
+            size_t n = 0;
+            while (*q && *q != ':' && *q != ';' && *q != ')' && n + 1 < sizeof(name))
+                name[n++] = *q++;
+            while (n > 0 && name[n - 1] == ' ')
+                n--;
+            name[n] = '\0';
+            if (n > 0 && !in_list(scope_keywords, name)) {
+                snprintf(why, whylen, "keyword %s", name);
+                ok = 0;
+                break;
+            }
+            while (*q && !(*q == ';' && q[-1] != '\\'))
+                q++;
+            if (*q == ';')
+                q++;
+        }
+    }
+    free(line);
+    fclose(f);
+    return ok;
+}
+
+/* Follows a dotted path ("alert.signature_id", "answers.0.rrname") in a JSON value. */
+static json_t *json_path(json_t *v, const char *path)
+{
+    const char *p = path;
+    while (v != NULL && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (json_is_array(v)) {
+            char idx[16];
+            snprintf(idx, sizeof(idx), "%.*s", (int)(n < 15 ? n : 15), p);
+            char *end;
+            long i = strtol(idx, &end, 10);
+            v = *end == '\0' ? json_array_get(v, (size_t)i) : NULL;
+        } else {
+            v = json_object_getn(v, p, n);
+        }
+        p += n + (dot ? 1 : 0);
+    }
+    return v;
+}
+
+/* Compares an EVE value with a YAML scalar. */
+static int value_equals(json_t *v, const char *text)
+{
+    if (v == NULL)
+        return 0;
+    char buf[64];
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return strcmp(json_string_value(v), text) == 0;
+    case JSON_INTEGER:
+        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+        return strcmp(buf, text) == 0;
+    case JSON_REAL:
+        return json_real_value(v) == strtod(text, NULL);
+    case JSON_TRUE:
+        return strcmp(text, "true") == 0 || strcmp(text, "yes") == 0;
+    case JSON_FALSE:
+        return strcmp(text, "false") == 0 || strcmp(text, "no") == 0;
+    case JSON_NULL:
+        return strcmp(text, "null") == 0 || strcmp(text, "~") == 0;
+    default:
+        return 0;
+    }
+}
+
+/* Does event e satisfy every key of a filter's match map? */
+static int event_matches(json_t *e, const struct config_node *match)
+{
+    for (size_t i = 0; i < match->nchild; i++) {
+        const struct config_node *kv = match->child[i];
+        if (kv->type != CONFIG_SCALAR)
+            return 0;
+        if (strcmp(kv->key, "has-key") == 0) {
+            if (json_path(e, kv->value) == NULL)
+                return 0;
+            continue;
+        }
+        if (strcmp(kv->key, "not-has-key") == 0) {
+            if (json_path(e, kv->value) != NULL)
+                return 0;
+            continue;
+        }
+        if (!value_equals(json_path(e, kv->key), kv->value))
+            return 0;
+    }
+    return 1;
+}
+
+struct events {
+    json_t **v;
+    size_t n;
+};
+
+static struct events read_events(const char *path)
+{
+    struct events ev = {NULL, 0};
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ev;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        json_t *j = json_loadb(line, (size_t)len, 0, NULL);
+        if (j == NULL)
+            continue;
+        ev.v = realloc(ev.v, (ev.n + 1) * sizeof(*ev.v));
+        ev.v[ev.n++] = j;
+    }
+    free(line);
+    fclose(f);
+    return ev;
+}
+
+static void free_events(struct events *ev)
+{
+    for (size_t i = 0; i < ev->n; i++)
+        json_decref(ev->v[i]);
+    free(ev->v);
+}
+
+/* The test's capture: yaml "pcap:" (relative), else the one .pcap or .pcapng in the directory. */
+static int find_pcap(const char *dir, const struct config *y, char *out, size_t outlen)
+{
+    const char *p = config_get(y, "pcap");
+    if (p != NULL) {
+        if (strcmp(p, "false") == 0 || strcmp(p, "no") == 0)
+            return -1;
+        snprintf(out, outlen, "%s/%s", dir, p);
+        return access(out, R_OK) == 0 ? 0 : -1;
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    int found = -1;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if ((n > 5 && strcmp(e->d_name + n - 5, ".pcap") == 0) ||
+            (n > 7 && strcmp(e->d_name + n - 7, ".pcapng") == 0)) {
+            snprintf(out, outlen, "%s/%s", dir, e->d_name);
+            found = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* The rules: test.rules, else the one *.rules file. */
+static int find_rules(const char *dir, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/test.rules", dir);
+    if (access(out, R_OK) == 0)
+        return 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    int found = -1;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 6 && strcmp(e->d_name + n - 6, ".rules") == 0) {
+            snprintf(out, outlen, "%s/%s", dir, e->d_name);
+            found = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* Runs argv with a time limit; stderr goes to errpath. Returns the exit status, -1 if killed. */
+static int run(char **argv, const char *errpath, unsigned timeout)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        alarm(timeout);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+struct tally {
+    unsigned total, pass, fail, skip;
+    unsigned alert_total, alert_pass;   /* tests whose checks are all alert filters */
+    unsigned scope_total, scope_pass;   /* ... whose rules are in scope and load */
+};
+
+static enum result run_test(const struct options *o, const char *name, struct tally *t,
+                            json_t *report)
+{
+    char dir[4096], path[4200], pcap[4200], rules[4200], out[4200], errp[4300];
+    snprintf(dir, sizeof(dir), "%s/%s", o->suite, name);
+    snprintf(path, sizeof(path), "%s/test.yaml", dir);
+    json_t *rec = json_object();
+    json_object_set_new(rec, "test", json_string(name));
+    json_array_append_new(report, rec);
+
+    struct config *y = config_new();
+    char err[VG_ERRBUF_SIZE];
+    enum result r = R_SKIP;
+    const char *why = NULL;
+    if (config_load_file(y, path, err) < 0) {
+        why = "no readable test.yaml";
+        goto done;
+    }
+    const struct config_node *checks = config_lookup(y, "checks");
+    if (checks == NULL || checks->type != CONFIG_SEQ || checks->nchild == 0) {
+        why = "no checks";
+        goto done;
+    }
+    int only_filters = 1, only_alerts = 1;
+    for (size_t i = 0; i < checks->nchild; i++) {
+        const struct config_node *c = checks->child[i];
+        const struct config_node *f = c->nchild ? c->child[0] : NULL;
+        if (f == NULL || strcmp(f->key ? f->key : "", "filter") != 0) {
+            only_filters = 0;
+            continue;
+        }
+        const struct config_node *m = NULL;
+        for (size_t k = 0; k < f->nchild; k++)
+            if (f->child[k]->key && strcmp(f->child[k]->key, "match") == 0)
+                m = f->child[k];
+        const char *et = NULL;
+        for (size_t k = 0; m && k < m->nchild; k++)
+            if (m->child[k]->key && strcmp(m->child[k]->key, "event_type") == 0)
+                et = m->child[k]->value;
+        if (et == NULL || strcmp(et, "alert") != 0)
+            only_alerts = 0;
+    }
+    if (!only_filters) {
+        why = "checks other than filter (shell, file-compare, stats)";
+        goto done;
+    }
+    if (find_pcap(dir, y, pcap, sizeof(pcap)) < 0) {
+        why = "no capture";
+        goto done;
+    }
+    int have_rules = find_rules(dir, rules, sizeof(rules)) == 0;
+    char scope_why[128] = "";
+    int in_scope = only_alerts && have_rules && rules_in_scope(rules, scope_why, sizeof(scope_why));
+
+    snprintf(out, sizeof(out), "%s/%s", o->tmp, name);
+    mkdir(out, 0755);
+    char eve[4400];
+    snprintf(eve, sizeof(eve), "%s/eve.json", out);
+    unlink(eve);
+    snprintf(errp, sizeof(errp), "%s/stderr.txt", out);
+    char *argv[128];
+    int n = 0;
+    argv[n++] = (char *)o->sensor;
+    argv[n++] = "-r";
+    argv[n++] = pcap;
+    argv[n++] = "-l";
+    argv[n++] = out;
+    argv[n++] = "--no-progress";
+    argv[n++] = "--set";
+    argv[n++] = "detect.cache-dir=none";
+    if (have_rules) {
+        argv[n++] = "-S";
+        argv[n++] = rules;
+    }
+    /* Arguments the test passes to Suricata: --set pairs and a trailing BPF filter. */
+    const struct config_node *args = config_lookup(y, "args");
+    char argbuf[64][512];
+    int nargbuf = 0;
+    for (size_t i = 0; args && args->type == CONFIG_SEQ && i < args->nchild && n < 120; i++) {
+        const char *a = args->child[i]->value;
+        if (a == NULL || nargbuf >= 64)
+            continue;
+        if (strncmp(a, "--set ", 6) == 0) {
+            snprintf(argbuf[nargbuf], sizeof(argbuf[0]), "%s", a + 6);
+            argv[n++] = "--set";
+            argv[n++] = argbuf[nargbuf++];
+        } else if (strncmp(a, "-k ", 3) == 0) {
+            const char *rest = a + 3;
+            while (*rest && *rest != ' ')
+                rest++;
+            while (*rest == ' ')
+                rest++;
+            if (*rest) { /* "-k none port 22": a BPF filter follows */
+                snprintf(argbuf[nargbuf], sizeof(argbuf[0]), "%s", rest);
+                argv[n++] = argbuf[nargbuf++];
+            }
+        }
+    }
+    argv[n] = NULL;
+    int rc = run(argv, errp, 120);
+    struct events ev = read_events(eve);
+    if (rc != 0 && ev.n == 0) {
+        why = rc < 0 ? "sensor crashed or timed out" : "sensor failed";
+        r = R_FAIL;
+        free_events(&ev);
+        goto done;
+    }
+    /* Did every rule load? (Out of scope if not.) */
+    if (in_scope) {
+        FILE *ef = fopen(errp, "r");
+        char line[1024];
+        while (ef && fgets(line, sizeof(line), ef))
+            if (strstr(line, "rules:") && !strstr(line, " 0 failed, 0 unsupported"))
+                in_scope = 0, snprintf(scope_why, sizeof(scope_why), "rules did not all load");
+        if (ef)
+            fclose(ef);
+    }
+    r = R_PASS;
+    json_t *fails = json_array();
+    for (size_t i = 0; i < checks->nchild; i++) {
+        const struct config_node *f = checks->child[i]->child[0];
+        const struct config_node *m = NULL;
+        long want = -1;
+        for (size_t k = 0; k < f->nchild; k++) {
+            const struct config_node *c = f->child[k];
+            if (c->key && strcmp(c->key, "match") == 0)
+                m = c;
+            else if (c->key && strcmp(c->key, "count") == 0 && c->value)
+                want = strtol(c->value, NULL, 10);
+        }
+        long got = 0;
+        for (size_t e = 0; m && e < ev.n; e++)
+            got += event_matches(ev.v[e], m);
+        int ok = want >= 0 ? got == want : got > 0;
+        if (!ok) {
+            r = R_FAIL;
+            char msg[256];
+            snprintf(msg, sizeof(msg), "check %zu: want %ld, got %ld", i + 1, want, got);
+            json_array_append_new(fails, json_string(msg));
+        }
+    }
+    json_object_set_new(rec, "failures", fails);
+    free_events(&ev);
+    if (only_alerts) {
+        t->alert_total++;
+        t->alert_pass += r == R_PASS;
+        if (in_scope) {
+            t->scope_total++;
+            t->scope_pass += r == R_PASS;
+        }
+    }
+    json_object_set_new(rec, "alert_only", json_boolean(only_alerts));
+    json_object_set_new(rec, "in_scope", json_boolean(in_scope));
+    if (!in_scope && scope_why[0])
+        json_object_set_new(rec, "out_of_scope", json_string(scope_why));
+done:
+    config_free(y);
+    json_object_set_new(rec, "result",
+                        json_string(r == R_PASS ? "pass" : r == R_FAIL ? "fail" : "skip"));
+    if (why)
+        json_object_set_new(rec, "why", json_string(why));
+    t->total++;
+    if (r == R_PASS)
+        t->pass++;
+    else if (r == R_FAIL)
+        t->fail++;
+    else
+        t->skip++;
+    if (o->verbose || r == R_FAIL) {
+        char *s = json_dumps(rec, JSON_COMPACT);
+        fprintf(stderr, "%s\n", s);
+        free(s);
+    }
+    return r;
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {NULL, NULL, NULL, NULL, "/tmp/vigil-compat", 0};
+    static const struct option longopts[] = {
+        {"sensor", required_argument, NULL, 's'}, {"suite", required_argument, NULL, 'd'},
+        {"only", required_argument, NULL, 'o'},   {"report", required_argument, NULL, 'j'},
+        {"tmp", required_argument, NULL, 't'},    {"verbose", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "s:d:o:j:t:v", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': o.sensor = optarg; break;
+        case 'd': o.suite = optarg; break;
+        case 'o': o.only = optarg; break;
+        case 'j': o.report = optarg; break;
+        case 't': o.tmp = optarg; break;
+        case 'v': o.verbose = 1; break;
+        default:
+            fprintf(stderr, "usage: vigil-compat --sensor PATH --suite DIR [--only NAME] "
+                            "[--report FILE] [--tmp DIR] [-v]\n");
+            return 2;
+        }
+    }
+    if (o.sensor == NULL || o.suite == NULL) {
+        fprintf(stderr, "vigil-compat: --sensor and --suite are required\n");
+        return 2;
+    }
+    mkdir(o.tmp, 0755);
+    DIR *d = opendir(o.suite);
+    if (d == NULL) {
+        fprintf(stderr, "vigil-compat: %s: %s\n", o.suite, strerror(errno));
+        return 2;
+    }
+    char **names = NULL;
+    size_t nn = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (o.only && strcmp(o.only, e->d_name) != 0)
+            continue;
+        names = realloc(names, (nn + 1) * sizeof(*names));
+        names[nn++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, nn, sizeof(*names), cmpstr);
+    struct tally t;
+    memset(&t, 0, sizeof(t));
+    json_t *report = json_array();
+    for (size_t i = 0; i < nn; i++) {
+        run_test(&o, names[i], &t, report);
+        free(names[i]);
+    }
+    free(names);
+    printf("vigil-compat: %u tests: %u passed, %u failed, %u skipped\n", t.total, t.pass, t.fail,
+           t.skip);
+    printf("vigil-compat: alert-count tests: %u/%u passed (%.1f%%)\n", t.alert_pass,
+           t.alert_total, t.alert_total ? 100.0 * t.alert_pass / t.alert_total : 0.0);
+    printf("vigil-compat: ... with rules in scope: %u/%u passed (%.1f%%)\n", t.scope_pass,
+           t.scope_total, t.scope_total ? 100.0 * t.scope_pass / t.scope_total : 0.0);
+    if (o.report) {
+        json_t *root = json_object();
+        json_object_set_new(root, "tests", report);
+        json_object_set_new(root, "passed", json_integer(t.pass));
+        json_object_set_new(root, "failed", json_integer(t.fail));
+        json_object_set_new(root, "skipped", json_integer(t.skip));
+        json_object_set_new(root, "alert_passed", json_integer(t.alert_pass));
+        json_object_set_new(root, "alert_total", json_integer(t.alert_total));
+        json_object_set_new(root, "scope_passed", json_integer(t.scope_pass));
+        json_object_set_new(root, "scope_total", json_integer(t.scope_total));
+        json_dump_file(root, o.report, JSON_INDENT(1));
+        json_decref(root);
+    } else {
+        json_decref(report);
+    }
+    return 0;
+}
