@@ -391,6 +391,14 @@ void pg_write(struct pg_writer *w, uint64_t ts_usec, const struct pg *g)
     pg_write_cap(w, ts_usec, g->b, g->len, g->len);
 }
 
+void pg_flush(struct pg_writer *w)
+{
+    if (w->ng)
+        fflush(w->fp);
+    else
+        pcap_dump_flush(w->dump);
+}
+
 void pg_close(struct pg_writer *w)
 {
     if (w == NULL)

@@ -71,6 +71,8 @@ struct pg_writer *pg_open(const char *path, int dlt, int ng);
 void pg_write_cap(struct pg_writer *w, uint64_t ts_usec, const uint8_t *data, size_t caplen,
                   size_t len);
 void pg_write(struct pg_writer *w, uint64_t ts_usec, const struct pg *g);
+/* Pushes what was written to the file (for readers on a pipe). */
+void pg_flush(struct pg_writer *w);
 void pg_close(struct pg_writer *w);
 
 /* A TCP session between two hosts, written as Ethernet (optionally VLAN-tagged) frames. */

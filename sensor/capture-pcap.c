@@ -173,9 +173,11 @@ static int open_current(struct capture *c, char *errbuf)
         vg_errbuf_set(errbuf, "%s: %s", name, strerror(errno));
         return -1;
     }
-    uint8_t magic[4] = {0};
+    /* Peek at the magic of regular files only: pipes and FIFOs cannot be rewound. */
     c->is_pcapng = 0;
-    if (fp != stdin) {
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode)) {
+        uint8_t magic[4] = {0};
         size_t got = fread(magic, 1, sizeof(magic), fp);
         rewind(fp);
         if (got == 4 && vg_le32(magic) == PCAPNG_MAGIC)
@@ -185,6 +187,8 @@ static int open_current(struct capture *c, char *errbuf)
             fclose(fp);
             return -1;
         }
+    } else {
+        c->is_pcapng = -1; /* unknown: damage is reported at the stream position */
     }
     pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (p == NULL) {
@@ -336,6 +340,8 @@ int capture_next(struct capture *c, struct vg_packet *p, char *errbuf)
         /* PCAP_ERROR_BREAK means a breakloop on a live handle, but the end of a savefile. */
         if (rc == PCAP_ERROR_BREAK && (c->live || c->stop))
             return CAPTURE_END;
+        if (rc == PCAP_ERROR && c->stop)
+            return CAPTURE_END; /* a stop signal interrupted the read */
         if (rc == PCAP_ERROR && c->live) {
             vg_errbuf_set(errbuf, "%s: %s", c->names[0], pcap_geterr(c->pcap));
             return CAPTURE_FATAL;
@@ -344,7 +350,7 @@ int capture_next(struct capture *c, struct vg_packet *p, char *errbuf)
             /* A damaged file: what came before it stands; name the place and go on. */
             const char *name = c->names[c->cur];
             /* pcapng blocks vary in size and filtered records are unseen: use the position. */
-            if (c->is_pcapng || c->fp == NULL || c->bpf != NULL)
+            if (c->is_pcapng != 0 || c->fp == NULL || c->bpf != NULL)
                 vg_errbuf_set(errbuf, "%s: corrupt or truncated near offset %lld: %s", name,
                               c->fp ? (long long)ftello(c->fp) : -1LL, pcap_geterr(c->pcap));
             else
@@ -372,7 +378,7 @@ const char *const *capture_source_names(const struct capture *c, unsigned *n)
 void capture_progress(const struct capture *c, uint64_t *done, uint64_t *total)
 {
     uint64_t cur = 0;
-    if (c->fp != NULL && c->fp != stdin) {
+    if (c->fp != NULL && c->fp != stdin && c->is_pcapng >= 0) {
         off_t o = ftello(c->fp);
         if (o > 0)
             cur = (uint64_t)o;

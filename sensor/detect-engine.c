@@ -287,6 +287,10 @@ struct detect_engine *detect_engine_load(const struct detect_config *c,
         }
     }
     rep->loaded = e->nsigs;
+    if (detect_index_build(e) < 0) {
+        vg_errbuf_set(errbuf, "out of memory indexing rules");
+        goto fail;
+    }
     double t1 = now_secs();
     rep->parse_secs = t1 - t0;
     if (detect_prefilter_build(e, c->cache_dir, rep, errbuf) < 0 || alloc_scratch(e, errbuf) < 0)
@@ -306,6 +310,7 @@ void detect_engine_free(struct detect_engine *e)
         detect_sig_free(e->sigs[i]);
     free(e->sigs);
     free(e->pkt_rules);
+    detect_index_free(e);
     detect_prefilter_free(e);
     detect_vars_free(&e->vars);
     for (unsigned i = 0; i < e->nclasses; i++) {
@@ -713,8 +718,9 @@ void detect_packet(struct detect_thread *t, const struct vg_packet *p, struct fl
     VG_CNT_INC(t->st.packets_inspected);
     if (p->ip_ver == 0)
         return;
-    for (unsigned i = 0; i < e->npkt_rules; i++) {
-        const struct sig *s = e->sigs[e->pkt_rules[i]];
+    detect_index_collect(t, p);
+    for (unsigned i = 0; i < t->ncand; i++) {
+        const struct sig *s = e->sigs[t->cand[i]];
         if (s->is_tx || s->stream_only)
             continue;
         check_sig(t, s, p, f, dir, NULL, 0, 0, 0, 0, cb, ctx);

@@ -365,6 +365,31 @@ struct prefilter {
     unsigned npcre;
 };
 
+/* ---- Header-only rules by protocol and address (detect-index.c) ---- */
+
+enum proto_class { PCLASS_TCP, PCLASS_UDP, PCLASS_ICMP, PCLASS_OTHER, PCLASS__COUNT };
+
+/* Sorted disjoint segments [starts[i], starts[i+1]) and the rules of each (CSR arrays). */
+struct seg_index4 {
+    uint32_t *starts;
+    uint32_t *off;
+    uint32_t *rules;
+    unsigned nseg;
+};
+struct seg_index6 {
+    u128 *starts;
+    uint32_t *off;
+    uint32_t *rules;
+    unsigned nseg;
+};
+
+struct rule_index {
+    uint32_t *broad; /* rules checked on every packet of the class */
+    unsigned nbroad;
+    struct seg_index4 src4, dst4; /* rules indexed by a narrow source or destination set */
+    struct seg_index6 src6, dst6;
+};
+
 /* ---- The engine ---- */
 
 struct detect_class {
@@ -383,8 +408,9 @@ struct detect_engine {
     struct sig **sigs;
     unsigned nsigs;
     struct prefilter pf[DB__COUNT];
-    uint32_t *pkt_rules; /* rules with no payload or buffer items: checked on every packet */
+    uint32_t *pkt_rules; /* rules with no payload or buffer items (header and packet keywords) */
     unsigned npkt_rules;
+    struct rule_index hdr_index[PCLASS__COUNT]; /* pkt_rules by protocol class and address */
     struct detect_vars vars;
     struct detect_class *classes;
     unsigned nclasses;
@@ -480,6 +506,12 @@ struct thr_table *detect_thr_new(void);
 void detect_thr_free(struct thr_table *t);
 /* Returns 1 if the match of s on p should alert under its threshold / detection_filter. */
 int detect_thr_check(struct thr_table *tt, const struct sig *s, const struct vg_packet *p);
+
+/* detect-index.c: builds the header index of e->pkt_rules; collects the ones packet p can match
+ * into t->cand, in rule order. */
+int detect_index_build(struct detect_engine *e);
+void detect_index_free(struct detect_engine *e);
+void detect_index_collect(struct detect_thread *t, const struct vg_packet *p);
 
 /* detect-bits.c: flowbits, xbits and flowints of a flow. */
 int detect_bits_check(struct detect_engine *e, const struct sig *s, struct flow *f,

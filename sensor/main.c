@@ -90,6 +90,8 @@ static void install_signals(void)
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* Reopen and reload must not break a blocking read: restart it. Stop may interrupt. */
+    sa.sa_flags = SA_RESTART;
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = on_usr2;

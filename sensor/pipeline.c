@@ -336,6 +336,7 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
         int rc = capture_next(cap, &p, cerr);
         if (rc == CAPTURE_PACKET) {
             handle_packet(&pl, &p);
+            reload_step(&pl); /* a flag test unless a reload is under way */
             if ((n & 255) != 0)
                 continue;
         } else if (rc == CAPTURE_SOURCE_ERROR) {

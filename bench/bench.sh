@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bench.sh: vigil-sensor throughput (packets/s, Mbit/s per core), peak RSS and rule-load time.
+#
+# Usage: bench/bench.sh [--rules PATH] [--min-mb N] [--threads N] [--mode MODES] [PCAP|DIR ...]
+#   MODES is a comma list of: decode (decode+flow only, no output), rules (with --rules loaded,
+#   cold cache then warm), all (default: decode,rules).
+# With no inputs, every capture under ../shared/corpus/pcaps except malformed/ is used,
+# repeated until at least --min-mb megabytes (default 200).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rules=../shared/corpus/rules/et-open-2024-04_jarelllama/rules
+min_mb=200
+threads=1
+modes=decode,rules
+inputs=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rules) rules=$2; shift 2 ;;
+    --min-mb) min_mb=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --mode) modes=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) inputs+=("$1"); shift ;;
+  esac
+done
+[ "$modes" = all ] && modes=decode,rules
+
+build=build-bench
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" --target vigil-sensor >/dev/null
+sensor=$build/vigil-sensor
+
+if [ ${#inputs[@]} -eq 0 ]; then
+  [ -d ../shared/corpus/pcaps ] || { echo "bench: no inputs and no ../shared corpus" >&2; exit 1; }
+  mapfile -t files < <(find ../shared/corpus/pcaps -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) \
+                         -not -path '*/malformed/*' | sort)
+  one=$(du -cb "${files[@]}" | tail -1 | cut -f1)
+  reps=$(( (min_mb * 1000000 + one - 1) / one ))
+  for ((i = 0; i < reps; i++)); do inputs+=("${files[@]}"); done
+  echo "bench: ${#files[@]} shared captures ($((one / 1000000)) MB) x $reps" >&2
+fi
+args=()
+for f in "${inputs[@]}"; do args+=(-r "$f"); done
+
+out=$(mktemp -d /tmp/vigil-bench-XXXXXX)
+trap 'rm -rf "$out"' EXIT
+mkdir -p bench/results
+report=bench/results/$(date +%Y%m%d-%H%M%S).md
+
+# Runs the sensor; prints "pkts MB secs pps mbps rss_mb cpu_secs".
+run() {
+  local log=$out/run.log
+  /usr/bin/time -f "CPU %U %S" "$sensor" "${args[@]}" -l "$out/logs" --threads "$threads" \
+      --no-progress "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  local line cpu
+  line=$(grep -E '^vigil-sensor: [0-9]+ packets' "$log")
+  cpu=$(grep '^CPU ' "$log" | awk '{print $2 + $3}')
+  echo "$line" | sed -E 's/.*: ([0-9]+) packets \(([0-9.]+) MB\) in ([0-9.]+) s: ([0-9]+) pkt\/s, ([0-9.]+) Mbit\/s, peak RSS ([0-9.]+) MB.*/\1 \2 \3 \4 \5 \6/' | tr '\n' ' '
+  echo "$cpu"
+  grep -E 'rules: ' "$log" >&2 || true
+}
+
+{
+  echo "# vigil-sensor benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); worker threads: $threads"
+  echo "Input: ${#inputs[@]} capture files"
+  echo
+  echo "| run | packets | MB | wall s | pkt/s | Mbit/s | CPU s | pkt/s per CPU s | Mbit/s per CPU s | peak RSS MB | rule load |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+} | tee "$report"
+
+row() { # name, load, then run()'s fields
+  local name=$1 load=$2 p mb s pps mbps rss cpu
+  read -r p mb s pps mbps rss cpu <<<"$3"
+  awk -v n="$name" -v p="$p" -v mb="$mb" -v s="$s" -v pps="$pps" -v mbps="$mbps" -v rss="$rss" \
+      -v cpu="$cpu" -v load="$load" 'BEGIN {
+        printf "| %s | %d | %.1f | %.2f | %d | %.1f | %.2f | %d | %.1f | %.1f | %s |\n",
+          n, p, mb, s, pps, mbps, cpu, (cpu > 0 ? p / cpu : 0), (cpu > 0 ? mb * 8 / cpu : 0), rss, load }' | tee -a "$report"
+}
+
+if [[ ",$modes," == *,decode,* ]]; then
+  r=$(run --set outputs.eve.enabled=no --set app-layer.enabled=no 2>/dev/null)
+  row "decode+flow" "-" "$r"
+fi
+if [[ ",$modes," == *,rules,* ]]; then
+  [ -e "$rules" ] || { echo "bench: rules $rules not found" >&2; exit 1; }
+  if [ -d "$rules" ]; then mapfile -t rf < <(ls "$rules"/*.rules); else rf=("$rules"); fi
+  rargs=()
+  for f in "${rf[@]}"; do rargs+=(-S "$f"); done
+  cache=$out/cache
+  for pass in cold warm; do
+    r=$(run "${rargs[@]}" --set "detect.cache-dir=$cache" 2>"$out/load.txt")
+    load=$(grep -oE 'parsed in [0-9.]+ s, databases [a-z ]+ in [0-9.]+ s' "$out/load.txt" | tail -1)
+    row "rules ($pass cache)" "$load" "$r"
+  done
+  grep -E 'rules: ' "$out/load.txt" | tail -1 | tee -a "$report"
+fi
+echo "bench: report written to $report" >&2
