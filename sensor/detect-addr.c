@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "detect-internal.h"
 
@@ -66,6 +67,59 @@ static const char *var_value(const struct detect_vars *v, const char *kind, cons
     }
     return NULL;
 }
+
+/* ---- Interning: a spec seen before returns the group built then ---- */
+
+static void *map_get(const struct intern_map *m, const char *spec, uint64_t h,
+                     const char *(*key)(const void *))
+{
+    if (m->cap == 0)
+        return NULL;
+    for (unsigned i = (unsigned)(h & (m->cap - 1));; i = (i + 1) & (m->cap - 1)) {
+        if (m->val[i] == NULL)
+            return NULL;
+        if (m->hash[i] == h && strcmp(key(m->val[i]), spec) == 0)
+            return m->val[i];
+    }
+}
+
+static int map_put(struct intern_map *m, uint64_t h, void *val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        unsigned cap = m->cap ? m->cap * 2 : 256;
+        uint64_t *nh = calloc(cap, sizeof(*nh));
+        void **nv = calloc(cap, sizeof(*nv));
+        if (nh == NULL || nv == NULL) {
+            free(nh);
+            free(nv);
+            return -1;
+        }
+        for (unsigned i = 0; i < m->cap; i++) {
+            if (m->val[i] == NULL)
+                continue;
+            unsigned j = (unsigned)(m->hash[i] & (cap - 1));
+            while (nv[j] != NULL)
+                j = (j + 1) & (cap - 1);
+            nh[j] = m->hash[i];
+            nv[j] = m->val[i];
+        }
+        free(m->hash);
+        free(m->val);
+        m->hash = nh;
+        m->val = nv;
+        m->cap = cap;
+    }
+    unsigned j = (unsigned)(h & (m->cap - 1));
+    while (m->val[j] != NULL)
+        j = (j + 1) & (m->cap - 1);
+    m->hash[j] = h;
+    m->val[j] = val;
+    m->n++;
+    return 0;
+}
+
+static const char *addr_key(const void *g) { return ((const struct addr_group *)g)->spec; }
+static const char *port_key(const void *g) { return ((const struct port_group *)g)->spec; }
 
 /* ---- Range sets ---- */
 
@@ -441,17 +495,10 @@ out:
     return rc;
 }
 
-static struct addr_group *intern_addr(struct detect_vars *v, const char *spec)
-{
-    for (unsigned i = 0; i < v->naddrs; i++)
-        if (strcmp(v->addrs[i]->spec, spec) == 0)
-            return v->addrs[i];
-    return NULL;
-}
-
 struct addr_group *detect_addr_parse(struct detect_vars *v, const char *spec, char *errbuf)
 {
-    struct addr_group *g = intern_addr(v, spec);
+    uint64_t h = XXH3_64bits(spec, strlen(spec));
+    struct addr_group *g = map_get(&v->addr_map, spec, h, addr_key);
     if (g != NULL)
         return g;
     if (strlen(spec) > MAX_SPEC) {
@@ -486,6 +533,13 @@ struct addr_group *detect_addr_parse(struct detect_vars *v, const char *spec, ch
         return NULL;
     }
     v->addrs = arr;
+    if (map_put(&v->addr_map, h, g) < 0) {
+        free(g->spec);
+        free(g);
+        aset_free(&s);
+        vg_errbuf_set(errbuf, "out of memory");
+        return NULL;
+    }
     g->v4 = s.a4.r;
     g->n4 = s.a4.n;
     g->v6 = s.a6.r;
@@ -656,10 +710,11 @@ out:
 
 struct port_group *detect_port_parse(struct detect_vars *v, const char *spec, char *errbuf)
 {
-    for (unsigned i = 0; i < v->nports; i++)
-        if (strcmp(v->ports[i]->spec, spec) == 0)
-            return v->ports[i];
-    struct port_group *g = calloc(1, sizeof(*g));
+    uint64_t h = XXH3_64bits(spec, strlen(spec));
+    struct port_group *g = map_get(&v->port_map, spec, h, port_key);
+    if (g != NULL)
+        return g;
+    g = calloc(1, sizeof(*g));
     if (g == NULL) {
         vg_errbuf_set(errbuf, "out of memory");
         return NULL;
@@ -694,6 +749,12 @@ struct port_group *detect_port_parse(struct detect_vars *v, const char *spec, ch
         return NULL;
     }
     v->ports = arr;
+    if (map_put(&v->port_map, h, g) < 0) {
+        free(g->spec);
+        free(g);
+        vg_errbuf_set(errbuf, "out of memory");
+        return NULL;
+    }
     g->any = all;
     v->ports[v->nports++] = g;
     return g;
@@ -713,6 +774,12 @@ void detect_vars_free(struct detect_vars *v)
         free(v->ports[i]);
     }
     free(v->ports);
+    free(v->addr_map.hash);
+    free(v->addr_map.val);
+    free(v->port_map.hash);
+    free(v->port_map.val);
+    memset(&v->addr_map, 0, sizeof(v->addr_map));
+    memset(&v->port_map, 0, sizeof(v->port_map));
     v->addrs = NULL;
     v->ports = NULL;
     v->naddrs = v->nports = 0;

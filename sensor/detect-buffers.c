@@ -1,5 +1,6 @@
 /* detect-buffers.c: the buffers rules inspect (sticky buffers, legacy modifiers) and their transforms. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,24 +91,60 @@ const struct detect_buffer_info *detect_buffer_info(unsigned id)
     return id < DB__COUNT ? &buffers[id] : NULL;
 }
 
-int detect_buffer_lookup(const char *kw, int *is_modifier)
+/* Buffer names (sticky names, aliases, modifiers) hashed once; modifiers win over aliases. */
+#define BUF_SLOTS 512
+static struct {
+    const char *name;
+    int id, modifier;
+} bufnames[BUF_SLOTS];
+static pthread_once_t bufnames_once = PTHREAD_ONCE_INIT;
+
+static unsigned buf_hash(const char *s)
 {
-    /* A legacy content modifier ("http_uri") wins over a sticky alias of the same name. */
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h & (BUF_SLOTS - 1);
+}
+
+static void buf_add(const char *name, unsigned id, int modifier)
+{
+    unsigned i = buf_hash(name);
+    while (bufnames[i].name != NULL && strcmp(bufnames[i].name, name) != 0)
+        i = (i + 1) & (BUF_SLOTS - 1);
+    if (bufnames[i].name != NULL && bufnames[i].modifier)
+        return; /* a modifier keeps its meaning */
+    bufnames[i].name = name;
+    bufnames[i].id = (int)id;
+    bufnames[i].modifier = modifier;
+}
+
+static void bufnames_init(void)
+{
+    for (unsigned i = 0; i < DB__COUNT; i++)
+        if (buffers[i].modifier)
+            buf_add(buffers[i].modifier, i, 1);
     for (unsigned i = 0; i < DB__COUNT; i++) {
-        if (buffers[i].modifier && strcmp(buffers[i].modifier, kw) == 0) {
-            *is_modifier = 1;
-            return (int)i;
-        }
-    }
-    *is_modifier = 0;
-    for (unsigned i = 0; i < DB__COUNT; i++) {
-        if (strcmp(buffers[i].name, kw) == 0 ||
-            (buffers[i].alias && strcmp(buffers[i].alias, kw) == 0))
-            return (int)i;
+        buf_add(buffers[i].name, i, 0);
+        if (buffers[i].alias)
+            buf_add(buffers[i].alias, i, 0);
     }
     for (size_t i = 0; i < sizeof(extra_names) / sizeof(extra_names[0]); i++)
-        if (strcmp(extra_names[i].name, kw) == 0)
-            return (int)extra_names[i].id;
+        buf_add(extra_names[i].name, extra_names[i].id, 0);
+}
+
+int detect_buffer_lookup(const char *kw, int *is_modifier)
+{
+    pthread_once(&bufnames_once, bufnames_init);
+    unsigned i = buf_hash(kw);
+    while (bufnames[i].name != NULL) {
+        if (strcmp(bufnames[i].name, kw) == 0) {
+            *is_modifier = bufnames[i].modifier;
+            return bufnames[i].id;
+        }
+        i = (i + 1) & (BUF_SLOTS - 1);
+    }
+    *is_modifier = 0;
     return -1;
 }
 

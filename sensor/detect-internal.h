@@ -98,6 +98,13 @@ struct port_group {
     int any;
 };
 
+/* A string-keyed table of interned groups (open addressing on XXH3 of the spec). */
+struct intern_map {
+    uint64_t *hash;
+    void **val;
+    unsigned cap, n;
+};
+
 /* Variables and interned groups of one engine. */
 struct detect_vars {
     const struct config *cfg;
@@ -105,6 +112,7 @@ struct detect_vars {
     unsigned naddrs;
     struct port_group **ports;
     unsigned nports;
+    struct intern_map addr_map, port_map;
 };
 
 /* Parses an address spec ("any", "[10.0.0.0/8,!10.1.0.0/16]", "$HOME_NET"), interned. */

@@ -130,38 +130,53 @@ static int kw_reference(struct parse_ctx *pc, const char *value)
     return 0;
 }
 
-/* metadata:key value, key value; kept as {"key": ["value", ...]} for the alert output. */
+/* metadata:key value, key value; kept as text, turned into JSON when an alert needs it. */
 static int kw_metadata(struct parse_ctx *pc, const char *value)
 {
     if (need(pc, value, "metadata") < 0)
         return -1;
-    char buf[4096];
-    char *f[64];
-    snprintf(buf, sizeof(buf), "%s", value);
-    unsigned n = split(buf, ',', f, 64);
     struct sig *s = pc->s;
-    if (s->info.metadata == NULL && (s->info.metadata = json_object()) == NULL)
+    const char *old = s->info.metadata;
+    size_t n = (old ? strlen(old) + 2 : 0) + strlen(value) + 1;
+    char *m = malloc(n);
+    if (m == NULL)
         return -1;
-    for (unsigned i = 0; i < n; i++) {
-        char *kv = f[i];
-        if (*kv == '\0')
-            continue;
-        char *sp = kv;
-        while (*sp && !isspace((unsigned char)*sp))
-            sp++;
-        char *val = "";
-        if (*sp) {
-            *sp = '\0';
-            val = parse_trim(sp + 1);
-        }
-        json_t *arr = json_object_get(s->info.metadata, kv);
-        if (arr == NULL) {
-            arr = json_array();
-            json_object_set_new(s->info.metadata, kv, arr);
-        }
-        json_array_append_new(arr, json_string(val));
-    }
+    /* Several metadata options add up, as Suricata merges them. */
+    snprintf(m, n, "%s%s%s", old ? old : "", old ? ", " : "", value);
+    free((char *)old);
+    s->info.metadata = m;
     return 0;
+}
+
+json_t *detect_sig_metadata_json(const struct detect_sig_info *si)
+{
+    if (si->metadata == NULL)
+        return NULL;
+    json_t *obj = json_object();
+    const char *p = si->metadata;
+    while (obj != NULL && *p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (len > 0) {
+            const char *sp = memchr(p, ' ', len);
+            size_t klen = sp ? (size_t)(sp - p) : len;
+            const char *v = sp ? sp + 1 : p + len;
+            while (v < p + len && *v == ' ')
+                v++;
+            json_t *arr = json_object_getn(obj, p, klen);
+            if (arr == NULL) {
+                arr = json_array();
+                json_object_setn_new(obj, p, klen, arr);
+            }
+            json_array_append_new(arr, json_stringn(v, (size_t)(p + len - v)));
+        }
+        p = end ? end + 1 : p + strlen(p);
+    }
+    return obj;
 }
 
 static int kw_target(struct parse_ctx *pc, const char *value)

@@ -1,6 +1,7 @@
 /* detect-parse.c: parses one Suricata/Snort rule: header, options, then fast-pattern choice. */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,15 +317,52 @@ static int parse_proto(struct parse_ctx *pc, const char *p)
     return 0;
 }
 
+/* Every option name (keywords and buffer names) in one table, built once. */
+#define NAME_SLOTS 1024
+struct name_entry {
+    const char *name;
+    kw_fn fn;     /* a keyword, or */
+    int buf;      /* a buffer (>= 0) */
+    int modifier; /* ... named as a legacy content modifier */
+};
+static struct name_entry names[NAME_SLOTS];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h & (NAME_SLOTS - 1);
+}
+
+static struct name_entry *name_slot(const char *name)
+{
+    unsigned i = name_hash(name);
+    while (names[i].name != NULL && strcmp(names[i].name, name) != 0)
+        i = (i + 1) & (NAME_SLOTS - 1);
+    return &names[i];
+}
+
+static void names_init(void)
+{
+    const struct kw_def *tables[] = {detect_payload_keywords, detect_other_keywords};
+    for (size_t t = 0; t < 2; t++) {
+        for (const struct kw_def *k = tables[t]; k->name; k++) {
+            struct name_entry *e = name_slot(k->name);
+            e->name = k->name;
+            e->fn = k->fn;
+            e->buf = -1;
+        }
+    }
+}
+
+/* Finds what an option name is: a keyword, or a buffer (through detect_buffer_lookup). */
 static kw_fn find_keyword(const char *name)
 {
-    for (const struct kw_def *k = detect_payload_keywords; k->name; k++)
-        if (strcmp(k->name, name) == 0)
-            return k->fn;
-    for (const struct kw_def *k = detect_other_keywords; k->name; k++)
-        if (strcmp(k->name, name) == 0)
-            return k->fn;
-    return NULL;
+    pthread_once(&names_once, names_init);
+    const struct name_entry *e = name_slot(name);
+    return e->name ? e->fn : NULL;
 }
 
 /* Handles a sticky buffer keyword, or a legacy modifier that moves the last content. */
@@ -639,7 +677,7 @@ void detect_sig_free(struct sig *s)
     free(s->dfilter);
     free((char *)s->info.msg);
     free((char *)s->info.classtype);
-    json_decref(s->info.metadata);
+    free((char *)s->info.metadata);
     free(s->file);
     free(s);
 }

@@ -20,8 +20,9 @@ json_t *eve_alert_record(const struct eve_ctx *ctx, const struct vg_packet *p,
     json_object_set_new(al, "signature", json_string(s->msg ? s->msg : ""));
     json_object_set_new(al, "category", json_string(s->category ? s->category : ""));
     json_object_set_new(al, "severity", json_integer(s->priority));
-    if (s->metadata != NULL)
-        json_object_set_new(al, "metadata", json_deep_copy(s->metadata));
+    json_t *meta = detect_sig_metadata_json(s);
+    if (meta != NULL)
+        json_object_set_new(al, "metadata", meta);
     json_object_set_new(o, "alert", al);
     if (f != NULL) {
         const char *ap = app_proto_name(f->app_proto);

@@ -464,9 +464,14 @@ Test(detect, metadata_classtype_priority)
     cr_assert_str_eq(a->category, "A Network Trojan was detected");
     cr_assert_eq(a->priority, 1);
     cr_assert_eq(a->rev, 3);
-    json_t *tac = json_object_get(a->metadata, "mitre_tactic_id");
+    json_t *meta = detect_sig_metadata_json(a);
+    json_t *tac = json_object_get(meta, "mitre_tactic_id");
     cr_assert_eq(json_array_size(tac), 2);
     cr_assert_str_eq(json_string_value(json_array_get(tac, 1)), "TA0010");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(meta, "signature_severity"), 0)),
+                     "Major");
+    json_decref(meta);
+    cr_assert_null(detect_sig_metadata_json(b));
     cr_assert_eq(b->priority, 3, "priority overrides the classtype's");
     h_free(&h);
 }

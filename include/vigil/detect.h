@@ -46,8 +46,14 @@ struct detect_sig_info {
     const char *classtype;    /* the classtype's name ("trojan-activity"), or NULL */
     const char *category;     /* its description ("A Network Trojan was detected"), or NULL */
     const char *action;       /* "alert", "drop", "reject" or "pass" as written */
-    json_t *metadata;         /* {"key": ["value", ...]} or NULL; read-only */
+    const char *metadata;     /* the rule's metadata text ("key value, key value"), or NULL */
 };
+
+/*
+ * Builds the rule's metadata as Suricata's alert shows it: {"key": ["value", ...]}. Returns a
+ * new object, or NULL if the rule has none. Built on demand, so rules keep only their text.
+ */
+json_t *detect_sig_metadata_json(const struct detect_sig_info *s);
 
 /* One alert raised on a packet. */
 struct detect_alert {
