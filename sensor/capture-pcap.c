@@ -85,7 +85,7 @@ static int add_dir(struct capture *c, const char *dir, char *errbuf)
         c->bytes_total += (uint64_t)sb.st_size;
     }
     closedir(d);
-    if (files != NULL)
+    if (n > 1)
         qsort(files, n, sizeof(*files), cmp_str);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0 && add_name(c, files[i]) < 0)

@@ -9,6 +9,7 @@
 #include "vigil/config.h"
 
 #define CONFIG_MAX_DEPTH 64
+#define CONFIG_MAX_NODES 200000 /* a whole suricata.yaml is ~3,000 */
 #define CONFIG_MAX_KEY 512
 
 static struct config_node *node_new(enum config_type type, const char *key, int line)
@@ -83,29 +84,36 @@ void config_free(struct config *c)
 
 /* Converts a libyaml document node into a config node, recursively. */
 static struct config_node *from_yaml(yaml_document_t *doc, yaml_node_t *y, const char *key,
-                                     int depth, const char *name, char *errbuf)
+                                     int depth, long *budget, const char *name, char *errbuf)
 {
     int line = (int)y->start_mark.line + 1;
     if (depth > CONFIG_MAX_DEPTH) {
         vg_errbuf_set(errbuf, "%s:%d: nesting too deep", name, line);
         return NULL;
     }
+    /* Aliases are expanded on each use, so nested ones could grow exponentially. */
+    if (--*budget < 0) {
+        vg_errbuf_set(errbuf, "%s:%d: more than %d nodes (alias expansion?)", name, line,
+                      CONFIG_MAX_NODES);
+        return NULL;
+    }
     struct config_node *n;
     switch (y->type) {
     case YAML_SCALAR_NODE:
         n = node_new(CONFIG_SCALAR, key, line);
-        if (n == NULL || (n->value = strndup((const char *)y->data.scalar.value,
-                                              y->data.scalar.length)) == NULL)
+        if (n == NULL ||
+            (n->value = strndup((const char *)y->data.scalar.value, y->data.scalar.length)) == NULL)
             goto oom;
         return n;
     case YAML_SEQUENCE_NODE:
         n = node_new(CONFIG_SEQ, key, line);
         if (n == NULL)
             goto oom;
-        for (yaml_node_item_t *it = y->data.sequence.items.start;
-             it < y->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = y->data.sequence.items.start; it < y->data.sequence.items.top;
+             it++) {
             yaml_node_t *cy = yaml_document_get_node(doc, *it);
-            struct config_node *cn = cy ? from_yaml(doc, cy, NULL, depth + 1, name, errbuf) : NULL;
+            struct config_node *cn =
+                cy ? from_yaml(doc, cy, NULL, depth + 1, budget, name, errbuf) : NULL;
             if (cn == NULL || node_add(n, cn) < 0) {
                 node_free(cn);
                 node_free(n);
@@ -131,7 +139,7 @@ static struct config_node *from_yaml(yaml_document_t *doc, yaml_node_t *y, const
                 node_free(n);
                 goto oom;
             }
-            struct config_node *cn = from_yaml(doc, vy, k, depth + 1, name, errbuf);
+            struct config_node *cn = from_yaml(doc, vy, k, depth + 1, budget, name, errbuf);
             free(k);
             if (cn == NULL) {
                 node_free(n);
@@ -205,7 +213,8 @@ static int load_parser(struct config *c, yaml_parser_t *parser, const char *name
         yaml_document_delete(&doc);
         return -1;
     }
-    struct config_node *tree = from_yaml(&doc, root, NULL, 0, name, errbuf);
+    long budget = CONFIG_MAX_NODES;
+    struct config_node *tree = from_yaml(&doc, root, NULL, 0, &budget, name, errbuf);
     yaml_document_delete(&doc);
     if (tree == NULL)
         return -1;

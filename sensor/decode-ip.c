@@ -140,10 +140,11 @@ int decode_ipv4(struct vg_decode_stats *st, struct vg_packet *p, uint32_t off, u
         decode_set_event(st, p, VG_EV_IPV4_IPLEN_SMALLER_THAN_HLEN);
         return -1;
     }
-    if (len < hlen) {
-        decode_set_event(st, p, VG_EV_IPV4_HLEN_TOO_SMALL);
-        return -1;
-    }
+    /*
+     * Fix: a capture ending inside the header (len < hlen) raised hlen_too_small, although the
+     * header length is valid. As in Suricata it is a truncated packet: since iplen >= hlen, the
+     * check below catches it and also keeps every later read within the capture.
+     */
     if (len < iplen) {
         decode_set_event(st, p, VG_EV_IPV4_TRUNC_PKT);
         return -1;

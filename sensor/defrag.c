@@ -181,6 +181,12 @@ static uint64_t tracker_hash(const struct vg_packet *p)
 /* Makes room for need bytes by dropping the least recently used datagrams. 0 on success. */
 static int defrag_reserve(struct defrag *d, uint64_t need, const struct tracker *keep)
 {
+    /*
+     * Fix: a fragment that cannot fit even once every other datagram is gone used to evict
+     * them all and then be dropped anyway. Drop it first and leave the others alone.
+     */
+    if (need + (keep != NULL ? keep->mem : 0) > d->cfg.memcap)
+        return -1;
     while (d->st.memuse + need > d->cfg.memcap) {
         struct tracker *victim = d->lru_head;
         if (victim == keep)
@@ -314,7 +320,10 @@ uint32_t defrag_insert(struct defrag *d, struct vg_decode_stats *st, struct vg_p
         return 0;
     }
     if (len == 0 || (p->frag_more && len % 8 != 0)) {
-        decode_set_event(st, p, v4 ? VG_EV_IPV4_FRAG_IGNORED : VG_EV_IPV6_FRAG_INVALID_LENGTH);
+        unsigned ev = v4 ? VG_EV_IPV4_FRAG_IGNORED : VG_EV_IPV6_FRAG_INVALID_LENGTH;
+        /* Fix: the IPv6 decoder raises frag_invalid_length already; count the packet once. */
+        if (!decode_has_event(p, ev))
+            decode_set_event(st, p, ev);
         return 0;
     }
 
@@ -401,6 +410,16 @@ uint32_t defrag_insert(struct defrag *d, struct vg_decode_stats *st, struct vg_p
 
     if (t->hdr_len == 0 || !tracker_complete(t))
         return 0;
+    /*
+     * Fix: the size check above uses each fragment's own header length, but the datagram is
+     * rebuilt with the first fragment's header, which may be longer (IPv4 options, IPv6
+     * extension headers). Without this check the rebuilt length field wrapped around 65535.
+     */
+    if ((v4 ? t->hdr_len : t->hdr_len - 40) + t->total_len > 65535) {
+        decode_set_event(st, p, v4 ? VG_EV_IPV4_FRAG_PKT_TOO_LARGE : VG_EV_IPV6_FRAG_PKT_TOO_LARGE);
+        tracker_free(d, t);
+        return 0;
+    }
     uint32_t n = tracker_build(d, t, out);
     if (v4)
         d->st.ipv4_reassembled++;

@@ -185,7 +185,8 @@ static void norm4(struct set4 *s)
 {
     if (s->n < 2)
         return;
-    qsort(s->r, s->n, sizeof(*s->r), cmp4);
+    if (s->n > 1)
+        qsort(s->r, s->n, sizeof(*s->r), cmp4);
     unsigned o = 0;
     for (unsigned i = 1; i < s->n; i++) {
         if (s->r[o].hi == UINT32_MAX || s->r[i].lo <= s->r[o].hi + 1) {
@@ -202,7 +203,8 @@ static void norm6(struct set6 *s)
 {
     if (s->n < 2)
         return;
-    qsort(s->r, s->n, sizeof(*s->r), cmp6);
+    if (s->n > 1)
+        qsort(s->r, s->n, sizeof(*s->r), cmp6);
     unsigned o = 0;
     for (unsigned i = 1; i < s->n; i++) {
         if (s->r[o].hi == ~(u128)0 || s->r[i].lo <= s->r[o].hi + 1) {

@@ -191,7 +191,8 @@ static void drop_duplicates(struct detect_engine *e, struct detect_load_report *
 {
     if (e->nsigs < 2)
         return;
-    qsort(e->sigs, e->nsigs, sizeof(*e->sigs), cmp_gid_sid_rev);
+    if (e->nsigs > 1)
+        qsort(e->sigs, e->nsigs, sizeof(*e->sigs), cmp_gid_sid_rev);
     unsigned o = 1;
     for (unsigned i = 1; i < e->nsigs; i++) {
         struct sig *s = e->sigs[i], *kept = e->sigs[o - 1];
@@ -274,7 +275,8 @@ struct detect_engine *detect_engine_load(const struct detect_config *c,
         if (load_file(e, c->rule_files[i], rep, errors, errbuf) < 0)
             goto fail;
     drop_duplicates(e, rep, errors);
-    qsort(e->sigs, e->nsigs, sizeof(*e->sigs), cmp_sig);
+    if (e->nsigs > 1)
+        qsort(e->sigs, e->nsigs, sizeof(*e->sigs), cmp_sig);
     for (unsigned i = 0; i < e->nsigs; i++) {
         e->sigs[i]->idx = i;
         if (e->sigs[i]->nbufs == 0 || (e->sigs[i]->fp_buf < 0 && !e->sigs[i]->has_payload &&
@@ -411,6 +413,13 @@ void detect_thread_free(struct detect_thread *t)
 }
 
 struct detect_engine *detect_thread_engine(struct detect_thread *t) { return t->e; }
+
+int detect_wants_stream(const struct detect_thread *t)
+{
+    return t->e->pf[DB_PAYLOAD].npat > 0 || t->e->pf[DB_PAYLOAD].nalways > 0;
+}
+
+uint32_t detect_stream_lookback(const struct detect_thread *t) { return t->e->stream_lookback; }
 
 void detect_thread_stats(const struct detect_thread *t, struct detect_stats *out)
 {

@@ -75,7 +75,8 @@ static int build4(struct seg_index4 *ix, struct ent4 *e, unsigned n)
         if (e[i].hi != UINT32_MAX)
             pts[np++] = e[i].hi + 1;
     }
-    qsort(pts, np, sizeof(*pts), cmp_u32);
+    if (np > 1)
+        qsort(pts, np, sizeof(*pts), cmp_u32);
     unsigned u = 0;
     for (unsigned i = 0; i < np; i++)
         if (u == 0 || pts[i] != pts[u - 1])
@@ -126,7 +127,8 @@ static int build6(struct seg_index6 *ix, struct ent6 *e, unsigned n)
         if (e[i].hi != ~(u128)0)
             pts[np++] = e[i].hi + 1;
     }
-    qsort(pts, np, sizeof(*pts), cmp_u128);
+    if (np > 1)
+        qsort(pts, np, sizeof(*pts), cmp_u128);
     unsigned u = 0;
     for (unsigned i = 0; i < np; i++)
         if (u == 0 || pts[i] != pts[u - 1])

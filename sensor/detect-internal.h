@@ -12,50 +12,7 @@
 
 /* ---- Buffers (detect-buffers.c) ---- */
 
-enum detect_buffer_id {
-    DB_PAYLOAD = 0, /* the packet payload, or reassembled stream data */
-    DB_HTTP_URI,
-    DB_HTTP_URI_RAW,
-    DB_HTTP_METHOD,
-    DB_HTTP_PROTOCOL,
-    DB_HTTP_REQUEST_LINE,
-    DB_HTTP_HOST,
-    DB_HTTP_HOST_RAW,
-    DB_HTTP_USER_AGENT,
-    DB_HTTP_COOKIE,
-    DB_HTTP_REFERER,
-    DB_HTTP_HEADER,
-    DB_HTTP_HEADER_RAW,
-    DB_HTTP_HEADER_NAMES,
-    DB_HTTP_CONTENT_TYPE,
-    DB_HTTP_CONTENT_LEN,
-    DB_HTTP_START,
-    DB_HTTP_ACCEPT,
-    DB_HTTP_ACCEPT_ENC,
-    DB_HTTP_ACCEPT_LANG,
-    DB_HTTP_CONNECTION,
-    DB_HTTP_REQUEST_BODY,
-    DB_HTTP_STAT_CODE,
-    DB_HTTP_STAT_MSG,
-    DB_HTTP_RESPONSE_LINE,
-    DB_HTTP_SERVER,
-    DB_HTTP_LOCATION,
-    DB_FILE_DATA, /* HTTP bodies (response to client, request to server), mail bodies */
-    DB_DNS_QUERY,
-    DB_TLS_SNI,
-    DB_TLS_CERT_SUBJECT,
-    DB_TLS_CERT_ISSUER,
-    DB_TLS_CERT_SERIAL,
-    DB_TLS_CERT_FINGERPRINT,
-    DB_TLS_CERTS,
-    DB_TLS_VERSION,
-    DB_JA3_HASH,
-    DB_JA3_STRING,
-    DB_JA3S_HASH,
-    DB_JA3S_STRING,
-    DB_BASE64_DATA, /* what base64_decode decoded, within the rule */
-    DB__COUNT
-};
+
 
 struct detect_buffer_info {
     const char *name;      /* sticky buffer keyword ("http.uri") */

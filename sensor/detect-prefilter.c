@@ -437,7 +437,8 @@ int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
         for (unsigned i = 0; i < x->npairs; i++)
             if (x->pairs[i].pat & 0x80000000u)
                 x->pairs[i].pat = pf->nlit + (x->pairs[i].pat & 0x7fffffffu);
-        qsort(x->pairs, x->npairs, sizeof(*x->pairs), cmp_pair);
+        if (x->npairs > 1)
+            qsort(x->pairs, x->npairs, sizeof(*x->pairs), cmp_pair);
         pf->start = calloc(pf->npat + 1, sizeof(uint32_t));
         pf->sigs = malloc((x->npairs ? x->npairs : 1) * sizeof(uint32_t));
         if (pf->start == NULL || pf->sigs == NULL) {

@@ -194,6 +194,7 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
     if (rule_settings(s, c, rule_files, nrule_files, errbuf) < 0) {
         if (errbuf && errbuf[0] == '\0')
             vg_errbuf_set(errbuf, "out of memory");
+        sensor_settings_free(s);
         return -1;
     }
     return 0;

@@ -164,12 +164,14 @@ Test(config, sensor_settings_defaults_and_errors)
     cr_assert_eq(s.flow.timeout[FLOW_PROTO_UDP][FLOW_STATE_NEW], 30);
     cr_assert_eq(s.defrag.policy, DEFRAG_POLICY_BSD);
     cr_assert_eq(s.nworkers, 1);
+    sensor_settings_free(&s);
 
     config_set(c, "flow-timeouts.tcp.established", "120", err);
     config_set(c, "defrag.policy", "windows", err);
     cr_assert_eq(sensor_settings_load(&s, c, NULL, 0, err), 0, "%s", err);
     cr_assert_eq(s.flow.timeout[FLOW_PROTO_TCP][FLOW_STATE_ESTABLISHED], 120);
     cr_assert_eq(s.defrag.policy, DEFRAG_POLICY_WINDOWS);
+    sensor_settings_free(&s);
 
     config_set(c, "defrag.policy", "sideways", err);
     cr_assert_eq(sensor_settings_load(&s, c, NULL, 0, err), -1);
@@ -195,5 +197,25 @@ Test(config, hostile_yaml_does_not_crash)
     config_load_string(c, deep, "deep.yaml", err);
     config_load_string(c, "a: &x [1, 2]\nb: *x\nc: *x\n", "alias.yaml", err);
     config_load_string(c, "\x01\x02\xff\xfe: \x80", "noise.yaml", err);
+    config_free(c);
+}
+
+Test(config, alias_bomb_is_refused, .timeout = 10)
+{
+    /* Seven levels of ten aliases each would expand to 10^7 nodes. */
+    char text[2048];
+    size_t n = (size_t)snprintf(text, sizeof(text), "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 7; i++) {
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "l%d: &l%d [", i, i);
+        for (int j = 0; j < 10; j++)
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s*l%d", j ? ", " : "", i - 1);
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "]\n");
+    }
+    struct config *c = config_new();
+    char err[VG_ERRBUF_SIZE];
+    cr_assert_eq(config_load_string(c, text, "bomb.yaml", err), -1);
+    cr_assert(strstr(err, "bomb.yaml:") != NULL && strstr(err, "alias") != NULL, "%s", err);
+    /* A modest alias still works. */
+    cr_assert_eq(config_load_string(c, "a: &x [1, 2]\nb: *x\n", "ok.yaml", err), 0, "%s", err);
     config_free(c);
 }

@@ -10,6 +10,55 @@
 #include "vigil/flow.h"
 #include "vigil/packet.h"
 
+/*
+ * The buffers rules inspect: the packet (or stream) payload, and what application parsers fill.
+ * The application layer hands them to detect_tx through struct detect_tx's get().
+ */
+enum detect_buffer_id {
+    DB_PAYLOAD = 0, /* the packet payload, or reassembled stream data */
+    DB_HTTP_URI,
+    DB_HTTP_URI_RAW,
+    DB_HTTP_METHOD,
+    DB_HTTP_PROTOCOL,
+    DB_HTTP_REQUEST_LINE,
+    DB_HTTP_HOST,
+    DB_HTTP_HOST_RAW,
+    DB_HTTP_USER_AGENT,
+    DB_HTTP_COOKIE,
+    DB_HTTP_REFERER,
+    DB_HTTP_HEADER,
+    DB_HTTP_HEADER_RAW,
+    DB_HTTP_HEADER_NAMES,
+    DB_HTTP_CONTENT_TYPE,
+    DB_HTTP_CONTENT_LEN,
+    DB_HTTP_START,
+    DB_HTTP_ACCEPT,
+    DB_HTTP_ACCEPT_ENC,
+    DB_HTTP_ACCEPT_LANG,
+    DB_HTTP_CONNECTION,
+    DB_HTTP_REQUEST_BODY,
+    DB_HTTP_STAT_CODE,
+    DB_HTTP_STAT_MSG,
+    DB_HTTP_RESPONSE_LINE,
+    DB_HTTP_SERVER,
+    DB_HTTP_LOCATION,
+    DB_FILE_DATA, /* HTTP bodies (response to client, request to server), mail bodies */
+    DB_DNS_QUERY,
+    DB_TLS_SNI,
+    DB_TLS_CERT_SUBJECT,
+    DB_TLS_CERT_ISSUER,
+    DB_TLS_CERT_SERIAL,
+    DB_TLS_CERT_FINGERPRINT,
+    DB_TLS_CERTS,
+    DB_TLS_VERSION,
+    DB_JA3_HASH,
+    DB_JA3_STRING,
+    DB_JA3S_HASH,
+    DB_JA3S_STRING,
+    DB_BASE64_DATA, /* what base64_decode decoded, within the rule */
+    DB__COUNT
+};
+
 /* What loading a ruleset needs. */
 struct detect_config {
     const struct config *cfg;     /* vars.address-groups, vars.port-groups, detect.* keys */
@@ -91,6 +140,12 @@ void detect_thread_free(struct detect_thread *t);
 
 /* The engine a thread context works with. */
 struct detect_engine *detect_thread_engine(struct detect_thread *t);
+
+/* 1 if some rule inspects TCP stream data (so keeping a stream window is worth it), else 0. */
+int detect_wants_stream(const struct detect_thread *t);
+
+/* The number of bytes of earlier stream data a stream inspection should include. */
+uint32_t detect_stream_lookback(const struct detect_thread *t);
 
 /*
  * Inspects packet p (of flow f in direction dir, or f NULL) with the rules that look at
