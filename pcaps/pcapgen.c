@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "pktgen.h"
+#include "scenario.h"
 
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2 276
@@ -803,6 +804,11 @@ int main(int argc, char **argv)
     write_linktype("linktype-loop.pcap", DLT_LOOP);
 
     write_many_flows();
+
+    /* The bundled sample (README quick start, end-to-end tests). */
+    w = out("attack-chain.pcap", DLT_EN10MB, 0);
+    scenario_attack_chain(w, T0);
+    pg_close(w);
 
     /* Damaged inputs: cut mid-record, a record claiming 4 GB, not a capture, empty. */
     truncate_copy("tcp-sessions.pcap", "truncated.pcap", 30);
