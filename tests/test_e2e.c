@@ -487,3 +487,35 @@ Test(e2e, log_directory_is_created)
     tu_rmdir(dir);
     free(dir);
 }
+
+/* The quick start sample with the bundled rules raises one alert per stage of the attack. */
+Test(e2e, attack_chain_sample_alerts_every_stage)
+{
+    char rules[4200];
+    snprintf(rules, sizeof(rules), "%s/rules/vigil.rules", tu_env("VIGIL_SOURCE_DIR"));
+    char *dir = tu_tmpdir();
+    struct tu_events e;
+    char *out = NULL;
+    cr_assert_eq(tu_sensor(dir, &e, &out, "-r", tu_pcap("attack-chain.pcap"), "-S", rules, NULL), 0,
+                 "%s", out);
+    struct {
+        const char *sid;
+        size_t n;
+    } want[] = {{"9000001", 2}, {"9000010", 1}, {"9000011", 1}, {"9000020", 5},
+                {"9000021", 1}, {"9000030", 1}};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        size_t n = tu_count(&e, "alert", "alert.signature_id", want[i].sid);
+        cr_assert_eq(n, want[i].n, "sid %s: %zu alerts, want %zu", want[i].sid, n, want[i].n);
+        total += n;
+    }
+    cr_assert_eq(tu_count(&e, "alert", NULL, NULL), total, "no alert from elsewhere");
+    json_t *x = tu_find(&e, "alert", "alert.signature_id", "9000010");
+    cr_assert_str_eq(tu_str(x, "src_ip"), "198.51.100.23");
+    cr_assert_str_eq(tu_str(x, "dest_ip"), "10.10.1.5");
+    cr_assert_str_eq(tu_str(x, "alert.category"), "Web Application Attack");
+    cr_assert_gt(tu_int(x, "flow_id"), 0);
+    tu_events_free(&e);
+    free(out);
+    tu_rmdir(dir);
+}
