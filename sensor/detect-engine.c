@@ -655,13 +655,29 @@ static int header_ok(const struct sig *s, const struct vg_packet *p, struct flow
     return addrs_ok(s, p) && pkt_checks(s, p, f, stream);
 }
 
+/* Starts a new alert stamp unless p is the packet the current one belongs to (the stream and
+ * the packet inspection of one packet share it). Pseudo packets (pcap_cnt 0) always get one. */
+static void stamp_packet(struct detect_thread *t, const struct vg_packet *p)
+{
+    if (p->pcap_cnt != 0 && p->pcap_cnt == t->stamp_cnt)
+        return;
+    t->stamp_cnt = p->pcap_cnt;
+    if (++t->pkt_stamp == 0) {
+        memset(t->alerted, 0, t->e->nsigs * sizeof(*t->alerted));
+        t->pkt_stamp = 1;
+    }
+}
+
 static void raise_alert(struct detect_thread *t, const struct sig *s, const struct vg_packet *p,
                         struct flow *f, int dir, int has_tx, uint64_t tx_id, int stream,
                         detect_alert_fn cb, void *ctx)
 {
-    if (t->alerted[s->idx] == t->pkt_stamp)
-        return;
-    t->alerted[s->idx] = t->pkt_stamp;
+    /* A rule alerts once per packet (stream or packet match), once per transaction. */
+    if (!has_tx) {
+        if (t->alerted[s->idx] == t->pkt_stamp)
+            return;
+        t->alerted[s->idx] = t->pkt_stamp;
+    }
     detect_bits_apply(t->e, s, f, p);
     VG_CNT_INC(t->rs[s->idx].matches);
     if (s->noalert || s->action == ACT_PASS)
@@ -720,10 +736,7 @@ void detect_packet(struct detect_thread *t, const struct vg_packet *p, struct fl
 {
     struct detect_engine *e = t->e;
     t->gen++;
-    if (++t->pkt_stamp == 0) {
-        memset(t->alerted, 0, e->nsigs * sizeof(*t->alerted));
-        t->pkt_stamp = 1;
-    }
+    stamp_packet(t, p);
     VG_CNT_INC(t->st.packets_inspected);
     if (p->ip_ver == 0)
         return;
@@ -751,6 +764,7 @@ void detect_stream(struct detect_thread *t, const struct vg_packet *p, struct fl
 {
     struct detect_engine *e = t->e;
     t->gen++;
+    stamp_packet(t, p);
     VG_CNT_INC(t->st.streams_inspected);
     detect_prefilter_scan(t, DB_PAYLOAD, win, len);
     for (unsigned i = 0; i < t->ncand; i++) {
@@ -908,10 +922,6 @@ void detect_tx(struct detect_thread *t, const struct vg_packet *p, struct flow *
         *tx->state = ts;
     }
     t->gen++;
-    if (++t->pkt_stamp == 0) {
-        memset(t->alerted, 0, e->nsigs * sizeof(*t->alerted));
-        t->pkt_stamp = 1;
-    }
     VG_CNT_INC(t->st.txs_inspected);
 
     /* Prefilter every buffer of this protocol that became complete, once per direction. */

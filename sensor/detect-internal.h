@@ -405,6 +405,7 @@ struct detect_thread {
     unsigned ncand;
     uint32_t *alerted; /* per-sig stamp: alerted on the current packet */
     uint32_t pkt_stamp;
+    uint64_t stamp_cnt; /* pcap_cnt of the packet pkt_stamp belongs to */
     uint8_t *xfbuf; /* transformed buffer */
     size_t xfcap;
     uint8_t *b64buf;
