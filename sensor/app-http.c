@@ -1,0 +1,878 @@
+/* app-http.c: the HTTP/1.x parser's state machine: messages, framing, transactions, gaps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app-http-internal.h"
+
+static const char *const event_names[HTTP_EV__COUNT] = {
+    "REQUEST_LINE_INVALID",
+    "REQUEST_LINE_MISSING_PROTOCOL",
+    "REQUEST_LINE_LEADING_WHITESPACE",
+    "METHOD_DELIM_NON_COMPLIANT",
+    "URI_DELIM_NON_COMPLIANT",
+    "REQUEST_HEADER_INVALID",
+    "RESPONSE_HEADER_INVALID",
+    "REQUEST_FIELD_MISSING_COLON",
+    "RESPONSE_FIELD_MISSING_COLON",
+    "INVALID_REQUEST_FIELD_FOLDING",
+    "INVALID_RESPONSE_FIELD_FOLDING",
+    "REQUEST_FIELD_TOO_LONG",
+    "RESPONSE_FIELD_TOO_LONG",
+    "REQUEST_TOO_MANY_HEADERS",
+    "RESPONSE_TOO_MANY_HEADERS",
+    "REQUEST_HEADER_REPETITION",
+    "RESPONSE_HEADER_REPETITION",
+    "MISSING_HOST_HEADER",
+    "HOST_HEADER_AMBIGUOUS",
+    "INVALID_AUTHORITY_PORT",
+    "REQUEST_HEADER_HOST_INVALID",
+    "INVALID_CONTENT_LENGTH_FIELD_IN_REQUEST",
+    "INVALID_CONTENT_LENGTH_FIELD_IN_RESPONSE",
+    "DUPLICATE_CONTENT_LENGTH_FIELD_IN_REQUEST",
+    "DUPLICATE_CONTENT_LENGTH_FIELD_IN_RESPONSE",
+    "INVALID_TRANSFER_ENCODING_VALUE_IN_REQUEST",
+    "INVALID_TRANSFER_ENCODING_VALUE_IN_RESPONSE",
+    "INVALID_REQUEST_CHUNK_LEN",
+    "INVALID_RESPONSE_CHUNK_LEN",
+    "REQUEST_CHUNK_EXTENSION",
+    "RESPONSE_CHUNKED_OLD_PROTO",
+    "RESPONSE_INVALID_PROTOCOL",
+    "RESPONSE_INVALID_STATUS",
+    "RESPONSE_LINE_INVALID",
+    "100_CONTINUE_ALREADY_SEEN",
+    "UNABLE_TO_MATCH_RESPONSE_TO_REQUEST",
+    "REQUEST_BODY_UNEXPECTED",
+    "GZIP_DECOMPRESSION_FAILED",
+    "TOO_MANY_ENCODING_LAYERS",
+    "ABNORMAL_CE_HEADER",
+    "COMPRESSION_BOMB",
+    "BODY_TRUNCATED",
+    "STREAM_GAP",
+    "TOO_MANY_TRANSACTIONS",
+    "NOT_HTTP",
+};
+
+const char *http_event_name(unsigned e)
+{
+    return e < HTTP_EV__COUNT ? event_names[e] : NULL;
+}
+
+void http_config_defaults(struct http_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->request_body_limit = 100 * 1024;
+    c->response_body_limit = 100 * 1024;
+    c->decompress_limit = 10 * 1024 * 1024;
+    c->decompress_ratio = 2048;
+    c->max_header_bytes = 64 * 1024;
+    c->max_line = 18000;
+    c->max_headers = 1024;
+    c->max_txs = 512;
+    c->decompress_requests = 0;
+}
+
+int httpi_bytes_append(struct httpi_bytes *b, const void *p, uint32_t n)
+{
+    if (n == 0)
+        return 0;
+    if ((uint64_t)b->len + n > UINT32_MAX / 2)
+        return -1;
+    if (b->len + n > b->cap) {
+        uint32_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (q == NULL)
+            return -1;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void httpi_bytes_free(struct httpi_bytes *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+int httpi_casecmp(const uint8_t *a, uint32_t alen, const char *b)
+{
+    size_t bl = strlen(b);
+    if (alen != bl)
+        return 1;
+    for (uint32_t i = 0; i < alen; i++) {
+        uint8_t x = a[i], y = (uint8_t)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (uint8_t)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (uint8_t)(y + 32);
+        if (x != y)
+            return 1;
+    }
+    return 0;
+}
+
+struct http_state *http_state_new(const struct http_config *c)
+{
+    struct http_state *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    if (c != NULL)
+        s->cfg = *c;
+    else
+        http_config_defaults(&s->cfg);
+    if (s->cfg.max_line == 0)
+        s->cfg.max_line = 18000;
+    if (s->cfg.max_txs == 0)
+        s->cfg.max_txs = 512;
+    return s;
+}
+
+static void tx_free(struct httpi_tx *tx)
+{
+    for (int d = 0; d < 2; d++)
+        httpi_msg_free(&tx->m[d]);
+    free(tx->uri_norm);
+    free(tx->host);
+    free(tx);
+}
+
+void http_state_free(struct http_state *s)
+{
+    if (s == NULL)
+        return;
+    for (unsigned i = 0; i < s->ntxs; i++)
+        tx_free(s->txs[i]);
+    free(s->txs);
+    for (int d = 0; d < 2; d++)
+        httpi_bytes_free(&s->d[d].lbuf);
+    free(s);
+}
+
+void http_state_set_file_cb(struct http_state *s, http_file_fn fn, void *ctx)
+{
+    s->file_cb = fn;
+    s->file_ctx = ctx;
+}
+
+const struct http_stats *http_state_stats(const struct http_state *s)
+{
+    return &s->stats;
+}
+
+uint64_t http_state_events(const struct http_state *s)
+{
+    return s->events;
+}
+
+int http_state_active(const struct http_state *s, int dir)
+{
+    const struct httpi_dir *d = &s->d[dir & 1];
+    return !d->dead && !d->tunnel && !d->ended;
+}
+
+unsigned http_tx_count(const struct http_state *s)
+{
+    /* a request whose first line is still arriving may yet turn out not to be one */
+    if (s->ntxs > 0) {
+        const struct http_tx *last = &s->txs[s->ntxs - 1]->pub;
+        if (last->progress[0] == HTTP_PROG_NONE && last->progress[1] == HTTP_PROG_NONE)
+            return s->ntxs - 1;
+    }
+    return s->ntxs;
+}
+
+struct http_tx *http_tx_get(struct http_state *s, unsigned i)
+{
+    return i < http_tx_count(s) ? &s->txs[i]->pub : NULL;
+}
+
+int http_tx_complete(const struct http_tx *ptx)
+{
+    const struct httpi_tx *tx = (const struct httpi_tx *)ptx;
+    for (int d = 0; d < 2; d++) {
+        const struct httpi_dir *dd = &tx->st->d[d];
+        if (ptx->progress[d] != HTTP_PROG_COMPLETE && !dd->dead && !dd->tunnel && !dd->ended)
+            return 0;
+    }
+    return 1;
+}
+
+void http_tx_release(struct http_state *s, uint64_t upto_id)
+{
+    unsigned n = 0, live = http_tx_count(s);
+    while (n < live && s->txs[n]->pub.id <= upto_id && http_tx_complete(&s->txs[n]->pub)) {
+        struct httpi_tx *tx = s->txs[n];
+        for (int d = 0; d < 2; d++)
+            if (s->d[d].cur == tx)
+                s->d[d].cur = NULL;
+        tx_free(tx);
+        n++;
+    }
+    if (n > 0) {
+        memmove(s->txs, s->txs + n, (s->ntxs - n) * sizeof(*s->txs));
+        s->ntxs -= n;
+    }
+}
+
+/* The live transaction with this id, or NULL. */
+static struct httpi_tx *tx_by_id(struct http_state *s, uint64_t id)
+{
+    if (s->ntxs == 0 || id < s->txs[0]->pub.id || id - s->txs[0]->pub.id >= s->ntxs)
+        return NULL;
+    return s->txs[id - s->txs[0]->pub.id];
+}
+
+static struct httpi_tx *tx_new(struct http_state *s)
+{
+    if (s->ntxs >= s->cfg.max_txs) {
+        s->events |= HTTPI_EV(HTTP_EV_TOO_MANY_TRANSACTIONS);
+        s->stats.limit_hits++;
+        return NULL;
+    }
+    if (s->ntxs == s->captxs) {
+        unsigned cap = s->captxs ? s->captxs * 2 : 4;
+        struct httpi_tx **t = realloc(s->txs, cap * sizeof(*t));
+        if (t == NULL)
+            return NULL;
+        s->txs = t;
+        s->captxs = cap;
+    }
+    struct httpi_tx *tx = calloc(1, sizeof(*tx));
+    if (tx == NULL)
+        return NULL;
+    tx->st = s;
+    tx->pub.id = s->next_id++;
+    tx->pub.status = -1;
+    tx->port = -1;
+    tx->uri_port = -1;
+    tx->m[0].body_limit = s->cfg.request_body_limit;
+    tx->m[1].body_limit = s->cfg.response_body_limit;
+    s->txs[s->ntxs++] = tx;
+    return tx;
+}
+
+static void set_ev(struct httpi_tx *tx, enum http_event e)
+{
+    tx->pub.events |= HTTPI_EV(e);
+}
+
+/* Ends the current message of direction dir. */
+static void msg_done(struct http_state *s, int dir)
+{
+    struct httpi_dir *d = &s->d[dir];
+    struct httpi_tx *tx = d->cur;
+    if (tx != NULL) {
+        struct httpi_msg *m = &tx->m[dir];
+        if (!m->hdr_complete && m->head.len > 0) {
+            /* a limit, gap or end of stream cut the head: keep the complete lines */
+            m->head.len = d->line_start;
+            if (m->line == NULL && tx->pub.progress[dir] < HTTP_PROG_LINE)
+                m->head.len = 0;
+            m->hdr_complete = 1;
+            (void)httpi_build_headers(tx, dir);
+            if (m->line != NULL) {
+                if (dir == 0)
+                    httpi_request_headers_done(tx);
+                httpi_set_filename(tx, dir);
+            }
+        }
+        httpi_body_end(s, tx, dir);
+        tx->pub.progress[dir] = HTTP_PROG_COMPLETE;
+        if (dir == 1)
+            d->next_resp = tx->pub.id + 1;
+    }
+    d->cur = NULL;
+    d->ps = PS_IDLE;
+    d->nlines = 0;
+    d->line_start = 0;
+    d->remain = 0;
+    d->lbuf.len = 0;
+}
+
+/* Stops parsing direction dir; the message in progress ends with what it has. */
+static void die(struct http_state *s, int dir, int parse_error)
+{
+    msg_done(s, dir);
+    s->d[dir].dead = 1;
+    if (parse_error)
+        s->stats.parse_errors++;
+}
+
+/* Bytes after CONNECT/101 are not HTTP: both directions stop being parsed, without error. */
+static void tunnel(struct http_state *s)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        if (s->d[dir].cur != NULL)
+            msg_done(s, dir);
+        s->d[dir].tunnel = 1;
+    }
+}
+
+/*
+ * Reads a line into lbuf from data. Returns the bytes consumed and sets *done when lbuf holds
+ * a whole line (terminator included); -1 if the line outgrew max_line.
+ */
+static int64_t read_line(struct http_state *s, struct httpi_dir *d, const uint8_t *data,
+                         uint32_t len, int *done)
+{
+    const uint8_t *nl = memchr(data, '\n', len);
+    uint32_t n = nl ? (uint32_t)(nl - data) + 1 : len;
+    *done = nl != NULL;
+    if ((uint64_t)d->lbuf.len + n > s->cfg.max_line)
+        return -1;
+    if (httpi_bytes_append(&d->lbuf, data, n) < 0)
+        return -1;
+    return n;
+}
+
+/* Length of line p[0..n) without its LF or CRLF terminator. */
+static uint32_t line_content(const uint8_t *p, uint32_t n)
+{
+    if (n > 0 && p[n - 1] == '\n')
+        n--;
+    if (n > 0 && p[n - 1] == '\r')
+        n--;
+    return n;
+}
+
+/* Methods a resynchronisation accepts: the tail of a cut line must not pass for a request. */
+static const char *const resync_methods[] = {
+    "GET",  "POST", "HEAD",     "PUT",       "DELETE", "OPTIONS", "CONNECT", "TRACE",  "PATCH",
+    "COPY", "MOVE", "PROPFIND", "PROPPATCH", "MKCOL",  "LOCK",    "UNLOCK",  "SEARCH", "REPORT",
+};
+
+/*
+ * 1 if line looks like the start of a message of direction dir (resynchronisation): a status
+ * line "HTTP/1.x NNN", or a request line "METHOD SP ... SP HTTP/1.x" with a known method.
+ */
+static int looks_like_start(int dir, const uint8_t *p, uint32_t n)
+{
+    n = line_content(p, n);
+    if (dir == 1)
+        return n >= 12 && memcmp(p, "HTTP/1.", 7) == 0 && p[8] == ' ' && p[9] >= '0' &&
+               p[9] <= '9' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' && p[11] <= '9';
+    const uint8_t *sp = memchr(p, ' ', n);
+    if (sp == NULL)
+        return 0;
+    uint32_t ml = (uint32_t)(sp - p);
+    int known = 0;
+    for (unsigned i = 0; i < sizeof(resync_methods) / sizeof(resync_methods[0]); i++)
+        if (strlen(resync_methods[i]) == ml && memcmp(p, resync_methods[i], ml) == 0)
+            known = 1;
+    return known && n >= ml + 11 && memcmp(p + n - 8, "HTTP/1.", 7) == 0 && p[n - 9] == ' ';
+}
+
+/* Starts a message of direction dir: a new request tx, or the tx the response belongs to. */
+static int msg_start(struct http_state *s, int dir)
+{
+    struct httpi_dir *d = &s->d[dir];
+    struct httpi_tx *tx = d->cur;
+    if (dir == 0) {
+        tx = tx_new(s);
+        if (tx == NULL)
+            return -1;
+        s->stats.requests++;
+    } else if (tx == NULL) {
+        tx = tx_by_id(s, d->next_resp);
+        if (tx == NULL) {
+            tx = tx_new(s);
+            if (tx == NULL)
+                return -1;
+            tx->pub.progress[0] = HTTP_PROG_COMPLETE;
+            set_ev(tx, HTTP_EV_UNABLE_TO_MATCH_RESPONSE_TO_REQUEST);
+        }
+        s->stats.responses++;
+    }
+    d->cur = tx;
+    d->ps = PS_HEAD;
+    d->line_start = 0;
+    d->nlines = 0;
+    if (dir == 1 && tx->v09) {
+        /* an HTTP/0.9 response is a bare body up to the close */
+        tx->m[1].hdr_complete = 1;
+        tx->pub.progress[1] = HTTP_PROG_BODY;
+        httpi_body_begin(s, tx, 1);
+        d->ps = PS_BODY_CLOSE;
+    }
+    return 0;
+}
+
+/* Parses a decimal Content-Length; -1 if invalid. */
+static int64_t parse_cl(const uint8_t *p, uint32_t n)
+{
+    uint32_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (i == n)
+        return -1;
+    int64_t v = 0;
+    uint32_t digits = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        if (++digits > 18)
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return (digits == 0 || i != n) ? -1 : v;
+}
+
+/* 1 if the comma-separated value holds token tok (case-insensitive). */
+static int has_token(const uint8_t *p, uint32_t n, const char *tok)
+{
+    uint32_t i = 0;
+    while (i < n) {
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
+            i++;
+        uint32_t st = i;
+        while (i < n && p[i] != ',')
+            i++;
+        uint32_t e = i;
+        while (e > st && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+            e--;
+        if (e > st && httpi_casecmp(p + st, e - st, tok) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The headers of direction dir are complete: decide how the body is framed. */
+static void headers_done(struct http_state *s, int dir)
+{
+    struct httpi_dir *d = &s->d[dir];
+    struct httpi_tx *tx = d->cur;
+    struct httpi_msg *m = &tx->m[dir];
+    m->hdr_complete = 1;
+    if (httpi_build_headers(tx, dir) < 0) {
+        die(s, dir, 0);
+        return;
+    }
+    if (dir == 1 && tx->pub.status >= 100 && tx->pub.status < 200 && tx->pub.status != 101) {
+        /* interim response: the real one follows for the same tx */
+        if (tx->seen_100)
+            set_ev(tx, HTTP_EV_100_CONTINUE_ALREADY_SEEN);
+        tx->seen_100 = 1;
+        httpi_msg_free(m);
+        m->body_limit = s->cfg.response_body_limit;
+        tx->pub.status = -1;
+        tx->stat_code.p = tx->stat_msg.p = NULL;
+        tx->stat_code.len = tx->stat_msg.len = 0;
+        tx->pub.progress[1] = HTTP_PROG_NONE;
+        d->ps = PS_IDLE;
+        d->line_start = 0;
+        d->nlines = 0;
+        return;
+    }
+    tx->pub.progress[dir] = HTTP_PROG_HEADERS;
+    if (dir == 0)
+        httpi_request_headers_done(tx);
+    httpi_set_filename(tx, dir);
+
+    if (dir == 1 && (tx->pub.status == 101 ||
+                     (tx->is_connect && tx->pub.status >= 200 && tx->pub.status < 300))) {
+        msg_done(s, 1);
+        tunnel(s);
+        return;
+    }
+    int nobody = dir == 1 && (tx->is_head || tx->pub.status == 204 || tx->pub.status == 304 ||
+                              (tx->pub.status >= 100 && tx->pub.status < 200));
+    const struct httpi_hdr *te = httpi_find(m, "transfer-encoding");
+    const struct httpi_hdr *cl = httpi_find(m, "content-length");
+    int64_t clen = -1;
+    if (cl != NULL) {
+        clen = parse_cl(cl->value, cl->value_len);
+        if (clen < 0)
+            set_ev(tx, dir ? HTTP_EV_INVALID_CONTENT_LENGTH_FIELD_IN_RESPONSE
+                           : HTTP_EV_INVALID_CONTENT_LENGTH_FIELD_IN_REQUEST);
+    }
+    if (nobody) {
+        msg_done(s, dir);
+        return;
+    }
+    if (te != NULL) {
+        if (has_token(te->value, te->value_len, "chunked")) {
+            if (dir == 1 && m->proto.len == 8 && memcmp(m->proto.p, "HTTP/1.0", 8) == 0)
+                set_ev(tx, HTTP_EV_RESPONSE_CHUNKED_OLD_PROTO);
+            m->chunked = 1;
+            tx->pub.progress[dir] = HTTP_PROG_BODY;
+            httpi_body_begin(s, tx, dir);
+            d->ps = PS_CHUNK_SIZE;
+            d->lbuf.len = 0;
+            return;
+        }
+        set_ev(tx, dir ? HTTP_EV_INVALID_TRANSFER_ENCODING_VALUE_IN_RESPONSE
+                       : HTTP_EV_INVALID_TRANSFER_ENCODING_VALUE_IN_REQUEST);
+    }
+    if (clen > 0) {
+        tx->pub.progress[dir] = HTTP_PROG_BODY;
+        httpi_body_begin(s, tx, dir);
+        d->remain = (uint64_t)clen;
+        d->ps = PS_BODY_CL;
+        return;
+    }
+    if (dir == 1 && clen < 0) {
+        tx->pub.progress[dir] = HTTP_PROG_BODY;
+        httpi_body_begin(s, tx, dir);
+        d->ps = PS_BODY_CLOSE;
+        return;
+    }
+    msg_done(s, dir);
+}
+
+/*
+ * Forgets the request being read before its line was parsed (not a request, or cut by a gap
+ * or the end of the stream), so that no empty transaction is left. Returns 1 if it did.
+ */
+static int drop_request(struct http_state *s)
+{
+    struct httpi_tx *tx = s->d[0].cur;
+    if (tx == NULL || s->d[1].cur == tx || s->ntxs == 0 || s->txs[s->ntxs - 1] != tx ||
+        tx->pub.progress[1] != HTTP_PROG_NONE)
+        return 0;
+    s->d[0].cur = NULL;
+    s->ntxs--;
+    s->next_id--;
+    s->stats.requests--;
+    tx_free(tx);
+    s->d[0].ps = PS_IDLE;
+    return 1;
+}
+
+/* A complete line at head[line_start..head.len) of the current message. */
+static void head_line(struct http_state *s, int dir)
+{
+    struct httpi_dir *d = &s->d[dir];
+    struct httpi_tx *tx = d->cur;
+    struct httpi_msg *m = &tx->m[dir];
+    const uint8_t *p = m->head.p + d->line_start;
+    uint32_t n = m->head.len - d->line_start;
+    uint32_t c = line_content(p, n);
+    if (tx->pub.progress[dir] < HTTP_PROG_LINE) {
+        int rc = dir ? httpi_parse_response_line(s, tx) : httpi_parse_request_line(s, tx);
+        if (rc < 0) {
+            if (tx->pub.id == 0 || (dir == 1 && s->stats.responses == 1))
+                s->events |= HTTPI_EV(HTTP_EV_NOT_HTTP);
+            if (dir == 0 && drop_request(s)) {
+                s->events |= HTTPI_EV(HTTP_EV_REQUEST_LINE_INVALID);
+            } else {
+                set_ev(tx, dir ? HTTP_EV_RESPONSE_LINE_INVALID : HTTP_EV_REQUEST_LINE_INVALID);
+            }
+            die(s, dir, 1);
+            return;
+        }
+        tx->pub.progress[dir] = HTTP_PROG_LINE;
+        m->hdr_off = m->head.len;
+        d->line_start = m->head.len;
+        if (dir == 0 && tx->v09) {
+            m->hdr_complete = 1;
+            tx->pub.progress[0] = HTTP_PROG_HEADERS;
+            httpi_request_headers_done(tx);
+            httpi_set_filename(tx, 0);
+            msg_done(s, 0);
+        }
+        return;
+    }
+    if (c == 0) {
+        headers_done(s, dir);
+        return;
+    }
+    if (++d->nlines > s->cfg.max_headers) {
+        set_ev(tx, dir ? HTTP_EV_RESPONSE_TOO_MANY_HEADERS : HTTP_EV_REQUEST_TOO_MANY_HEADERS);
+        s->stats.limit_hits++;
+        die(s, dir, 0);
+        return;
+    }
+    d->line_start = m->head.len;
+}
+
+/* PS_HEAD: collects the start line and the header lines into the message's head. */
+static uint32_t p_head(struct http_state *s, int dir, const uint8_t *data, uint32_t len)
+{
+    struct httpi_dir *d = &s->d[dir];
+    struct httpi_msg *m = &d->cur->m[dir];
+    const uint8_t *nl = memchr(data, '\n', len);
+    uint32_t n = nl ? (uint32_t)(nl - data) + 1 : len;
+    uint64_t line_len = (uint64_t)m->head.len - d->line_start + n;
+    if (line_len > s->cfg.max_line || (uint64_t)m->head.len + n > s->cfg.max_header_bytes) {
+        struct httpi_tx *tx = d->cur;
+        if (line_len > s->cfg.max_line)
+            set_ev(tx, dir ? HTTP_EV_RESPONSE_FIELD_TOO_LONG : HTTP_EV_REQUEST_FIELD_TOO_LONG);
+        else
+            set_ev(tx, dir ? HTTP_EV_RESPONSE_TOO_MANY_HEADERS : HTTP_EV_REQUEST_TOO_MANY_HEADERS);
+        s->stats.limit_hits++;
+        die(s, dir, 0);
+        return n;
+    }
+    if (httpi_bytes_append(&m->head, data, n) < 0) {
+        die(s, dir, 0);
+        return n;
+    }
+    if (nl != NULL)
+        head_line(s, dir);
+    return n;
+}
+
+/* Body bytes of the current message: counted, decoded, kept. */
+static void body_bytes(struct http_state *s, int dir, const uint8_t *p, uint32_t n)
+{
+    struct httpi_tx *tx = s->d[dir].cur;
+    tx->pub.msg_len[dir] += n;
+    httpi_body_data(s, tx, dir, p, n);
+}
+
+/* Parses a chunk-size line; -1 if invalid. */
+static int64_t parse_chunk_size(struct httpi_tx *tx, int dir, const uint8_t *p, uint32_t n)
+{
+    n = line_content(p, n);
+    uint32_t i = 0, any = 0, digits = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    int64_t v = 0;
+    for (; i < n; i++, any++) {
+        uint8_t c = p[i];
+        int x;
+        if (c >= '0' && c <= '9')
+            x = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            x = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            x = c - 'A' + 10;
+        else
+            break;
+        if (v == 0 && x == 0)
+            continue; /* leading zeros do not count towards the size limit */
+        if (++digits > 15)
+            return -1;
+        v = v * 16 + x;
+    }
+    if (any == 0)
+        return -1;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (i < n) {
+        if (p[i] != ';')
+            return -1;
+        if (dir == 0)
+            tx->pub.events |= HTTPI_EV(HTTP_EV_REQUEST_CHUNK_EXTENSION);
+    }
+    return v;
+}
+
+/* One line of a chunked body (size, data end, trailer) is in lbuf. */
+static void chunk_line(struct http_state *s, int dir)
+{
+    struct httpi_dir *d = &s->d[dir];
+    struct httpi_tx *tx = d->cur;
+    const uint8_t *p = d->lbuf.p;
+    uint32_t n = d->lbuf.len;
+    tx->pub.msg_len[dir] += n;
+    d->lbuf.len = 0;
+    if (d->ps == PS_CHUNK_END) {
+        d->ps = PS_CHUNK_SIZE;
+        return;
+    }
+    if (d->ps == PS_TRAILER) {
+        d->trailer_bytes += n;
+        if (line_content(p, n) == 0) {
+            msg_done(s, dir);
+            return;
+        }
+        if (++d->nlines > s->cfg.max_headers || d->trailer_bytes > s->cfg.max_header_bytes) {
+            set_ev(tx, dir ? HTTP_EV_RESPONSE_TOO_MANY_HEADERS : HTTP_EV_REQUEST_TOO_MANY_HEADERS);
+            s->stats.limit_hits++;
+            die(s, dir, 0);
+        }
+        return;
+    }
+    if (line_content(p, n) == 0)
+        return; /* tolerate empty lines before a chunk size */
+    int64_t sz = parse_chunk_size(tx, dir, p, n);
+    if (sz < 0) {
+        set_ev(tx, dir ? HTTP_EV_INVALID_RESPONSE_CHUNK_LEN : HTTP_EV_INVALID_REQUEST_CHUNK_LEN);
+        die(s, dir, 1);
+        return;
+    }
+    if (sz == 0) {
+        d->ps = PS_TRAILER;
+        d->nlines = 0;
+        d->trailer_bytes = 0;
+        return;
+    }
+    d->remain = (uint64_t)sz;
+    d->ps = PS_CHUNK_DATA;
+}
+
+/* PS_RESYNC: a whole line is in lbuf; start a message with it if it looks like one. */
+static void resync_line(struct http_state *s, int dir)
+{
+    struct httpi_dir *d = &s->d[dir];
+    if (!looks_like_start(dir, d->lbuf.p, d->lbuf.len)) {
+        d->lbuf.len = 0;
+        return;
+    }
+    s->stats.gaps_recovered++;
+    if (msg_start(s, dir) < 0) {
+        die(s, dir, 0);
+        return;
+    }
+    struct httpi_msg *m = &d->cur->m[dir];
+    if (d->ps != PS_HEAD || httpi_bytes_append(&m->head, d->lbuf.p, d->lbuf.len) < 0) {
+        d->lbuf.len = 0;
+        return;
+    }
+    d->lbuf.len = 0;
+    head_line(s, dir);
+}
+
+int http_parse(struct http_state *s, int dir, const uint8_t *data, uint32_t len)
+{
+    dir &= 1;
+    struct httpi_dir *d = &s->d[dir];
+    if (d->dead)
+        return -1;
+    uint32_t off = 0;
+    while (off < len && !d->dead) {
+        if (d->tunnel || d->ended) {
+            s->stats.tunnel_bytes += len - off;
+            break;
+        }
+        const uint8_t *p = data + off;
+        uint32_t avail = len - off;
+        uint32_t n = 0;
+        int done = 0;
+        int64_t r;
+        switch (d->ps) {
+        case PS_IDLE:
+            if (*p == '\r' || *p == '\n') {
+                n = 1; /* empty lines between messages are ignored, as libhtp does */
+                break;
+            }
+            if (msg_start(s, dir) < 0)
+                die(s, dir, 0);
+            break;
+        case PS_HEAD:
+            n = p_head(s, dir, p, avail);
+            break;
+        case PS_BODY_CL:
+        case PS_CHUNK_DATA:
+            n = avail < d->remain ? avail : (uint32_t)d->remain;
+            body_bytes(s, dir, p, n);
+            d->remain -= n;
+            if (d->remain == 0) {
+                if (d->ps == PS_BODY_CL)
+                    msg_done(s, dir);
+                else
+                    d->ps = PS_CHUNK_END;
+            }
+            break;
+        case PS_BODY_CLOSE:
+            n = avail;
+            body_bytes(s, dir, p, n);
+            break;
+        case PS_CHUNK_SIZE:
+        case PS_CHUNK_END:
+        case PS_TRAILER:
+            r = read_line(s, d, p, avail, &done);
+            if (r < 0) {
+                struct httpi_tx *tx = d->cur;
+                if (d->ps == PS_TRAILER)
+                    set_ev(tx,
+                           dir ? HTTP_EV_RESPONSE_FIELD_TOO_LONG : HTTP_EV_REQUEST_FIELD_TOO_LONG);
+                else
+                    set_ev(tx, dir ? HTTP_EV_INVALID_RESPONSE_CHUNK_LEN
+                                   : HTTP_EV_INVALID_REQUEST_CHUNK_LEN);
+                s->stats.limit_hits++;
+                die(s, dir, 0);
+                n = avail;
+                break;
+            }
+            n = (uint32_t)r;
+            if (done)
+                chunk_line(s, dir);
+            break;
+        case PS_RESYNC:
+            if (d->discard_line) {
+                const uint8_t *nl = memchr(p, '\n', avail);
+                n = nl ? (uint32_t)(nl - p) + 1 : avail;
+                if (nl)
+                    d->discard_line = 0;
+                break;
+            }
+            r = read_line(s, d, p, avail, &done);
+            if (r < 0) {
+                d->lbuf.len = 0;
+                d->discard_line = 1;
+                break;
+            }
+            n = (uint32_t)r;
+            if (done)
+                resync_line(s, dir);
+            break;
+        }
+        off += n;
+    }
+    return d->dead ? -1 : 0;
+}
+
+void http_gap(struct http_state *s, int dir, uint32_t len)
+{
+    dir &= 1;
+    struct httpi_dir *d = &s->d[dir];
+    if (d->dead || d->tunnel || d->ended || len == 0)
+        return;
+    s->stats.gaps++;
+    struct httpi_tx *tx = d->cur;
+    if (tx != NULL)
+        set_ev(tx, HTTP_EV_STREAM_GAP);
+    switch (d->ps) {
+    case PS_BODY_CL:
+    case PS_CHUNK_DATA:
+        if (len <= d->remain) {
+            tx->pub.msg_len[dir] += len;
+            httpi_body_gap(s, tx, dir);
+            d->remain -= len;
+            if (d->remain == 0) {
+                if (d->ps == PS_BODY_CL)
+                    msg_done(s, dir);
+                else
+                    d->ps = PS_CHUNK_END;
+            }
+            s->stats.gaps_recovered++;
+            return;
+        }
+        break;
+    case PS_BODY_CLOSE:
+        tx->pub.msg_len[dir] += len;
+        httpi_body_gap(s, tx, dir);
+        s->stats.gaps_recovered++;
+        return;
+    default:
+        break;
+    }
+    if (dir == 0 && tx != NULL && tx->pub.progress[0] < HTTP_PROG_LINE && drop_request(s))
+        tx = NULL;
+    if (tx != NULL)
+        httpi_body_gap(s, tx, dir);
+    msg_done(s, dir);
+    d->ps = PS_RESYNC;
+    d->discard_line = 0;
+}
+
+void http_eof(struct http_state *s, int dir)
+{
+    dir &= 1;
+    struct httpi_dir *d = &s->d[dir];
+    if (dir == 0 && d->cur != NULL && d->cur->pub.progress[0] < HTTP_PROG_LINE)
+        (void)drop_request(s);
+    if (d->cur != NULL) {
+        if (d->ps == PS_BODY_CL || d->ps == PS_CHUNK_DATA || d->ps == PS_CHUNK_SIZE ||
+            d->ps == PS_CHUNK_END)
+            set_ev(d->cur, HTTP_EV_BODY_TRUNCATED);
+        msg_done(s, dir);
+    }
+    d->ended = 1;
+}
