@@ -2,8 +2,9 @@
 # bench.sh: vigil-sensor throughput (packets/s, Mbit/s per core), peak RSS and rule-load time.
 #
 # Usage: bench/bench.sh [--rules PATH] [--min-mb N] [--threads N] [--mode MODES] [PCAP|DIR ...]
-#   MODES is a comma list of: decode (decode+flow only, no output), rules (with --rules loaded,
-#   cold cache then warm), all (default: decode,rules).
+#   MODES is a comma list of: decode (decode+flow only, no output), app (decode+flow plus TCP
+#   reassembly and the app-layer parsers, no output), rules (everything, with --rules loaded,
+#   cold cache then warm), all (default: decode,app,rules).
 # With no inputs, every capture under ../shared/corpus/pcaps except malformed/ is used,
 # repeated until at least --min-mb megabytes (default 200).
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 rules=../shared/corpus/rules/et-open-2024-04_jarelllama/rules
 min_mb=200
 threads=1
-modes=decode,rules
+modes=decode,app,rules
 inputs=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     *) inputs+=("$1"); shift ;;
   esac
 done
-[ "$modes" = all ] && modes=decode,rules
+[ "$modes" = all ] && modes=decode,app,rules
 
 build=build-bench
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=OFF >/dev/null
@@ -83,6 +84,10 @@ row() { # name, load, then run()'s fields
 if [[ ",$modes," == *,decode,* ]]; then
   r=$(run --set outputs.eve.enabled=no --set app-layer.enabled=no 2>/dev/null)
   row "decode+flow" "-" "$r"
+fi
+if [[ ",$modes," == *,app,* ]]; then
+  r=$(run --set outputs.eve.enabled=no 2>/dev/null)
+  row "decode+flow+app-layer" "-" "$r"
 fi
 if [[ ",$modes," == *,rules,* ]]; then
   [ -e "$rules" ] || { echo "bench: rules $rules not found" >&2; exit 1; }

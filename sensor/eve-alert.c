@@ -1,5 +1,4 @@
 /* eve-alert.c: the EVE "alert" record of a rule match, with Suricata's field names. */
-#include "vigil/app-proto.h"
 #include "vigil/eve-types.h"
 
 json_t *eve_alert_record(const struct eve_ctx *ctx, const struct vg_packet *p,
@@ -25,9 +24,6 @@ json_t *eve_alert_record(const struct eve_ctx *ctx, const struct vg_packet *p,
         json_object_set_new(al, "metadata", meta);
     json_object_set_new(o, "alert", al);
     if (f != NULL) {
-        const char *ap = app_proto_name(f->app_proto);
-        if (ap != NULL)
-            json_object_set_new(o, "app_proto", json_string(ap));
         json_t *fl = json_object();
         eve_set_uint(fl, "pkts_toserver", f->pkts[FLOW_DIR_TOSERVER]);
         eve_set_uint(fl, "pkts_toclient", f->pkts[FLOW_DIR_TOCLIENT]);

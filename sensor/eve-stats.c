@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vigil/app-proto.h"
 #include "vigil/stats.h"
 
 void stats_flow_add(struct flow_stats *a, const struct flow_stats *b)
@@ -133,6 +134,33 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(det, "rules_checked", ds->rules_checked);
     eve_set_uint(det, "pcre_limit_hits", ds->pcre_limit_hits);
     eve_set_uint(det, "suppressed", ds->suppressed);
+
+    /* Suricata's names: tcp.* for reassembly, app_layer.flow/tx/error per protocol. */
+    const struct stream_stats *ss = &s->app.stream;
+    json_t *tcp = sub(o, "tcp");
+    eve_set_uint(tcp, "segments", ss->segments);
+    eve_set_uint(tcp, "reassembled_bytes", ss->bytes_reassembled);
+    eve_set_uint(tcp, "retransmissions", ss->retransmissions);
+    eve_set_uint(tcp, "overlap", ss->overlaps);
+    eve_set_uint(tcp, "overlap_diff_data", ss->overlap_diff);
+    eve_set_uint(tcp, "reassembly_gap", ss->gaps);
+    eve_set_uint(tcp, "out_of_order", ss->out_of_order);
+    eve_set_uint(tcp, "segment_memcap_drop", ss->memcap_drops);
+    eve_set_uint(tcp, "stream_depth_reached", ss->depth_reached);
+    eve_set_uint(tcp, "midstream_pickups", ss->midstream_pickups);
+    eve_set_uint(tcp, "reassembly_memuse", ss->memuse);
+    json_t *al = sub(o, "app_layer");
+    json_t *alf = sub(al, "flow"), *alt = sub(al, "tx"), *ale = sub(al, "error");
+    for (unsigned i = 1; i < APP__COUNT; i++) {
+        const char *name = app_proto_name(i);
+        if (name == NULL)
+            continue;
+        eve_set_uint(alf, name, s->app.flows[i]);
+        if (i == APP_FAILED)
+            continue;
+        eve_set_uint(alt, name, s->app.txs[i]);
+        eve_set_uint(ale, name, s->app.parse_errors[i]);
+    }
 
     json_t *eve = sub(o, "eve");
     eve_set_uint(eve, "records", s->eve.records);

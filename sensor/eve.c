@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "vigil/community_id.h"
+#include "vigil/app-proto.h"
 #include "vigil/eve.h"
 
 #define EVE_WRITER_BUF (256 * 1024)
@@ -158,7 +159,7 @@ int eve_writer_flush(struct eve_writer *w)
 int eve_writer_write(struct eve_writer *w, json_t *rec)
 {
     size_t room = EVE_WRITER_BUF - w->len;
-    size_t n = json_dumpb(rec, w->buf + w->len, room > 0 ? room - 1 : 0, JSON_COMPACT);
+    size_t n = json_dumpb(rec, w->buf + w->len, room > 0 ? room - 1 : 0, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (n == 0) {
         pthread_mutex_lock(&w->sink->lock);
         w->sink->st.dropped++;
@@ -174,7 +175,7 @@ int eve_writer_write(struct eve_writer *w, json_t *rec)
     /* It did not fit: flush, then retry, or write a record larger than the buffer alone. */
     eve_writer_flush(w);
     if (n + 1 <= EVE_WRITER_BUF) {
-        json_dumpb(rec, w->buf, EVE_WRITER_BUF - 1, JSON_COMPACT);
+        json_dumpb(rec, w->buf, EVE_WRITER_BUF - 1, JSON_COMPACT | JSON_REAL_PRECISION(10));
         w->len = n;
         w->buf[w->len++] = '\n';
         w->nrec = 1;
@@ -187,7 +188,7 @@ int eve_writer_write(struct eve_writer *w, json_t *rec)
         pthread_mutex_unlock(&w->sink->lock);
         return -1;
     }
-    json_dumpb(rec, big, n, JSON_COMPACT);
+    json_dumpb(rec, big, n, JSON_COMPACT | JSON_REAL_PRECISION(10));
     big[n] = '\n';
     int rc = eve_sink_write(w->sink, big, n + 1, 1);
     free(big);
@@ -387,6 +388,14 @@ static void add_pcap_filename(const struct eve_ctx *ctx, json_t *o, unsigned src
         json_object_set_new(o, "pcap_filename", json_string(ctx->src_names[src_idx]));
 }
 
+/* Every event of a flow whose application protocol is known carries it. */
+static void add_app_proto(json_t *o, const struct flow *f)
+{
+    const char *ap = f != NULL ? app_proto_name(f->app_proto) : NULL;
+    if (ap != NULL)
+        json_object_set_new(o, "app_proto", json_string(ap));
+}
+
 json_t *eve_record_packet(const struct eve_ctx *ctx, const char *event_type,
                           const struct vg_packet *p, const struct flow *f)
 {
@@ -409,6 +418,7 @@ json_t *eve_record_packet(const struct eve_ctx *ctx, const char *event_type,
                                                     : "wire/pcap";
     json_object_set_new(o, "pkt_src", json_string(src));
     add_community_id(ctx, o, f);
+    add_app_proto(o, f);
     add_pcap_filename(ctx, o, p->src_idx);
     return o;
 }
@@ -425,6 +435,7 @@ json_t *eve_record_flow(const struct eve_ctx *ctx, const char *event_type, vg_ti
     add_common(ctx, o, event_type, f->ip_ver, &f->src, &f->dst, f->proto, has_ports, f->sp, f->dp,
                f->vlan_id, f->vlan_cnt);
     add_community_id(ctx, o, f);
+    add_app_proto(o, f);
     add_pcap_filename(ctx, o, f->src_idx);
     return o;
 }

@@ -443,6 +443,8 @@ static void flow_update(struct flow_table *t, struct flow *f, const struct vg_pa
         if (f->pkts[0] && f->pkts[1])
             f->state = FLOW_STATE_ESTABLISHED;
     }
+    if (f->state == FLOW_STATE_ESTABLISHED)
+        f->flags |= FLOW_F_ESTABLISHED;
     /* Seen now: to the back of its (possibly new) timeout list. */
     tlist_unlink(t, f);
     tlist_append(t, f);

@@ -50,6 +50,9 @@ struct worker {
     struct detect_thread *dt;
     struct detect_stats dstats_old; /* counters of thread contexts replaced by reloads */
     struct flow_table *flows;
+    struct app_layer *app; /* NULL when app-layer.enabled is no */
+    struct app_io io;      /* how the app layer reaches detection and the log */
+    struct enrich_cache *ecache; /* this thread's enrichment lookups (NULL: none) */
     struct eve_writer *eve;
     vg_time_t clock;
     vg_time_t last_sweep;

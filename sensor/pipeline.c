@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "pipeline-internal.h"
+#include "vigil/enrich.h"
 #include "vigil/defrag.h"
 #include "vigil/progress.h"
 
@@ -22,6 +23,7 @@ void sensor_request_reload(void) { reload_requested = 1; }
 /* The capture thread's state for one run. */
 struct pipeline {
     const struct sensor_settings *set;
+    struct enrich *enrich; /* GeoIP, ASN and asset inventory; NULL when not configured */
     struct capture *cap;
     struct worker *workers;
     unsigned nworkers;
@@ -196,6 +198,8 @@ static void collect_stats(struct pipeline *pl, struct sensor_stats *s)
         stats_flow_add(&s->flow, flow_table_stats(pl->workers[i].flows));
         stats_worker_add(&s->worker, &pl->workers[i].st);
         worker_detect_stats(&pl->workers[i], &s->detect);
+        if (pl->workers[i].app != NULL)
+            app_layer_stats_add(pl->workers[i].app, &s->app);
     }
     s->rules_loaded = pl->engine ? detect_engine_rule_count(pl->engine) : 0;
     s->rule_reloads = pl->reloads;
@@ -248,6 +252,7 @@ static void pipeline_free(struct pipeline *pl)
     eve_sink_close(pl->sink);
     defrag_free(pl->defrag);
     free(pl->reasm);
+    enrich_free(pl->enrich);
     if (pl->loading) {
         pthread_join(pl->loader, NULL);
         detect_engine_free(pl->loaded);
@@ -278,6 +283,15 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
         ectx.in_iface = ectx.src_names[0];
     ectx.community_id = set->community_id;
     ectx.community_id_seed = set->community_id_seed;
+    if (set->cfg != NULL) {
+        if ((pl.enrich = enrich_new(set->cfg, errbuf)) == NULL)
+            return -1;
+        if (!enrich_active(pl.enrich)) {
+            enrich_free(pl.enrich);
+            pl.enrich = NULL;
+        }
+    }
+    ectx.enrich = pl.enrich;
 
     if (set->eve_enabled) {
         char path[sizeof(set->outdir) + sizeof(set->eve_filename) + 2];

@@ -4,15 +4,29 @@
 #include <string.h>
 
 #include "pipeline-internal.h"
+#include "vigil/enrich.h"
 #include "vigil/eve-types.h"
+
+/* Adds GeoIP, ASN and asset fields to rec: alerts always, other records if configured so. */
+static void worker_enrich(struct worker *w, json_t *rec, int is_alert)
+{
+    const struct enrich *e = w->ectx->enrich;
+    if (e != NULL && (is_alert || enrich_all_events(e)))
+        enrich_eve_record_cached(e, w->ecache, rec);
+}
 
 /* Logs a flow record as the flow table ends a flow, and frees what later stages kept. */
 static void worker_flow_end(void *ctx, struct flow *f, enum flow_end_reason reason, vg_time_t when)
 {
     struct worker *w = ctx;
+    if (w->app != NULL) {
+        w->io.dt = w->dt;
+        app_layer_flow_end(w->app, &w->io, f, when);
+    }
     if (w->eve != NULL && w->set->eve_flow) {
         json_t *rec = eve_flow_record(w->ectx, f, reason, when);
         if (rec != NULL) {
+            worker_enrich(w, rec, 0);
             eve_writer_write(w->eve, rec);
             json_decref(rec);
         }
@@ -29,10 +43,43 @@ static void worker_alert(void *ctx, const struct vg_packet *p, struct flow *f, i
     if (w->eve == NULL)
         return;
     json_t *rec = eve_alert_record(w->ectx, p, f, a);
+    if (rec != NULL && a->has_tx && w->app != NULL) {
+        const char *key = NULL;
+        json_t *obj = app_layer_alert_object(w->app, f, a->tx_id, &key);
+        if (obj != NULL)
+            json_object_set_new(rec, key, obj);
+    }
     if (rec != NULL) {
+        worker_enrich(w, rec, 1);
         eve_writer_write(w->eve, rec);
         json_decref(rec);
     }
+}
+
+/* Writes an application-layer record (http, dns, tls, smtp, anomaly) of flow f. */
+static void worker_app_log(void *ctx, const struct vg_packet *p, struct flow *f, vg_time_t ts,
+                           const char *event_type, const char *key, json_t *obj, int64_t tx_id)
+{
+    struct worker *w = ctx;
+    json_t *rec = NULL;
+    if (w->eve != NULL)
+        rec = p != NULL ? eve_record_packet(w->ectx, event_type, p, f)
+                        : eve_record_flow(w->ectx, event_type, ts, f);
+    if (rec == NULL) {
+        json_decref(obj);
+        return;
+    }
+    if (tx_id >= 0)
+        eve_set_uint(rec, "tx_id", (uint64_t)tx_id);
+    if (key != NULL) {
+        json_object_set_new(rec, key, obj);
+    } else {
+        json_object_update(rec, obj);
+        json_decref(obj);
+    }
+    worker_enrich(w, rec, 0);
+    eve_writer_write(w->eve, rec);
+    json_decref(rec);
 }
 
 /* Moves to the ruleset in the slot if a reload replaced it. */
@@ -106,6 +153,21 @@ int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set
         vg_errbuf_set(errbuf, "worker %u: %s", id, ferr);
         return -1;
     }
+    if (ectx->enrich != NULL && (w->ecache = enrich_cache_new(ectx->enrich, 0)) == NULL) {
+        vg_errbuf_set(errbuf, "worker %u: out of memory for the enrichment cache", id);
+        return -1;
+    }
+    if (set->app.enabled) {
+        char aerr[VG_ERRBUF_SIZE];
+        if ((w->app = app_layer_new(&set->app, aerr)) == NULL) {
+            vg_errbuf_set(errbuf, "worker %u: %s", id, aerr);
+            return -1;
+        }
+        w->io.alert = worker_alert;
+        w->io.alert_ctx = w;
+        w->io.log = worker_app_log;
+        w->io.log_ctx = w;
+    }
     if (sink != NULL && (w->eve = eve_writer_new(sink)) == NULL) {
         vg_errbuf_set(errbuf, "worker %u: out of memory for the EVE buffer", id);
         return -1;
@@ -121,6 +183,10 @@ void worker_destroy(struct worker *w)
     w->eve = NULL;
     flow_table_free(w->flows);
     w->flows = NULL;
+    app_layer_free(w->app);
+    w->app = NULL;
+    enrich_cache_free(w->ecache);
+    w->ecache = NULL;
     for (unsigned i = 0; i < BATCHES_PER_WORKER; i++)
         free(w->storage[i]);
     if (w->in.buf)
@@ -152,6 +218,10 @@ static void worker_packet(struct worker *w, const struct vg_packet *p)
         f = flow_handle_packet(w->flows, p, &dir);
     if (p->nevents > 0)
         emit_anomalies(w, p, f);
+    if (w->app != NULL && f != NULL) {
+        w->io.dt = w->dt;
+        app_layer_packet(w->app, &w->io, p, f, dir);
+    }
     if (w->dt != NULL)
         detect_packet(w->dt, p, f, dir, worker_alert, w);
 }

@@ -227,7 +227,7 @@ Test(eve, record_builders)
     setenv("TZ", "UTC", 1);
     tzset();
     static const char *names[] = {"capture.pcap"};
-    struct eve_ctx ctx = {names, 1, NULL, 1, 0};
+    struct eve_ctx ctx = {.src_names = names, .nsrc = 1, .community_id = 1};
     struct flow f;
     memset(&f, 0, sizeof(f));
     inet_pton(AF_INET, "1.2.3.4", f.src.u8);

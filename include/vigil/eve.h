@@ -51,10 +51,13 @@ int eve_writer_flush(struct eve_writer *w);
 void eve_writer_free(struct eve_writer *w);
 
 /* What the records of a run share. */
+struct enrich;
+
 struct eve_ctx {
     const char *const *src_names; /* capture source of each vg_packet.src_idx */
     unsigned nsrc;
     const char *in_iface;         /* live interface, or NULL */
+    const struct enrich *enrich;  /* GeoIP/asset enrichment, or NULL */
     int community_id;             /* add community_id */
     uint16_t community_id_seed;
 };

@@ -8,6 +8,7 @@
 #include "vigil/config.h"
 #include "vigil/defrag.h"
 #include "vigil/detect.h"
+#include "vigil/app-layer.h"
 #include "vigil/flow.h"
 
 #define SENSOR_MAX_WORKERS 64
@@ -34,6 +35,8 @@ struct sensor_settings {
     char cache_dir[4096];           /* empty: no compiled-database cache */
     int rule_profiling;
     const struct config *cfg; /* for the engine's variables when it is (re)loaded */
+
+    struct app_config app; /* reassembly, protocol parsers and their records */
 };
 
 /* What a run did, for the summary line and the exit status. */

@@ -6,6 +6,7 @@
 
 #include "vigil/decode.h"
 #include "vigil/defrag.h"
+#include "vigil/app-layer.h"
 #include "vigil/detect.h"
 #include "vigil/eve.h"
 #include "vigil/flow.h"
@@ -36,6 +37,7 @@ struct sensor_stats {
     struct worker_stats worker;
     struct eve_sink_stats eve;
     struct detect_stats detect;
+    struct app_layer_stats app;
     uint64_t rules_loaded, rule_reloads, rule_reload_failures;
 };
 

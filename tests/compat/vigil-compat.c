@@ -58,14 +58,30 @@ static int rules_in_scope(const char *path, char *why, size_t whylen)
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return 1;
-    char *line = NULL;
-    size_t cap = 0;
+    char *line = NULL, *rule = NULL;
+    size_t cap = 0, rlen = 0;
     int ok = 1;
-    while (ok && getline(&line, &cap, f) > 0) {
-        char *p = line;
+    ssize_t got;
+    while (ok && (got = getline(&line, &cap, f)) > 0) {
+        /* A rule continues on the next line after a trailing backslash. */
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        char *nr = realloc(rule, rlen + (size_t)got + 2);
+        if (nr == NULL)
+            break;
+        rule = nr;
+        memcpy(rule + rlen, line, (size_t)got + 1);
+        rlen += (size_t)got;
+        if (got > 0 && line[got - 1] == '\\') {
+            rule[--rlen] = ' ';
+            rlen++;
+            continue;
+        }
+        rlen = 0;
+        char *p = rule;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (*p == '#' || *p == '\n' || *p == '\0')
+        if (*p == '#' || *p == '\0')
             continue;
         char action[32], proto[32];
         if (sscanf(p, "%31s %31s", action, proto) != 2)
@@ -102,6 +118,7 @@ static int rules_in_scope(const char *path, char *why, size_t whylen)
         }
     }
     free(line);
+    free(rule);
     fclose(f);
     return ok;
 }
@@ -259,7 +276,25 @@ static int find_rules(const char *dir, char *out, size_t outlen)
     return found;
 }
 
-/* Runs argv with a time limit; stderr goes to errpath. Returns the exit status, -1 if killed. */
+/* Returns the next space-separated word of *cur (NUL-terminating it), or NULL at the end. */
+static char *next_word(char **cur)
+{
+    char *p = *cur;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\0')
+        return NULL;
+    char *w = p;
+    while (*p && *p != ' ' && *p != '\t')
+        p++;
+    if (*p)
+        *p++ = '\0';
+    *cur = p;
+    return w;
+}
+
+/* Runs argv with a time limit; stderr goes to errpath. Returns the exit status, -2 if it timed
+ * out, -1 if another signal killed it. */
 static int run(char **argv, const char *errpath, unsigned timeout)
 {
     pid_t pid = fork();
@@ -277,7 +312,9 @@ static int run(char **argv, const char *errpath, unsigned timeout)
     }
     int st;
     waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? -2 : -1;
 }
 
 struct tally {
@@ -360,35 +397,43 @@ static enum result run_test(const struct options *o, const char *name, struct ta
         argv[n++] = "-S";
         argv[n++] = rules;
     }
-    /* Arguments the test passes to Suricata: --set pairs and a trailing BPF filter. */
+    /* Arguments the test passes to Suricata, split into words: --set pairs are passed on, -k and
+     * other options are dropped, and the remaining words form a BPF filter. */
     const struct config_node *args = config_lookup(y, "args");
     char argbuf[64][512];
     int nargbuf = 0;
+    char bpf[512] = "";
+    size_t bpflen = 0;
     for (size_t i = 0; args && args->type == CONFIG_SEQ && i < args->nchild && n < 120; i++) {
         const char *a = args->child[i]->value;
-        if (a == NULL || nargbuf >= 64)
+        char words[1024];
+        if (a == NULL)
             continue;
-        if (strncmp(a, "--set ", 6) == 0) {
-            snprintf(argbuf[nargbuf], sizeof(argbuf[0]), "%s", a + 6);
-            argv[n++] = "--set";
-            argv[n++] = argbuf[nargbuf++];
-        } else if (strncmp(a, "-k ", 3) == 0) {
-            const char *rest = a + 3;
-            while (*rest && *rest != ' ')
-                rest++;
-            while (*rest == ' ')
-                rest++;
-            if (*rest) { /* "-k none port 22": a BPF filter follows */
-                snprintf(argbuf[nargbuf], sizeof(argbuf[0]), "%s", rest);
-                argv[n++] = argbuf[nargbuf++];
+        snprintf(words, sizeof(words), "%s", a);
+        char *cur = words;
+        for (char *w = next_word(&cur); w && nargbuf < 64 && n < 120; w = next_word(&cur)) {
+            if (strcmp(w, "--set") == 0 || strcmp(w, "-k") == 0) {
+                char *v = next_word(&cur);
+                if (v != NULL && w[1] == '-') {
+                    snprintf(argbuf[nargbuf], sizeof(argbuf[0]), "%s", v);
+                    argv[n++] = "--set";
+                    argv[n++] = argbuf[nargbuf++];
+                }
+            } else if (w[0] != '-' && bpflen + strlen(w) + 2 < sizeof(bpf)) {
+                bpflen += (size_t)snprintf(bpf + bpflen, sizeof(bpf) - bpflen, "%s%s",
+                                           bpflen ? " " : "", w);
             }
         }
     }
+    if (bpflen > 0 && n < 120)
+        argv[n++] = bpf;
     argv[n] = NULL;
     int rc = run(argv, errp, 120);
     struct events ev = read_events(eve);
-    if (rc != 0 && ev.n == 0) {
-        why = rc < 0 ? "sensor crashed or timed out" : "sensor failed";
+    if (rc == -1 || (rc != 0 && ev.n == 0)) {
+        why = rc == -1 ? "sensor crashed (killed by a signal)"
+              : rc == -2 ? "sensor timed out"
+                         : "sensor failed";
         r = R_FAIL;
         free_events(&ev);
         goto done;

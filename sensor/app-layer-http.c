@@ -1,0 +1,104 @@
+/* app-layer-http.c: the HTTP adapter: feeds the HTTP parser, inspects and logs its transactions. */
+#include <stdlib.h>
+
+#include "app-layer-internal.h"
+#include "vigil/app-http.h"
+#include "vigil/eve-http.h"
+
+static void *http_new(const struct app_layer *a)
+{
+    const struct app_config *ac = app_layer_config(a);
+    struct http_config c;
+    http_config_defaults(&c);
+    c.request_body_limit = ac->http_request_body_limit;
+    c.response_body_limit = ac->http_response_body_limit;
+    return http_state_new(&c);
+}
+
+static void http_free(void *st) { http_state_free(st); }
+
+static int http_feed(struct app_pass *x, struct app_flow *af, int dir, const uint8_t *d,
+                     uint32_t len)
+{
+    (void)x;
+    return http_parse(af->st, dir, d, len);
+}
+
+static void http_gap_cb(struct app_flow *af, int dir, uint32_t len) { http_gap(af->st, dir, len); }
+
+static void http_eof_cb(struct app_flow *af, int dir) { http_eof(af->st, dir); }
+
+static const uint8_t *http_get(void *txp, unsigned b, int dir, unsigned idx, uint32_t *len)
+{
+    if (idx != 0)
+        return NULL;
+    return http_tx_buffer(txp, b, dir, len);
+}
+
+/* Detection's view of a direction's progress: a body in progress has its headers done. */
+static uint8_t http_prog(uint8_t p)
+{
+    switch (p) {
+    case HTTP_PROG_LINE:
+        return DETECT_PROG_LINE;
+    case HTTP_PROG_HEADERS:
+    case HTTP_PROG_BODY:
+        return DETECT_PROG_HEADERS;
+    case HTTP_PROG_COMPLETE:
+        return DETECT_PROG_COMPLETE;
+    default:
+        return DETECT_PROG_NONE;
+    }
+}
+
+static void http_update(struct app_pass *x, struct app_flow *af, int dir)
+{
+    struct http_state *s = af->st;
+    const struct app_config *ac = app_layer_config(x->a);
+    unsigned n = http_tx_count(s);
+    int releasable = 1;
+    int64_t upto = -1;
+    for (unsigned i = 0; i < n; i++) {
+        struct http_tx *tx = http_tx_get(s, i);
+        if (tx == NULL)
+            break;
+        struct app_txrec *rec = app_txrec_get(af, tx->id);
+        uint8_t prog[2] = {http_prog(tx->progress[0]), http_prog(tx->progress[1])};
+        app_inspect_tx(x, rec, APP_HTTP, prog, dir, http_get, tx);
+        int done = http_tx_complete(tx) || x->final;
+        if (done && rec != NULL && !rec->logged) {
+            rec->logged = 1;
+            if (ac->log_http)
+                app_log(x, "http", "http", eve_http_object(tx, ac->http_extended),
+                        (int64_t)tx->id);
+        }
+        if (done && releasable)
+            upto = (int64_t)tx->id;
+        else
+            releasable = 0;
+    }
+    if (upto >= 0) {
+        http_tx_release(s, (uint64_t)upto);
+        app_txrec_release(af, (uint64_t)upto);
+    }
+}
+
+static json_t *http_alert_object(const struct app_layer *a, struct app_flow *af, uint64_t tx_id,
+                                 const char **key)
+{
+    struct http_state *s = af->st;
+    unsigned n = http_tx_count(s);
+    for (unsigned i = 0; i < n; i++) {
+        struct http_tx *tx = http_tx_get(s, i);
+        if (tx != NULL && tx->id == tx_id) {
+            *key = "http";
+            return eve_http_object(tx, app_layer_config(a)->http_extended);
+        }
+    }
+    return NULL;
+}
+
+const struct app_proto_ops app_http_ops = {
+    APP_HTTP,    http_new,    http_free,   http_feed, http_gap_cb, http_eof_cb,
+    http_update, http_alert_object,
+};

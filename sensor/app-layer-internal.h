@@ -1,0 +1,89 @@
+/* app-layer-internal.h: what the application layer core shares with its per-protocol adapters. */
+#ifndef VIGIL_APP_LAYER_INTERNAL_H
+#define VIGIL_APP_LAYER_INTERNAL_H
+
+#include "vigil/app-layer.h"
+
+#define APP_PROBE_MAX 512 /* bytes of a direction held while the protocol is unknown */
+
+/* What the layer remembers of one transaction: how far detection saw it, and its state. */
+struct app_txrec {
+    uint64_t id;
+    uint8_t prog[2]; /* enum detect_progress last inspected, per direction */
+    uint8_t logged;
+    void *dstate; /* detect_tx's state */
+};
+
+/* A flow's application state (flow->app). */
+struct app_flow {
+    uint16_t proto;
+    uint8_t stop[2];    /* the parser gave up on the direction */
+    uint8_t probed[2];  /* the direction's data matched no protocol */
+    uint8_t *probe[2];  /* data held while the protocol is unknown */
+    uint32_t nprobe[2], probe_total[2];
+    void *st; /* the parser's state */
+    const struct app_proto_ops *ops;
+    struct app_txrec *tx; /* live transactions, oldest first */
+    unsigned ntx, ctx;
+    uint8_t *win[2]; /* the latest stream bytes, for stream inspection */
+    uint32_t wlen[2];
+};
+
+/* One pass of the layer: what the stream callback and the adapters need. */
+struct app_pass {
+    struct app_layer *a;
+    const struct app_io *io;
+    const struct vg_packet *p; /* the packet, or a pseudo packet at flow end */
+    struct flow *f;
+    vg_time_t ts;
+    int pdir;  /* the packet's direction */
+    int final; /* the flow is ending */
+    struct vg_packet *pseudo; /* at flow end: the packet p points to, turned to each direction */
+};
+
+/* A protocol parser behind the layer. The adapters hold the parser's state in af->st. */
+struct app_proto_ops {
+    unsigned proto;
+    void *(*state_new)(const struct app_layer *a);
+    void (*state_free)(void *st);
+    /* Parses data of direction dir; -1 once the direction is not this protocol any more. */
+    int (*feed)(struct app_pass *x, struct app_flow *af, int dir, const uint8_t *d, uint32_t len);
+    void (*gap)(struct app_flow *af, int dir, uint32_t len);
+    void (*eof)(struct app_flow *af, int dir);
+    /* Inspects what advanced, logs what finished and releases it (all of it when x->final). */
+    void (*update)(struct app_pass *x, struct app_flow *af, int dir);
+    /* The record of transaction tx_id for an alert, with its key. */
+    json_t *(*alert_object)(const struct app_layer *a, struct app_flow *af, uint64_t tx_id,
+                            const char **key);
+};
+
+extern const struct app_proto_ops app_http_ops, app_tls_ops, app_smtp_ops, app_dns_ops;
+
+/* The layer's configuration. */
+const struct app_config *app_layer_config(const struct app_layer *a);
+
+/* The record of transaction id (created if absent). NULL when out of memory. */
+struct app_txrec *app_txrec_get(struct app_flow *af, uint64_t id);
+
+/* Forgets transactions with id <= upto, freeing their detection state. */
+void app_txrec_release(struct app_flow *af, uint64_t upto);
+
+/*
+ * Inspects transaction rec (parser object txp, buffers through get) when its progress moved
+ * past what detection saw; final when nothing more will come.
+ */
+void app_inspect_tx(struct app_pass *x, struct app_txrec *rec, unsigned proto, const uint8_t prog[2],
+                    int dir, const uint8_t *(*get)(void *, unsigned, int, unsigned, uint32_t *),
+                    void *txp);
+
+/* Sends a record to the log (takes obj); tx_id < 0 for none. Counts a logged transaction. */
+void app_log(struct app_pass *x, const char *event_type, const char *key, json_t *obj,
+             int64_t tx_id);
+
+/* Counts a parse error of the flow's protocol. */
+void app_count_error(struct app_pass *x, unsigned proto);
+
+/* The worker's DNS message scratch. */
+struct dns_message *app_layer_dns_scratch(struct app_layer *a);
+
+#endif

@@ -1,0 +1,570 @@
+/* app-layer.c: the application layer core: reassembled data to protocol detection, parsers and stream inspection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app-layer-internal.h"
+#include "vigil/app-dns.h"
+#include "vigil/app-smtp.h"
+#include "vigil/app-tls.h"
+
+struct app_layer {
+    struct app_config cfg;
+    struct stream_engine *stream;
+    struct dns_message *dns; /* scratch for one DNS message */
+    uint8_t *scratch;        /* stream window plus new data, for stream inspection */
+    uint32_t scratch_cap;
+    struct app_layer_stats st;
+};
+
+/* ---- Configuration ---- */
+
+int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf)
+{
+    memset(c, 0, sizeof(*c));
+    c->enabled = 1;
+    stream_config_defaults(&c->stream);
+    c->http_request_body_limit = 100 * 1024;
+    c->http_response_body_limit = 100 * 1024;
+    c->smtp_body_limit = 64 * 1024;
+    c->log_http = c->log_dns = c->log_tls = c->log_smtp = c->log_anomaly = 1;
+    if (cfg == NULL)
+        return 0;
+    uint64_t v;
+    if (config_get_bool(cfg, "app-layer.enabled", 1, &c->enabled, errbuf) < 0 ||
+        config_get_size(cfg, "stream.memcap", c->stream.memcap, &c->stream.memcap, errbuf) < 0 ||
+        config_get_bool(cfg, "stream.midstream", c->stream.midstream, &c->stream.midstream,
+                        errbuf) < 0 ||
+        config_get_size(cfg, "stream.reassembly.depth", c->stream.depth, &v, errbuf) < 0)
+        return -1;
+    if (v > UINT32_MAX) {
+        vg_errbuf_set(errbuf, "stream.reassembly.depth: at most 4gb");
+        return -1;
+    }
+    c->stream.depth = (uint32_t)v;
+    const char *pol = config_get(cfg, "stream.reassembly.policy");
+    if (pol != NULL) {
+        int p = stream_policy_parse(pol);
+        if (p < 0) {
+            vg_errbuf_set(errbuf, "stream.reassembly.policy: unknown policy '%s'", pol);
+            return -1;
+        }
+        c->stream.policy = p;
+    }
+    if (config_get_size(cfg, "app-layer.protocols.http.request-body-limit",
+                        c->http_request_body_limit, &v, errbuf) < 0)
+        return -1;
+    c->http_request_body_limit = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    if (config_get_size(cfg, "app-layer.protocols.http.response-body-limit",
+                        c->http_response_body_limit, &v, errbuf) < 0)
+        return -1;
+    c->http_response_body_limit = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    if (config_get_bool(cfg, "outputs.eve.types.http", 1, &c->log_http, errbuf) < 0 ||
+        config_get_bool(cfg, "outputs.eve.types.dns", 1, &c->log_dns, errbuf) < 0 ||
+        config_get_bool(cfg, "outputs.eve.types.tls", 1, &c->log_tls, errbuf) < 0 ||
+        config_get_bool(cfg, "outputs.eve.types.smtp", 1, &c->log_smtp, errbuf) < 0 ||
+        config_get_bool(cfg, "outputs.eve.types.anomaly", 1, &c->log_anomaly, errbuf) < 0 ||
+        config_get_bool(cfg, "outputs.eve.http-extended", 0, &c->http_extended, errbuf) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- Life cycle ---- */
+
+struct app_layer *app_layer_new(const struct app_config *c, char *errbuf)
+{
+    struct app_layer *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        vg_errbuf_set(errbuf, "out of memory for the application layer");
+        return NULL;
+    }
+    a->cfg = *c;
+    a->stream = stream_engine_new(&c->stream, errbuf);
+    a->dns = malloc(sizeof(*a->dns));
+    if (a->stream == NULL || a->dns == NULL) {
+        if (a->dns == NULL)
+            vg_errbuf_set(errbuf, "out of memory for the application layer");
+        app_layer_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void app_layer_free(struct app_layer *a)
+{
+    if (a == NULL)
+        return;
+    free(a->scratch);
+    free(a->dns);
+    stream_engine_free(a->stream);
+    free(a);
+}
+
+const struct app_config *app_layer_config(const struct app_layer *a) { return &a->cfg; }
+
+struct dns_message *app_layer_dns_scratch(struct app_layer *a) { return a->dns; }
+
+void app_layer_stats_add(const struct app_layer *a, struct app_layer_stats *out)
+{
+    for (unsigned i = 0; i < APP__COUNT; i++) {
+        out->flows[i] += a->st.flows[i];
+        out->txs[i] += a->st.txs[i];
+        out->parse_errors[i] += a->st.parse_errors[i];
+    }
+    out->gaps += a->st.gaps;
+    struct stream_stats s;
+    memset(&s, 0, sizeof(s));
+    stream_engine_stats(a->stream, &s);
+    out->stream.segments += s.segments;
+    out->stream.bytes_reassembled += s.bytes_reassembled;
+    out->stream.retransmissions += s.retransmissions;
+    out->stream.overlaps += s.overlaps;
+    out->stream.overlap_diff += s.overlap_diff;
+    out->stream.gaps += s.gaps;
+    out->stream.out_of_order += s.out_of_order;
+    out->stream.memcap_drops += s.memcap_drops;
+    out->stream.depth_reached += s.depth_reached;
+    out->stream.midstream_pickups += s.midstream_pickups;
+    out->stream.memuse += s.memuse;
+}
+
+/* ---- Transactions ---- */
+
+struct app_txrec *app_txrec_get(struct app_flow *af, uint64_t id)
+{
+    for (unsigned i = 0; i < af->ntx; i++)
+        if (af->tx[i].id == id)
+            return &af->tx[i];
+    if (af->ntx == af->ctx) {
+        unsigned c = af->ctx ? af->ctx * 2 : 4;
+        struct app_txrec *n = realloc(af->tx, c * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        af->tx = n;
+        af->ctx = c;
+    }
+    struct app_txrec *r = &af->tx[af->ntx++];
+    memset(r, 0, sizeof(*r));
+    r->id = id;
+    return r;
+}
+
+void app_txrec_release(struct app_flow *af, uint64_t upto)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < af->ntx; i++) {
+        if (af->tx[i].id <= upto)
+            detect_tx_state_free(&af->tx[i].dstate);
+        else
+            af->tx[k++] = af->tx[i];
+    }
+    af->ntx = k;
+}
+
+void app_inspect_tx(struct app_pass *x, struct app_txrec *rec, unsigned proto, const uint8_t prog[2],
+                    int dir, const uint8_t *(*get)(void *, unsigned, int, unsigned, uint32_t *),
+                    void *txp)
+{
+    if (x->io->dt == NULL || rec == NULL)
+        return;
+    if (!x->final && prog[0] == rec->prog[0] && prog[1] == rec->prog[1])
+        return;
+    rec->prog[0] = prog[0];
+    rec->prog[1] = prog[1];
+    struct detect_tx t = {rec->id, (uint16_t)proto, {prog[0], prog[1]}, get, txp, &rec->dstate};
+    detect_tx(x->io->dt, x->p, x->f, dir, &t, x->final, x->io->alert, x->io->alert_ctx);
+}
+
+void app_log(struct app_pass *x, const char *event_type, const char *key, json_t *obj,
+             int64_t tx_id)
+{
+    if (obj == NULL)
+        return;
+    if (x->f->app_proto < APP__COUNT)
+        x->a->st.txs[x->f->app_proto]++;
+    if (x->io->log == NULL) {
+        json_decref(obj);
+        return;
+    }
+    x->io->log(x->io->log_ctx, NULL, x->f, x->ts, event_type, key, obj, tx_id);
+}
+
+void app_count_error(struct app_pass *x, unsigned proto)
+{
+    if (proto < APP__COUNT)
+        x->a->st.parse_errors[proto]++;
+}
+
+/* ---- Protocol detection ---- */
+
+static int has_prefix(const uint8_t *d, uint32_t n, const char *s, int *more)
+{
+    size_t l = strlen(s);
+    size_t m = n < l ? n : l;
+    if (memcmp(d, s, m) != 0)
+        return 0;
+    if (n < l)
+        *more = 1;
+    return n >= l;
+}
+
+static int looks_http_request(const uint8_t *d, uint32_t n, int *more)
+{
+    static const char *const methods[] = {"GET ",     "POST ",    "HEAD ",      "PUT ",
+                                          "DELETE ",  "OPTIONS ", "CONNECT ",   "TRACE ",
+                                          "PATCH ",   "PROPFIND ", "PROPPATCH ", "MKCOL ",
+                                          "COPY ",    "MOVE ",    "LOCK ",      "UNLOCK ",
+                                          "SEARCH ",  "REPORT ",  "SUBSCRIBE ", "NOTIFY "};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (has_prefix(d, n, methods[i], more))
+            return 1;
+    return 0;
+}
+
+static int contains(const uint8_t *d, uint32_t n, const char *s)
+{
+    size_t l = strlen(s);
+    for (uint32_t i = 0; i + l <= n; i++)
+        if (memcmp(d + i, s, l) == 0)
+            return 1;
+    return 0;
+}
+
+/* The protocol data d (direction dir) starts, APP_UNKNOWN if none; *more if it may need more. */
+static unsigned probe_tcp(const struct flow *f, const uint8_t *d, uint32_t n, int dir, int *more)
+{
+    *more = 0;
+    if (n == 0)
+        return APP_UNKNOWN;
+    if (dir == 0 ? looks_http_request(d, n, more) : has_prefix(d, n, "HTTP/1.", more))
+        return APP_HTTP;
+    if (tls_probe(d, n))
+        return APP_TLS;
+    if (has_prefix(d, n, "SSH-", more))
+        return APP_SSH;
+    int sm = smtp_probe(d, n, dir);
+    if (sm == 1)
+        return APP_SMTP;
+    if (sm < 0)
+        *more = 1;
+    uint32_t line = 0;
+    while (line < n && d[line] != '\n')
+        line++;
+    if (dir == 1 && n >= 4 && memcmp(d, "220", 3) == 0 && contains(d, line, "FTP"))
+        return APP_FTP;
+    if (dir == 0 && (has_prefix(d, n, "USER ", more) || has_prefix(d, n, "AUTH TLS", more)) &&
+        (f->dp == 21 || f->sp == 21))
+        return APP_FTP;
+    if (n >= 8 && (d[4] == 0xff || d[4] == 0xfe) && memcmp(d + 5, "SMB", 3) == 0)
+        return APP_SMB;
+    if (n >= 16 && d[0] == 5 && d[1] <= 1 && (d[2] == 11 || d[2] == 0) && d[3] <= 0x03)
+        return APP_DCERPC;
+    if (f->dp == 53 || f->sp == 53) {
+        int dn = dns_probe_tcp(d, n);
+        if (dn == 1)
+            return APP_DNS;
+        if (dn < 0)
+            *more = 1;
+    }
+    if (n < 8 && !*more)
+        *more = 1; /* too little to tell */
+    return APP_UNKNOWN;
+}
+
+static const struct app_proto_ops *ops_for(unsigned proto)
+{
+    switch (proto) {
+    case APP_HTTP:
+        return &app_http_ops;
+    case APP_TLS:
+        return &app_tls_ops;
+    case APP_SMTP:
+        return &app_smtp_ops;
+    case APP_DNS:
+        return &app_dns_ops;
+    default:
+        return NULL; /* recognised, no parser (ssh, ftp, smb, dcerpc) */
+    }
+}
+
+static struct app_flow *flow_state(struct flow *f)
+{
+    if (f->app == NULL)
+        f->app = calloc(1, sizeof(struct app_flow));
+    return f->app;
+}
+
+static void set_proto(struct app_pass *x, struct app_flow *af, unsigned proto)
+{
+    af->proto = (uint16_t)proto;
+    x->f->app_proto = (uint16_t)proto;
+    x->a->st.flows[proto]++;
+    af->ops = ops_for(proto);
+    if (af->ops != NULL && (af->st = af->ops->state_new(x->a)) == NULL)
+        af->ops = NULL;
+}
+
+/* Hands data of direction dir to the parser. */
+static void parse(struct app_pass *x, struct app_flow *af, int dir, const uint8_t *d, uint32_t n)
+{
+    if (af->ops == NULL || af->stop[dir] || n == 0)
+        return;
+    if (af->ops->feed(x, af, dir, d, n) < 0) {
+        af->stop[dir] = 1;
+        app_count_error(x, af->proto);
+    }
+}
+
+/* Detects the protocol of a TCP flow from its first bytes; feeds the parser once known. */
+static void detect_and_parse(struct app_pass *x, struct app_flow *af, int dir, const uint8_t *d,
+                             uint32_t n)
+{
+    if (af->proto != APP_UNKNOWN) {
+        parse(x, af, dir, d, n);
+        return;
+    }
+    const uint8_t *pd = d;
+    uint32_t pn = n;
+    if (af->nprobe[dir] > 0) {
+        uint32_t room = APP_PROBE_MAX - af->nprobe[dir];
+        uint32_t k = n < room ? n : room;
+        memcpy(af->probe[dir] + af->nprobe[dir], d, k);
+        pd = af->probe[dir];
+        pn = af->nprobe[dir] + k;
+    }
+    int more = 0;
+    unsigned proto = probe_tcp(x->f, pd, pn, dir, &more);
+    af->probe_total[dir] += n;
+    if (proto != APP_UNKNOWN) {
+        set_proto(x, af, proto);
+        /* The other direction's held bytes first: they came earlier. */
+        if (af->nprobe[!dir] > 0)
+            parse(x, af, !dir, af->probe[!dir], af->nprobe[!dir]);
+        if (af->nprobe[dir] > 0)
+            parse(x, af, dir, af->probe[dir], af->nprobe[dir]);
+        parse(x, af, dir, d, n);
+        for (int i = 0; i < 2; i++) {
+            free(af->probe[i]);
+            af->probe[i] = NULL;
+            af->nprobe[i] = 0;
+        }
+        return;
+    }
+    if (more && af->probe_total[dir] < APP_PROBE_MAX) {
+        if (af->probe[dir] == NULL && (af->probe[dir] = malloc(APP_PROBE_MAX)) == NULL)
+            return;
+        if (af->nprobe[dir] == 0) {
+            memcpy(af->probe[dir], d, n);
+            af->nprobe[dir] = n;
+        } else {
+            af->nprobe[dir] = pn;
+        }
+        return;
+    }
+    af->probed[dir] = 1;
+    if (af->probed[0] && af->probed[1]) {
+        af->proto = APP_FAILED;
+        x->f->app_proto = APP_FAILED;
+        x->a->st.flows[APP_FAILED]++;
+        for (int i = 0; i < 2; i++) {
+            free(af->probe[i]);
+            af->probe[i] = NULL;
+            af->nprobe[i] = 0;
+        }
+    }
+}
+
+/* ---- Stream data ---- */
+
+/* Inspects new stream bytes together with the window of earlier ones, then slides the window. */
+static void inspect_stream(struct app_pass *x, struct app_flow *af, int dir, const uint8_t *d,
+                           uint32_t n, uint64_t offset)
+{
+    struct detect_thread *dt = x->io->dt;
+    uint32_t look = detect_stream_lookback(dt);
+    uint32_t w = af->wlen[dir];
+    if (w == 0) {
+        detect_stream(dt, x->p, x->f, dir, d, n, offset, 0, x->io->alert, x->io->alert_ctx);
+    } else {
+        uint64_t need = (uint64_t)w + n;
+        if (need > x->a->scratch_cap) {
+            uint8_t *s = realloc(x->a->scratch, need);
+            if (s == NULL)
+                return;
+            x->a->scratch = s;
+            x->a->scratch_cap = (uint32_t)need;
+        }
+        memcpy(x->a->scratch, af->win[dir], w);
+        memcpy(x->a->scratch + w, d, n);
+        detect_stream(dt, x->p, x->f, dir, x->a->scratch, w + n, offset - w, w, x->io->alert,
+                      x->io->alert_ctx);
+    }
+    if (look == 0)
+        return;
+    if (af->win[dir] == NULL && (af->win[dir] = malloc(look)) == NULL)
+        return;
+    if (n >= look) {
+        memcpy(af->win[dir], d + n - look, look);
+        af->wlen[dir] = look;
+    } else {
+        uint32_t keep = w + n > look ? look - n : w;
+        memmove(af->win[dir], af->win[dir] + w - keep, keep);
+        memcpy(af->win[dir] + keep, d, n);
+        af->wlen[dir] = keep + n;
+    }
+}
+
+/* A packet standing for the flow at its end, for inspection that needs one. */
+static void pseudo_packet(struct vg_packet *p, const struct flow *f, int dir, vg_time_t when)
+{
+    memset(p, 0, sizeof(*p));
+    p->ts = when;
+    p->ip_ver = f->ip_ver;
+    p->proto = f->proto;
+    p->src = dir == 0 ? f->src : f->dst;
+    p->dst = dir == 0 ? f->dst : f->src;
+    p->sp = dir == 0 ? f->sp : f->dp;
+    p->dp = dir == 0 ? f->dp : f->sp;
+    p->flags = VG_PKT_HAS_PORTS;
+    p->src_idx = f->src_idx;
+    p->vlan_cnt = f->vlan_cnt;
+    memcpy(p->vlan_id, f->vlan_id, sizeof(p->vlan_id));
+}
+
+static void on_stream(void *ctx, struct flow *f, int dir, const uint8_t *data, uint32_t len,
+                      uint64_t offset, unsigned flags)
+{
+    struct app_pass *x = ctx;
+    struct app_flow *af = flow_state(f);
+    if (af == NULL)
+        return;
+    /* Data of the other direction (released by this packet's ACK or FIN) is inspected as if
+     * it travelled its own way, so rule addresses and flow direction agree. */
+    const struct vg_packet *saved = x->p;
+    struct vg_packet turned;
+    if (x->pseudo != NULL) {
+        pseudo_packet(x->pseudo, f, dir, x->ts);
+    } else if (dir != x->pdir) {
+        pseudo_packet(&turned, f, dir, x->ts);
+        turned.pcap_cnt = saved->pcap_cnt;
+        x->p = &turned;
+    }
+    if (flags & STREAM_DATA_GAP) {
+        x->a->st.gaps++;
+        af->wlen[dir] = 0;
+        if (af->proto == APP_UNKNOWN) {
+            af->probed[dir] = 1;
+        } else if (af->ops != NULL && !af->stop[dir] && af->ops->gap != NULL) {
+            af->ops->gap(af, dir, len);
+        }
+    } else if (data != NULL && len > 0) {
+        /* Parse first, so alerts on this data already know the protocol. */
+        detect_and_parse(x, af, dir, data, len);
+        if (x->io->dt != NULL && detect_wants_stream(x->io->dt))
+            inspect_stream(x, af, dir, data, len, offset);
+    }
+    if ((flags & (STREAM_DATA_EOF | STREAM_DATA_DEPTH)) && af->ops != NULL && !af->stop[dir] &&
+        af->ops->eof != NULL)
+        af->ops->eof(af, dir);
+    if (af->ops != NULL)
+        af->ops->update(x, af, dir);
+    x->p = saved;
+}
+
+/* ---- Packets ---- */
+
+static void log_stream_events(struct app_pass *x, unsigned events)
+{
+    if (!x->a->cfg.log_anomaly || x->io->log == NULL)
+        return;
+    /* Retransmissions and midstream pickups are routine: counted, not logged. */
+    events &= ~(unsigned)(STREAM_EV_RETRANSMISSION | STREAM_EV_MIDSTREAM);
+    for (unsigned bit = 1; bit != 0 && bit <= events; bit <<= 1) {
+        if (!(events & bit))
+            continue;
+        const char *name = stream_event_name(bit);
+        if (name == NULL)
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "type", json_string("stream"));
+        json_object_set_new(o, "event", json_string(name));
+        x->io->log(x->io->log_ctx, x->p, x->f, x->ts, "anomaly", "anomaly", o, -1);
+    }
+}
+
+/* A UDP datagram: DNS is the one UDP protocol parsed. */
+static void udp_packet(struct app_pass *x, const struct vg_packet *p, int dir)
+{
+    struct flow *f = x->f;
+    const uint8_t *d = vg_pkt_payload(p);
+    uint32_t n = p->payload_len;
+    if (f->app_proto == APP_FAILED || n == 0)
+        return;
+    struct app_flow *af = flow_state(f);
+    if (af == NULL)
+        return;
+    if (af->proto == APP_UNKNOWN) {
+        if (!dns_probe_udp(d, n)) {
+            af->probed[dir] = 1;
+            if (af->probed[0] && af->probed[1]) {
+                af->proto = f->app_proto = APP_FAILED;
+                x->a->st.flows[APP_FAILED]++;
+            }
+            return;
+        }
+        set_proto(x, af, APP_DNS);
+    }
+    parse(x, af, dir, d, n);
+    if (af->ops != NULL)
+        af->ops->update(x, af, dir);
+}
+
+void app_layer_packet(struct app_layer *a, const struct app_io *io, const struct vg_packet *p,
+                      struct flow *f, int dir)
+{
+    if (f == NULL || p->ip_ver == 0 || (p->flags & VG_PKT_FRAGMENT))
+        return;
+    struct app_pass x = {a, io, p, f, p->ts, dir, 0, NULL};
+    if (p->proto == 6) {
+        unsigned ev = stream_handle_packet(a->stream, f, p, dir, on_stream, &x);
+        if (ev != 0)
+            log_stream_events(&x, ev);
+    } else if (p->proto == 17) {
+        udp_packet(&x, p, dir);
+    }
+}
+
+void app_layer_flow_end(struct app_layer *a, const struct app_io *io, struct flow *f,
+                        vg_time_t when)
+{
+    struct vg_packet pp;
+    pseudo_packet(&pp, f, 0, when);
+    struct app_pass x = {a, io, &pp, f, when, 0, 0, &pp};
+    if (f->stream != NULL)
+        stream_flow_end(a->stream, f, on_stream, &x);
+    struct app_flow *af = f->app;
+    if (af == NULL)
+        return;
+    x.final = 1;
+    if (af->ops != NULL) {
+        af->ops->update(&x, af, 0);
+        af->ops->state_free(af->st);
+    }
+    app_txrec_release(af, UINT64_MAX);
+    free(af->tx);
+    for (int i = 0; i < 2; i++) {
+        free(af->win[i]);
+        free(af->probe[i]);
+    }
+    free(af);
+    f->app = NULL;
+}
+
+json_t *app_layer_alert_object(struct app_layer *a, struct flow *f, uint64_t tx_id,
+                               const char **key)
+{
+    struct app_flow *af = f != NULL ? f->app : NULL;
+    if (af == NULL || af->ops == NULL || af->ops->alert_object == NULL)
+        return NULL;
+    return af->ops->alert_object(a, af, tx_id, key);
+}
