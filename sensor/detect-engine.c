@@ -289,6 +289,13 @@ struct detect_engine *detect_engine_load(const struct detect_config *c,
         }
     }
     rep->loaded = e->nsigs;
+    const char *tf = c->cfg ? config_get(c->cfg, "threshold-file") : NULL;
+    if (tf != NULL && tf[0] != '\0') {
+        int bad = detect_threshold_file_apply(e, tf, errors, errbuf);
+        if (bad < 0)
+            goto fail;
+        rep->failed += (unsigned)bad;
+    }
     if (detect_index_build(e) < 0) {
         vg_errbuf_set(errbuf, "out of memory indexing rules");
         goto fail;
@@ -567,7 +574,9 @@ static int pkt_checks(const struct sig *s, const struct vg_packet *p, struct flo
             ok = ipopt_present(p, c->match);
             break;
         case PC_APP_PROTO:
-            ok = f != NULL && (f->app_proto == c->r.a) != c->negate;
+            /* As Suricata, a negation only matches once detection decided the protocol. */
+            ok = f != NULL && (f->app_proto == c->r.a) != c->negate &&
+                 !(c->negate && c->r.a != APP_UNKNOWN && f->app_proto == APP_UNKNOWN);
             break;
         case PC_STREAM_SIZE: {
             /* Bytes seen per side (approximated by the flow's byte counters). */
@@ -684,6 +693,10 @@ static void raise_alert(struct detect_thread *t, const struct sig *s, const stru
     VG_CNT_INC(t->rs[s->idx].matches);
     if (s->noalert || s->action == ACT_PASS)
         return;
+    if (s->suppress != NULL && detect_suppressed(s, p)) {
+        VG_CNT_INC(t->st.suppressed);
+        return;
+    }
     if ((s->thr || s->dfilter) && !detect_thr_check(t->e->thr, s, p)) {
         VG_CNT_INC(t->st.suppressed);
         return;

@@ -273,6 +273,14 @@ struct thr_spec {
     uint32_t count, seconds;
 };
 
+/* A suppress entry of threshold.config: no alert at all (addrs NULL), or not for these addresses. */
+enum sup_track { SUP_BY_SRC, SUP_BY_DST, SUP_BY_EITHER };
+struct sig_suppress {
+    uint8_t track;
+    struct addr_group *addrs; /* interned by the engine's variables; not freed here */
+    struct sig_suppress *next;
+};
+
 /* ---- Signatures ---- */
 
 enum sig_action { ACT_ALERT, ACT_DROP, ACT_REJECT, ACT_PASS };
@@ -302,6 +310,7 @@ struct sig {
     uint8_t nvars; /* byte_extract variables */
     struct thr_spec *thr;
     struct thr_spec *dfilter;
+    struct sig_suppress *suppress; /* from threshold.config */
 
     /* Derived at load. */
     uint32_t idx;           /* evaluation order */
@@ -489,5 +498,17 @@ void detect_xbits_free(struct detect_engine *e);
 /* detect-buffers.c: transforms a buffer into t->xfbuf; returns the new length. */
 uint32_t detect_transform(struct detect_thread *t, uint16_t xf, const uint8_t *in, uint32_t len,
                           const uint8_t **out);
+
+/*
+ * Applies Suricata's threshold.config at path to the loaded rules: threshold and event_filter
+ * entries replace a rule's own threshold, suppress entries silence it (for some addresses).
+ * Bad lines are reported on errors as "file:line: reason". Returns the number of bad lines, or
+ * -1 with errbuf set if the file cannot be read.
+ */
+int detect_threshold_file_apply(struct detect_engine *e, const char *path, FILE *errors,
+                                char *errbuf);
+
+/* 1 if a suppress entry silences rule s on packet p. */
+int detect_suppressed(const struct sig *s, const struct vg_packet *p);
 
 #endif

@@ -675,6 +675,10 @@ void detect_sig_free(struct sig *s)
     free(s->fi);
     free(s->thr);
     free(s->dfilter);
+    for (struct sig_suppress *x = s->suppress, *nx; x != NULL; x = nx) {
+        nx = x->next;
+        free(x);
+    }
     free((char *)s->info.msg);
     free((char *)s->info.classtype);
     free((char *)s->info.metadata);

@@ -374,6 +374,42 @@ Test(detect, thresholds)
     h_free(&h);
 }
 
+Test(detect, threshold_file_overrides_and_suppresses)
+{
+    char tf[] = "/tmp/vigil-threshold-XXXXXX";
+    int fd = mkstemp(tf);
+    cr_assert_geq(fd, 0);
+    static const char text[] = "# Suricata's threshold.config\n"
+                               "threshold gen_id 1, sig_id 1, type limit, track by_rule, count 2, "
+                               "seconds 60\n"
+                               "suppress gen_id 1, sig_id 2\n"
+                               "suppress gen_id 1, sig_id 3, track by_src, ip [10.0.0.0/24]\n"
+                               "bogus gen_id 1, sig_id 4\n"
+                               "threshold gen_id 1, sig_id 4, type sometimes, track by_src\n";
+    cr_assert_eq(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    char yaml[256];
+    snprintf(yaml, sizeof(yaml), "threshold-file: %s\n", tf);
+    struct harness h;
+    h_init(&h,
+           "alert udp any any -> any any (content:\"x\"; sid:1;)\n"
+           "alert udp any any -> any any (content:\"x\"; sid:2;)\n"
+           "alert udp any any -> any any (content:\"x\"; sid:3;)\n"
+           "alert udp any any -> any any (content:\"x\"; sid:4;)\n",
+           yaml);
+    unlink(tf);
+    cr_assert(strstr(h.errors, ":5: unknown entry") != NULL, "%s", h.errors);
+    cr_assert(strstr(h.errors, ":6: ") != NULL, "%s", h.errors);
+    for (int i = 0; i < 5; i++)
+        h_udp(&h, "10.0.0.1", 1000, "10.0.1.2", (uint16_t)(2000 + i), "x", 1);
+    h_udp(&h, "10.0.5.1", 1000, "10.0.1.2", 3000, "x", 1);
+    cr_expect_eq(count(&h, 1), 2, "the file's limit replaced no limit");
+    cr_expect_eq(count(&h, 2), 0, "suppressed everywhere");
+    cr_expect_eq(count(&h, 3), 1, "suppressed for 10.0.0.0/24 sources only");
+    cr_expect_eq(count(&h, 4), 6, "bad lines change nothing");
+    h_free(&h);
+}
+
 Test(detect, icmp_ttl_ip_proto)
 {
     struct harness h;

@@ -400,7 +400,7 @@ static enum result run_test(const struct options *o, const char *name, struct ta
     /* Arguments the test passes to Suricata, split into words: --set pairs are passed on, -k and
      * other options are dropped, and the remaining words form a BPF filter. */
     const struct config_node *args = config_lookup(y, "args");
-    char argbuf[64][512];
+    static char argbuf[64][4608];
     int nargbuf = 0;
     char bpf[512] = "";
     size_t bpflen = 0;
@@ -415,7 +415,15 @@ static enum result run_test(const struct options *o, const char *name, struct ta
             if (strcmp(w, "--set") == 0 || strcmp(w, "-k") == 0) {
                 char *v = next_word(&cur);
                 if (v != NULL && w[1] == '-') {
-                    snprintf(argbuf[nargbuf], sizeof(argbuf[0]), "%s", v);
+                    /* ${TEST_DIR} is the test's own directory. */
+                    const char *td = strstr(v, "${TEST_DIR}");
+                    if (td != NULL) {
+                        int k = snprintf(argbuf[nargbuf], sizeof(argbuf[0]), "%.*s%s%s",
+                                         (int)(td - v), v, dir, td + 11);
+                        if (k < 0 || (size_t)k >= sizeof(argbuf[0]))
+                            continue; /* too long to pass on */
+                    } else
+                        snprintf(argbuf[nargbuf], sizeof(argbuf[0]), "%s", v);
                     argv[n++] = "--set";
                     argv[n++] = argbuf[nargbuf++];
                 }
