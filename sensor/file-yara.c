@@ -131,7 +131,7 @@ static int walk(struct rule_list *l, const char *dir, size_t root_len, int depth
         n++;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && n > 1)
         qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char path[4096];

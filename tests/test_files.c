@@ -901,3 +901,37 @@ Test(files, mime_garbage_and_limits)
     file_thread_free(t);
     file_engine_free(e);
 }
+
+Test(files, eve_sink_output_from_workers_and_scanners)
+{
+    char *dir = tu_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/eve.json", dir);
+    char err[VG_ERRBUF_SIZE];
+    struct eve_sink *sink = eve_sink_open(path, err);
+    cr_assert_not_null(sink, "%s", err);
+    struct file_config c;
+    file_config_init(&c);
+    c.sink = sink;
+    c.log = log_cb;
+    const char *rules = bundled_rules();
+    c.yara_rules = (char **)&rules;
+    c.n_yara_rules = 1;
+    c.yara_threads = 2;
+    struct file_engine *e = file_engine_new(&c, err);
+    cr_assert_not_null(e, "%s", err);
+    struct file_thread *t = file_thread_new(e, err);
+    uint8_t d[68];
+    eicar(d);
+    for (int i = 0; i < 20; i++)
+        feed(t, "e", d, sizeof(d), 68, 0);
+    file_thread_free(t);
+    file_engine_free(e);
+    eve_sink_close(sink);
+    struct tu_events ev = tu_read_eve(path);
+    cr_assert_eq(tu_count(&ev, "fileinfo", NULL, NULL), 20);
+    cr_assert_eq(tu_count(&ev, "alert", "alert.signature", "YARA Vigil_EICAR_Test_File"), 20);
+    tu_events_free(&ev);
+    rm_rf(dir);
+    free(dir);
+}
