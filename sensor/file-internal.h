@@ -1,0 +1,134 @@
+/* file-internal.h: the structures the file-*.c modules share (not part of the public API). */
+#ifndef VIGIL_FILE_INTERNAL_H
+#define VIGIL_FILE_INTERNAL_H
+
+#include <magic.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <yara.h>
+
+#include "vigil/common.h"
+#include "vigil/files.h"
+
+/* Bytes at the start of a file given to libmagic. */
+#define FILE_MAGIC_BYTES 16384
+
+/* The YARA side: the compiled rules and what loading found (file-yara.c). */
+struct file_yara {
+    YR_RULES *rules; /* NULL when no rules were given */
+    struct file_rules_info info;
+};
+
+/*
+ * Loads the rules of paths (files or directories, recursive) into y, from cache_dir when it
+ * holds them. Each bad file is reported through log. Returns 0, or -1 with errbuf set when a
+ * path cannot be read or libyara fails as a whole.
+ */
+int file_yara_load(struct file_yara *y, char *const *paths, size_t npaths, const char *cache_dir,
+                   file_log_fn log, void *log_ctx, char *errbuf);
+
+/* Frees the rules. */
+void file_yara_free(struct file_yara *y);
+
+/* Defines the externals signature-base expects on a scanner, for file f. */
+struct vfile;
+void file_yara_set_externals(YR_SCANNER *s, const struct vfile *f);
+
+/*
+ * Scans f's content with scanner s; appends {"rule","namespace","tags","meta"} objects to
+ * matches. Returns 0, or the libyara error (ERROR_SCAN_TIMEOUT...).
+ */
+int file_yara_scan(YR_SCANNER *s, const struct vfile *f, json_t *matches);
+
+struct file_pool; /* file-scan.c */
+
+struct file_engine {
+    struct file_config cfg; /* copied, strings owned */
+    struct file_yara yara;
+    const EVP_MD *md[3]; /* md5, sha1, sha256 fetched once */
+    int need_content;    /* keep content: rules or filestore */
+    uint64_t buffered;   /* content bytes held (atomic), against cfg.memcap */
+    struct file_pool *pool;
+    pthread_mutex_t lock; /* threads list and retired counters */
+    struct file_thread *threads;
+    struct file_stats retired; /* counters of freed file_threads */
+    struct file_stats shared;  /* counters of the pool threads (atomic adds) */
+};
+
+struct file_thread {
+    struct file_engine *e;
+    magic_t magic;
+    struct eve_writer *writer; /* when output goes to a sink */
+    struct file_stats st;      /* written by this thread only (VG_CNT) */
+    struct file_thread *next;
+};
+
+struct vfile {
+    struct file_engine *e;
+    struct file_thread *t; /* the opener's; NULL once queued (it may be freed before the scan) */
+    json_t *record;
+    char *app_proto;
+    uint8_t *name;
+    size_t name_len;
+    uint64_t tx_id;
+    int direction;
+    unsigned flags;
+    uint64_t range_start, range_end;
+    EVP_MD_CTX *md[3];
+    uint64_t size; /* bytes hashed */
+    int truncated, gaps, alerted, over_depth;
+    int content_short; /* the memcap stopped buffering: content is a prefix */
+    int skipped;       /* the queue was full: no scan, no store */
+    uint8_t *buf;      /* content kept (prefix when content_short) */
+    size_t buf_len, buf_cap;
+    char *magic;
+    char md5[33], sha1[41], sha256[65];
+    json_t *yara; /* matches, after the scan */
+    int stored;
+};
+
+/* Builds the fileinfo object of f (eve-fileinfo.c). Returns a new object. */
+json_t *eve_fileinfo_object(const struct vfile *f);
+
+/*
+ * Turns f's record into the fileinfo record and builds one alert per YARA match in *alerts (a
+ * new array). Returns the fileinfo record (borrowed from f), or NULL when out of memory.
+ */
+json_t *eve_fileinfo_records(struct vfile *f, json_t **alerts);
+
+/* Stores f in the filestore directory if f has complete content. 1 stored, 0 already there,
+ * -1 error (errbuf set). */
+int file_store_write(const char *dir, struct vfile *f, char *errbuf);
+
+/* Creates dir, dir/tmp and dir/00..ff. Returns 0, or -1 with errbuf set. */
+int file_store_init(const char *dir, char *errbuf);
+
+/* Whether policy asks f to be stored (after the scan). */
+int file_store_wanted(enum file_store_policy policy, const struct vfile *f);
+
+/* Pool (file-scan.c). */
+struct file_pool *file_pool_new(struct file_engine *e, char *errbuf);
+/* Queues f. Returns 0, or -1 when the queue is full (f untouched). */
+int file_pool_push(struct file_pool *p, struct vfile *f);
+/* Waits until every queued file is finished. */
+void file_pool_drain(struct file_pool *p);
+/* Drains the queue, joins and frees. */
+void file_pool_free(struct file_pool *p);
+
+/* file-track.c: finishes f on the calling thread: store (if asked), records, emit, free.
+ * writer is the calling thread's writer (or NULL with cfg.emit). */
+void file_finish(struct file_engine *e, struct vfile *f, struct eve_writer *w,
+                 struct file_stats *st, int atomic);
+
+/* Frees f and gives its buffer back to the memcap. */
+void file_free(struct vfile *f);
+
+#define FILE_STAT_ADD(st, atomic, field, n)                                                        \
+    do {                                                                                           \
+        if (atomic)                                                                                \
+            __atomic_fetch_add(&(st)->field, (uint64_t)(n), __ATOMIC_RELAXED);                     \
+        else                                                                                       \
+            VG_CNT_ADD((st)->field, (n));                                                          \
+    } while (0)
+
+#endif
