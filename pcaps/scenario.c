@@ -20,7 +20,7 @@
  */
 
 /* The EICAR test string, stored reversed so the source file is not itself flagged. */
-static const char eicar_reversed[] = "*!H+H$!ELIF-TSET-SURIVITNA-DRADNATS-RACIE$}7)CC7)^P(45XZP\\4[PA@%P!O5X";
+static const char eicar_reversed[] = "*H+H$!ELIF-TSET-SURIVITNA-DRADNATS-RACIE$}7)CC7)^P(45XZP\\4[PA@%P!O5X";
 
 static void dns_exchange(struct pg_writer *w, uint64_t ts, const char *cli, const char *srv,
                          uint16_t id, const char *name, const char *answer_ip)

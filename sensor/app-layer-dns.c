@@ -25,7 +25,7 @@ struct dns_flow {
     uint64_t cur_tx;
 };
 
-static void *dns_new(const struct app_layer *a)
+static void *dns_new(const struct app_layer *a, struct app_flow *af)
 {
     (void)a;
     struct dns_flow *d = calloc(1, sizeof(*d));

@@ -1,18 +1,75 @@
 /* app-layer-http.c: the HTTP adapter: feeds the HTTP parser, inspects and logs its transactions. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "app-layer-internal.h"
 #include "vigil/app-http.h"
 #include "vigil/eve-http.h"
 
-static void *http_new(const struct app_layer *a)
+/* Decoded body bytes of tx (direction dir) go to a file, opened on the first bytes. */
+static void http_file_data(void *ctx, struct http_tx *tx, int dir, const uint8_t *data,
+                           uint32_t len, int last)
+{
+    struct app_flow *af = ctx;
+    struct app_pass *x = af->x;
+    if (x == NULL || x->io->files == NULL || dir < 0 || dir > 1)
+        return;
+    struct app_txrec *rec = app_txrec_get(af, tx->id);
+    if (rec == NULL)
+        return;
+    if (rec->file[dir] == NULL && len > 0) {
+        json_t *hdr = x->io->record(x->io->log_ctx, x->p, x->f, "fileinfo");
+        if (hdr == NULL)
+            return;
+        json_object_set_new(hdr, "http", eve_http_object(tx, 0));
+        /* As Suricata: Content-Disposition's name, else the request's path without query. */
+        uint32_t nl = 0;
+        const uint8_t *name = NULL;
+        if (http_tx_header(tx, dir, "Content-Disposition", &nl) != NULL) {
+            name = http_tx_filename(tx, dir, &nl);
+        } else if ((name = http_tx_buffer(tx, DB_HTTP_URI, 0, &nl)) != NULL) {
+            const uint8_t *q = memchr(name, '?', nl);
+            if (q != NULL)
+                nl = (uint32_t)(q - name);
+        }
+        struct file_meta m = {"http", tx->id, dir == 0 ? FILE_TOSERVER : FILE_TOCLIENT,
+                              name, name ? nl : 0, tx->status == 206 ? FILE_F_PARTIAL : 0,
+                              0, 0, hdr};
+        rec->file[dir] = file_open(x->io->files, &m);
+    }
+    if (rec->file[dir] == NULL)
+        return;
+    if (len > 0)
+        file_append(rec->file[dir], data, len);
+    if (last) {
+        const uint64_t cut = (1ull << HTTP_EV_BODY_TRUNCATED) | (1ull << HTTP_EV_STREAM_GAP);
+        file_close(rec->file[dir], (tx->events & cut) != 0);
+        rec->file[dir] = NULL;
+    }
+}
+
+/* Closes what is still open of a transaction about to be released (its body was cut). */
+static void http_files_close(struct app_flow *af, uint64_t upto)
+{
+    for (unsigned i = 0; i < af->ntx; i++)
+        for (int d = 0; d < 2; d++)
+            if (af->tx[i].id <= upto && af->tx[i].file[d] != NULL) {
+                file_close(af->tx[i].file[d], 1);
+                af->tx[i].file[d] = NULL;
+            }
+}
+
+static void *http_new(const struct app_layer *a, struct app_flow *af)
 {
     const struct app_config *ac = app_layer_config(a);
     struct http_config c;
     http_config_defaults(&c);
     c.request_body_limit = ac->http_request_body_limit;
     c.response_body_limit = ac->http_response_body_limit;
-    return http_state_new(&c);
+    struct http_state *s = http_state_new(&c);
+    if (s != NULL)
+        http_state_set_file_cb(s, http_file_data, af);
+    return s;
 }
 
 static void http_free(void *st) { http_state_free(st); }
@@ -78,6 +135,7 @@ static void http_update(struct app_pass *x, struct app_flow *af, int dir)
             releasable = 0;
     }
     if (upto >= 0) {
+        http_files_close(af, (uint64_t)upto);
         http_tx_release(s, (uint64_t)upto);
         app_txrec_release(af, (uint64_t)upto);
     }

@@ -11,7 +11,8 @@ struct app_txrec {
     uint64_t id;
     uint8_t prog[2]; /* enum detect_progress last inspected, per direction */
     uint8_t logged;
-    void *dstate; /* detect_tx's state */
+    void *dstate;  /* detect_tx's state */
+    void *file[2]; /* the adapter's open file per direction (struct vfile, struct file_mime) */
 };
 
 /* A flow's application state (flow->app). */
@@ -22,6 +23,7 @@ struct app_flow {
     uint8_t *probe[2];  /* data held while the protocol is unknown */
     uint32_t nprobe[2], probe_total[2];
     void *st; /* the parser's state */
+    struct app_pass *x; /* the pass in progress, for parser callbacks */
     const struct app_proto_ops *ops;
     struct app_txrec *tx; /* live transactions, oldest first */
     unsigned ntx, ctx;
@@ -44,7 +46,7 @@ struct app_pass {
 /* A protocol parser behind the layer. The adapters hold the parser's state in af->st. */
 struct app_proto_ops {
     unsigned proto;
-    void *(*state_new)(const struct app_layer *a);
+    void *(*state_new)(const struct app_layer *a, struct app_flow *af);
     void (*state_free)(void *st);
     /* Parses data of direction dir; -1 once the direction is not this protocol any more. */
     int (*feed)(struct app_pass *x, struct app_flow *af, int dir, const uint8_t *d, uint32_t len);

@@ -3,12 +3,46 @@
 #include "vigil/app-smtp.h"
 #include "vigil/eve-smtp.h"
 
-static void *smtp_new(const struct app_layer *a)
+/* A mail's raw message goes to the MIME extractor, which makes a file of each attachment. */
+static void smtp_body(void *ctx, const struct smtp_tx *tx, const uint8_t *data, uint32_t len,
+                      int last)
+{
+    struct app_flow *af = ctx;
+    struct app_pass *x = af->x;
+    if (x == NULL || x->io->files == NULL)
+        return;
+    struct app_txrec *rec = app_txrec_get(af, tx->id);
+    if (rec == NULL)
+        return;
+    if (rec->file[0] == NULL && len > 0) {
+        json_t *hdr = x->io->record(x->io->log_ctx, x->p, x->f, "fileinfo");
+        if (hdr == NULL)
+            return;
+        json_t *sm = eve_smtp_object(tx);
+        if (sm != NULL)
+            json_object_set_new(hdr, "smtp", sm);
+        struct file_meta m = {"smtp", tx->id, FILE_TOSERVER, NULL, 0, 0, 0, 0, hdr};
+        rec->file[0] = file_mime_new(x->io->files, &m);
+    }
+    if (rec->file[0] == NULL)
+        return;
+    if (len > 0)
+        file_mime_append(rec->file[0], data, len);
+    if (last) {
+        file_mime_close(rec->file[0], tx->status == SMTP_MAIL_ERROR);
+        rec->file[0] = NULL;
+    }
+}
+
+static void *smtp_new(const struct app_layer *a, struct app_flow *af)
 {
     struct smtp_config c;
     smtp_config_defaults(&c);
     c.body_limit = app_layer_config(a)->smtp_body_limit;
-    return smtp_state_new(&c);
+    struct smtp_state *s = smtp_state_new(&c);
+    if (s != NULL)
+        smtp_state_set_body_cb(s, smtp_body, af);
+    return s;
 }
 
 static void smtp_free(void *st) { smtp_state_free(st); }
@@ -73,6 +107,11 @@ static void smtp_update(struct app_pass *x, struct app_flow *af, int dir)
             releasable = 0;
     }
     if (upto >= 0) {
+        for (unsigned i = 0; i < af->ntx; i++)
+            if (af->tx[i].id <= (uint64_t)upto && af->tx[i].file[0] != NULL) {
+                file_mime_close(af->tx[i].file[0], 1); /* the message was cut */
+                af->tx[i].file[0] = NULL;
+            }
         smtp_tx_release(s, (uint64_t)upto);
         app_txrec_release(af, (uint64_t)upto);
     }

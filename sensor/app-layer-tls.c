@@ -5,7 +5,7 @@
 /* The handshake is the flow's one transaction. */
 #define TLS_TX_ID 0
 
-static void *tls_new(const struct app_layer *a)
+static void *tls_new(const struct app_layer *a, struct app_flow *af)
 {
     (void)a;
     return tls_state_new();

@@ -300,7 +300,7 @@ static void set_proto(struct app_pass *x, struct app_flow *af, unsigned proto)
     x->f->app_proto = (uint16_t)proto;
     x->a->st.flows[proto]++;
     af->ops = ops_for(proto);
-    if (af->ops != NULL && (af->st = af->ops->state_new(x->a)) == NULL)
+    if (af->ops != NULL && (af->st = af->ops->state_new(x->a, af)) == NULL)
         af->ops = NULL;
 }
 
@@ -440,6 +440,7 @@ static void on_stream(void *ctx, struct flow *f, int dir, const uint8_t *data, u
         return;
     /* Data of the other direction (released by this packet's ACK or FIN) is inspected as if
      * it travelled its own way, so rule addresses and flow direction agree. */
+    af->x = x;
     const struct vg_packet *saved = x->p;
     struct vg_packet turned;
     if (x->pseudo != NULL) {
@@ -514,6 +515,7 @@ static void udp_packet(struct app_pass *x, const struct vg_packet *p, int dir)
         }
         set_proto(x, af, APP_DNS);
     }
+    af->x = x;
     parse(x, af, dir, d, n);
     if (af->ops != NULL)
         af->ops->update(x, af, dir);
@@ -546,6 +548,7 @@ void app_layer_flow_end(struct app_layer *a, const struct app_io *io, struct flo
     if (af == NULL)
         return;
     x.final = 1;
+    af->x = &x;
     if (af->ops != NULL) {
         af->ops->update(&x, af, 0);
         af->ops->state_free(af->st);

@@ -18,12 +18,13 @@
 static struct capture *g_capture;
 /* Option lists, freed at exit whichever way main ends. */
 static char **g_inputs;
-static const char **g_rule_files, **g_sets;
+static const char **g_rule_files, **g_sets, **g_yara;
 
 static void free_options(void)
 {
     free(g_inputs);
     free(g_rule_files);
+    free(g_yara);
     free(g_sets);
 }
 
@@ -39,9 +40,12 @@ static void usage(FILE *out)
           "  -F FILE             read the BPF filter from FILE (or give it after the options)\n"
           "Output:\n"
           "  -l DIR              write eve.json into DIR (default: default-log-dir, or .)\n"
+          "      --filestore DIR store each extracted file once, as DIR/xx/SHA256 (+ .json)\n"
           "Rules and configuration:\n"
           "  -S FILE             load signatures from FILE; repeat for several\n"
           "  -c FILE             read the YAML configuration FILE\n"
+          "      --yara-rules PATH  scan extracted files with the YARA rules in PATH (a .yar file\n"
+          "                      or a directory); repeat for several\n"
           "      --set KEY=VALUE override a configuration key (e.g. flow.memcap=64mb)\n"
           "      --dump-config   print the effective configuration and exit\n"
           "      --test-rules    load the rules, report what failed and why, and exit (1 if any\n"
@@ -169,9 +173,11 @@ static void die(const char *msg)
 int main(int argc, char **argv)
 {
     enum { OPT_THREADS = 256, OPT_SET, OPT_USER, OPT_GROUP, OPT_DUMP, OPT_PROGRESS, OPT_NOPROG,
-           OPT_TEST_RULES };
+           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"yara-rules", required_argument, NULL, OPT_YARA},
+        {"filestore", required_argument, NULL, OPT_FILESTORE},
         {"set", required_argument, NULL, OPT_SET},
         {"user", required_argument, NULL, OPT_USER},
         {"group", required_argument, NULL, OPT_GROUP},
@@ -187,9 +193,11 @@ int main(int argc, char **argv)
     char **inputs = g_inputs = calloc((size_t)argc, sizeof(*inputs));
     const char **rule_files = g_rule_files = calloc((size_t)argc, sizeof(*rule_files));
     const char **sets = g_sets = calloc((size_t)argc, sizeof(*sets));
-    unsigned ninputs = 0, nrules = 0, nsets = 0;
+    const char **yara = g_yara = calloc((size_t)argc, sizeof(*yara));
+    unsigned ninputs = 0, nrules = 0, nsets = 0, nyara = 0;
+    const char *filestore = NULL;
     atexit(free_options);
-    if (inputs == NULL || rule_files == NULL || sets == NULL)
+    if (inputs == NULL || rule_files == NULL || sets == NULL || yara == NULL)
         die("out of memory");
     const char *iface = NULL, *outdir = NULL, *config_path = NULL, *bpf_file = NULL;
     const char *user = NULL, *group = NULL;
@@ -240,6 +248,12 @@ int main(int argc, char **argv)
             if (strchr(optarg, '=') == NULL)
                 die("--set takes KEY=VALUE");
             sets[nsets++] = optarg;
+            break;
+        case OPT_YARA:
+            yara[nyara++] = optarg;
+            break;
+        case OPT_FILESTORE:
+            filestore = optarg;
             break;
         case OPT_USER:
             user = optarg;
@@ -292,10 +306,16 @@ int main(int argc, char **argv)
         config_set(cfg, "default-log-dir", outdir, NULL);
     if (progress != -2)
         config_set(cfg, "progress", progress ? "yes" : "no", NULL);
+    if (filestore != NULL) {
+        config_set(cfg, "filestore.enabled", "yes", NULL);
+        config_set(cfg, "filestore.dir", filestore, NULL);
+    }
 
     struct sensor_settings set;
     if (sensor_settings_load(&set, cfg, rule_files, nrules, errbuf) < 0)
         die(errbuf);
+    set.yara_rules = yara;
+    set.nyara_rules = nyara;
     if (dump) {
         config_dump(cfg, stdout);
         sensor_settings_free(&set);

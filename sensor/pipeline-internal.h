@@ -53,6 +53,7 @@ struct worker {
     struct app_layer *app; /* NULL when app-layer.enabled is no */
     struct app_io io;      /* how the app layer reaches detection and the log */
     struct enrich_cache *ecache; /* this thread's enrichment lookups (NULL: none) */
+    struct file_thread *files;   /* this thread's file extraction (NULL: none) */
     struct eve_writer *eve;
     vg_time_t clock;
     vg_time_t last_sweep;
@@ -61,7 +62,7 @@ struct worker {
 
 /* Sets w up: queues, batches (all on the back queue), flow table, EVE writer. 0, or -1 + errbuf. */
 int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set,
-                const struct eve_ctx *ectx, struct eve_sink *sink,
+                const struct eve_ctx *ectx, struct eve_sink *sink, struct file_engine *files,
                 struct detect_engine **engine_slot, unsigned *switched, char *errbuf);
 
 /* Adds the worker's detection counters (all rulesets it used) into out. */

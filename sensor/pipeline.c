@@ -9,6 +9,7 @@
 
 #include "pipeline-internal.h"
 #include "vigil/enrich.h"
+#include "vigil/files.h"
 #include "vigil/defrag.h"
 #include "vigil/progress.h"
 
@@ -24,6 +25,7 @@ void sensor_request_reload(void) { reload_requested = 1; }
 struct pipeline {
     const struct sensor_settings *set;
     struct enrich *enrich; /* GeoIP, ASN and asset inventory; NULL when not configured */
+    struct file_engine *files; /* hashing, YARA and the filestore; NULL when off */
     struct capture *cap;
     struct worker *workers;
     unsigned nworkers;
@@ -204,8 +206,40 @@ static void collect_stats(struct pipeline *pl, struct sensor_stats *s)
     s->rules_loaded = pl->engine ? detect_engine_rule_count(pl->engine) : 0;
     s->rule_reloads = pl->reloads;
     s->rule_reload_failures = pl->reload_failures;
+    if (pl->files != NULL)
+        file_engine_get_stats(pl->files, &s->files);
     if (pl->sink != NULL)
         eve_sink_get_stats(pl->sink, &s->eve);
+}
+
+/* Creates the file engine when files are logged: YARA rules compiled, scanner threads started. */
+static int files_start(struct pipeline *pl, char *errbuf)
+{
+    const struct sensor_settings *set = pl->set;
+    if (pl->sink == NULL || !set->files_enabled || !set->app.enabled)
+        return 0;
+    struct file_config fc;
+    file_config_init(&fc);
+    int rc = file_config_load(&fc, set->cfg, errbuf);
+    for (unsigned i = 0; rc == 0 && i < set->nyara_rules; i++)
+        if (file_config_add_rules(&fc, set->yara_rules[i]) < 0) {
+            vg_errbuf_set(errbuf, "out of memory");
+            rc = -1;
+        }
+    fc.sink = pl->sink;
+    if (rc == 0 && (pl->files = file_engine_new(&fc, errbuf)) == NULL)
+        rc = -1;
+    file_config_free(&fc);
+    if (pl->files != NULL) {
+        struct file_rules_info ri;
+        file_engine_rules_info(pl->files, &ri);
+        if (ri.files > 0)
+            fprintf(stderr,
+                    "vigil-sensor: yara: %u rules from %u files (%u failed)%s in %.2f s\n",
+                    ri.rules, ri.files, ri.files_bad, ri.from_cache ? " from the cache" : "",
+                    (double)ri.load_usec / 1e6);
+    }
+    return rc;
 }
 
 static void write_stats(struct pipeline *pl)
@@ -248,6 +282,7 @@ static void pipeline_free(struct pipeline *pl)
             worker_destroy(&pl->workers[i]);
         free(pl->workers);
     }
+    file_engine_free(pl->files); /* finishes queued scans, which write to the sink */
     eve_writer_free(pl->eve);
     eve_sink_close(pl->sink);
     defrag_free(pl->defrag);
@@ -306,6 +341,10 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
             return -1;
         }
     }
+    if (files_start(&pl, errbuf) < 0) {
+        pipeline_free(&pl);
+        return -1;
+    }
     pl.defrag = defrag_new(&set->defrag, errbuf);
     pl.reasm = malloc(DEFRAG_MAX_PACKET);
     pl.workers = calloc(pl.nworkers, sizeof(*pl.workers));
@@ -316,8 +355,8 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
         return -1;
     }
     for (unsigned i = 0; i < pl.nworkers; i++) {
-        if (worker_init(&pl.workers[i], i, set, &ectx, pl.sink, &pl.engine, &pl.switched,
-                        errbuf) < 0) {
+        if (worker_init(&pl.workers[i], i, set, &ectx, pl.sink, pl.files, &pl.engine,
+                        &pl.switched, errbuf) < 0) {
             pipeline_free(&pl);
             return -1;
         }
@@ -400,6 +439,8 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
         batch_send(&pl, &pl.workers[i], BATCH_EOF);
     for (unsigned i = 0; i < pl.nworkers; i++)
         pthread_join(pl.workers[i].thread, NULL);
+    if (pl.files != NULL)
+        file_engine_drain(pl.files);
     write_stats(&pl);
 
     struct sensor_stats s;
@@ -408,7 +449,7 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
     res->bytes = s.decoder.bytes;
     res->flows = s.flow.total;
     res->events = s.eve.records;
-    res->alerts = s.detect.alerts;
+    res->alerts = s.detect.alerts + s.files.yara_alerts;
     res->elapsed = vg_monotonic() - pl.started;
     pipeline_free(&pl);
     return 0;

@@ -191,7 +191,8 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
             return -1;
         s->progress = b;
     }
-    if (app_config_load(&s->app, c, errbuf) < 0)
+    if (app_config_load(&s->app, c, errbuf) < 0 ||
+        config_get_bool(c, "outputs.eve.types.files", 1, &s->files_enabled, errbuf) < 0)
         return -1;
     if (rule_settings(s, c, rule_files, nrule_files, errbuf) < 0) {
         if (errbuf && errbuf[0] == '\0')

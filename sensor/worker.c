@@ -82,6 +82,17 @@ static void worker_app_log(void *ctx, const struct vg_packet *p, struct flow *f,
     json_decref(rec);
 }
 
+/* Starts a record of packet p (the EVE header of a fileinfo record), enriched like the others. */
+static json_t *worker_record(void *ctx, const struct vg_packet *p, struct flow *f,
+                             const char *event_type)
+{
+    struct worker *w = ctx;
+    json_t *rec = eve_record_packet(w->ectx, event_type, p, f);
+    if (rec != NULL)
+        worker_enrich(w, rec, 0);
+    return rec;
+}
+
 /* Moves to the ruleset in the slot if a reload replaced it. */
 static void worker_follow_engine(struct worker *w)
 {
@@ -118,7 +129,7 @@ void worker_detect_stats(const struct worker *w, struct detect_stats *out)
 }
 
 int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set,
-                const struct eve_ctx *ectx, struct eve_sink *sink,
+                const struct eve_ctx *ectx, struct eve_sink *sink, struct file_engine *files,
                 struct detect_engine **engine_slot, unsigned *switched, char *errbuf)
 {
     memset(w, 0, sizeof(*w));
@@ -167,6 +178,15 @@ int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set
         w->io.alert_ctx = w;
         w->io.log = worker_app_log;
         w->io.log_ctx = w;
+        w->io.record = worker_record;
+        if (files != NULL) {
+            char ferr2[VG_ERRBUF_SIZE];
+            if ((w->files = file_thread_new(files, ferr2)) == NULL) {
+                vg_errbuf_set(errbuf, "worker %u: %s", id, ferr2);
+                return -1;
+            }
+            w->io.files = w->files;
+        }
     }
     if (sink != NULL && (w->eve = eve_writer_new(sink)) == NULL) {
         vg_errbuf_set(errbuf, "worker %u: out of memory for the EVE buffer", id);
@@ -185,6 +205,8 @@ void worker_destroy(struct worker *w)
     w->flows = NULL;
     app_layer_free(w->app);
     w->app = NULL;
+    file_thread_free(w->files); /* after the app layer closed its files */
+    w->files = NULL;
     enrich_cache_free(w->ecache);
     w->ecache = NULL;
     for (unsigned i = 0; i < BATCHES_PER_WORKER; i++)

@@ -519,3 +519,38 @@ Test(e2e, attack_chain_sample_alerts_every_stage)
     free(out);
     tu_rmdir(dir);
 }
+
+/* The EICAR download is carved, hashed, matched by the bundled YARA rule and stored by hash. */
+Test(e2e, attack_chain_file_is_carved_scanned_and_stored)
+{
+    static const char eicar_sha256[] =
+        "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+    char yara[4200], store[4300];
+    snprintf(yara, sizeof(yara), "%s/rules/yara", tu_env("VIGIL_SOURCE_DIR"));
+    char *dir = tu_tmpdir();
+    snprintf(store, sizeof(store), "%s/filestore", dir);
+    struct tu_events e;
+    char *out = NULL;
+    cr_assert_eq(tu_sensor(dir, &e, &out, "-r", tu_pcap("attack-chain.pcap"), "--yara-rules", yara,
+                           "--filestore", store, NULL),
+                 0, "%s", out);
+    json_t *fi = tu_find(&e, "fileinfo", "fileinfo.sha256", eicar_sha256);
+    cr_assert_not_null(fi, "no fileinfo with the EICAR sha256");
+    cr_assert_str_eq(tu_str(fi, "fileinfo.filename"), "update.exe");
+    cr_assert_str_eq(tu_str(fi, "fileinfo.state"), "CLOSED");
+    cr_assert_eq(tu_int(fi, "fileinfo.size"), 68);
+    cr_assert_str_eq(tu_str(fi, "fileinfo.md5"), "44d88612fea8a8f36de82e1278abb02f");
+    cr_assert_str_eq(tu_str(fi, "src_ip"), "203.0.113.66", "oriented as the file travelled");
+    cr_assert_str_eq(tu_str(fi, "app_proto"), "http");
+    json_t *al = tu_find(&e, "alert", "alert.signature", "YARA Vigil_EICAR_Test_File");
+    cr_assert_not_null(al, "no YARA alert");
+    cr_assert_eq(tu_int(al, "flow_id"), tu_int(fi, "flow_id"));
+    char stored[4500];
+    snprintf(stored, sizeof(stored), "%s/27/%s", store, eicar_sha256);
+    cr_assert_eq(access(stored, R_OK), 0, "%s not stored", stored);
+    /* Every HTTP body of the capture became a fileinfo record: 13 bodies. */
+    cr_assert_eq(tu_count(&e, "fileinfo", NULL, NULL), 13);
+    tu_events_free(&e);
+    free(out);
+    tu_rmdir(dir);
+}

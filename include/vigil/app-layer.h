@@ -8,6 +8,7 @@
 #include "vigil/app-proto.h"
 #include "vigil/config.h"
 #include "vigil/detect.h"
+#include "vigil/files.h"
 #include "vigil/flow.h"
 #include "vigil/packet.h"
 #include "vigil/stream.h"
@@ -40,6 +41,11 @@ struct app_io {
     void (*log)(void *ctx, const struct vg_packet *p, struct flow *f, vg_time_t ts,
                 const char *event_type, const char *key, json_t *obj, int64_t tx_id);
     void *log_ctx;
+    /* Files: where bodies and attachments go (NULL: not extracted), and how the EVE header of
+     * a fileinfo record about packet p of flow f is made (log_ctx is its context). */
+    struct file_thread *files;
+    json_t *(*record)(void *ctx, const struct vg_packet *p, struct flow *f,
+                      const char *event_type);
 };
 
 struct app_layer;

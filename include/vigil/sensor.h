@@ -37,6 +37,11 @@ struct sensor_settings {
     const struct config *cfg; /* for the engine's variables when it is (re)loaded */
 
     struct app_config app; /* reassembly, protocol parsers and their records */
+
+    /* Files: fileinfo records, YARA and the filestore (the keys of docs/files.md). */
+    int files_enabled;              /* outputs.eve.types.files (default yes; needs the app layer) */
+    const char *const *yara_rules;  /* --yara-rules paths, added to the configuration's */
+    unsigned nyara_rules;
 };
 
 /* What a run did, for the summary line and the exit status. */

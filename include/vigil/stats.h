@@ -9,6 +9,7 @@
 #include "vigil/app-layer.h"
 #include "vigil/detect.h"
 #include "vigil/eve.h"
+#include "vigil/files.h"
 #include "vigil/flow.h"
 
 /* Counters of the capture stage. */
@@ -38,6 +39,7 @@ struct sensor_stats {
     struct eve_sink_stats eve;
     struct detect_stats detect;
     struct app_layer_stats app;
+    struct file_stats files;
     uint64_t rules_loaded, rule_reloads, rule_reload_failures;
 };
 
