@@ -162,6 +162,24 @@ json_t *eve_stats_object(const struct sensor_stats *s)
         eve_set_uint(ale, name, s->app.parse_errors[i]);
     }
 
+    const struct file_stats *fs = &s->files;
+    json_t *fo = sub(o, "files");
+    eve_set_uint(fo, "opened", fs->opened);
+    eve_set_uint(fo, "closed", fs->closed);
+    eve_set_uint(fo, "truncated", fs->truncated);
+    eve_set_uint(fo, "bytes", fs->bytes);
+    eve_set_uint(fo, "memcap", fs->memcap);
+    eve_set_uint(fo, "skipped_scan", fs->skipped_scan);
+    eve_set_uint(fo, "yara_scanned", fs->scanned);
+    eve_set_uint(fo, "yara_matched", fs->yara_matched);
+    eve_set_uint(fo, "yara_alerts", fs->yara_alerts);
+    eve_set_uint(fo, "yara_timeouts", fs->yara_timeouts);
+    eve_set_uint(fo, "yara_errors", fs->yara_errors);
+    eve_set_uint(fo, "stored", fs->stored);
+    eve_set_uint(fo, "store_errors", fs->store_errors);
+    eve_set_uint(fo, "mime_parts", fs->mime_parts);
+    eve_set_uint(fo, "mime_errors", fs->mime_errors);
+
     json_t *eve = sub(o, "eve");
     eve_set_uint(eve, "records", s->eve.records);
     eve_set_uint(eve, "bytes", s->eve.bytes);
