@@ -51,14 +51,21 @@ int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf
         }
         c->stream.policy = p;
     }
-    if (config_get_size(cfg, "app-layer.protocols.http.request-body-limit",
-                        c->http_request_body_limit, &v, errbuf) < 0)
-        return -1;
-    c->http_request_body_limit = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-    if (config_get_size(cfg, "app-layer.protocols.http.response-body-limit",
-                        c->http_response_body_limit, &v, errbuf) < 0)
-        return -1;
-    c->http_response_body_limit = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    /* Suricata's libhtp keys, or the shorter ones. */
+    static const char *const req_keys[] = {
+        "app-layer.protocols.http.libhtp.default-config.request-body-limit",
+        "app-layer.protocols.http.request-body-limit"};
+    static const char *const resp_keys[] = {
+        "app-layer.protocols.http.libhtp.default-config.response-body-limit",
+        "app-layer.protocols.http.response-body-limit"};
+    for (int i = 0; i < 2; i++) {
+        if (config_get_size(cfg, req_keys[i], c->http_request_body_limit, &v, errbuf) < 0)
+            return -1;
+        c->http_request_body_limit = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        if (config_get_size(cfg, resp_keys[i], c->http_response_body_limit, &v, errbuf) < 0)
+            return -1;
+        c->http_response_body_limit = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    }
     if (config_get_bool(cfg, "outputs.eve.types.http", 1, &c->log_http, errbuf) < 0 ||
         config_get_bool(cfg, "outputs.eve.types.dns", 1, &c->log_dns, errbuf) < 0 ||
         config_get_bool(cfg, "outputs.eve.types.tls", 1, &c->log_tls, errbuf) < 0 ||
