@@ -11,7 +11,7 @@
 #include "vigil/files.h"
 
 /* Bytes at the start of a file given to libmagic. */
-#define FILE_MAGIC_BYTES 16384
+#define FILE_MAGIC_BYTES 4096
 
 /* The YARA side: the compiled rules and what loading found (file-yara.c). */
 struct file_yara {
