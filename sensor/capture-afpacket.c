@@ -35,6 +35,7 @@ struct afp_socket {
     struct tpacket_block_desc *held;  /* the block being read, handed back when done */
     const uint8_t *next_pkt;          /* the next packet header in it */
     uint32_t left;                    /* packets of it not read yet */
+    int stopping;                     /* blocks still drained after afp_break, plus one */
     struct capture_stats st;          /* kernel totals (VG_CNT: read by the stats thread) */
 };
 
@@ -366,11 +367,17 @@ int afp_next(struct afp_socket *s, struct vg_packet *p, int *vlan, int timeout_m
         }
         if (s->held != NULL)
             release_block(s);
-        if (s->group->stop)
+        /* Stopping: what the kernel already handed over is read (at most one ring's worth),
+         * so that every packet it counted is either processed or counted as dropped. */
+        if (s->group->stop && s->stopping == 0)
+            s->stopping = (int)s->nblocks + 1;
+        if (s->stopping == 1)
             return CAPTURE_END;
         struct tpacket_block_desc *b =
             (struct tpacket_block_desc *)(s->map + (size_t)s->cur * s->block_size);
         if (__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) {
+            if (s->stopping > 1)
+                s->stopping--;
             s->held = b;
             s->left = b->hdr.bh1.num_pkts;
             s->next_pkt = (const uint8_t *)b + b->hdr.bh1.offset_to_first_pkt;
@@ -378,6 +385,8 @@ int afp_next(struct afp_socket *s, struct vg_packet *p, int *vlan, int timeout_m
                 release_block(s);
             continue;
         }
+        if (s->stopping)
+            return CAPTURE_END;
         if (polled)
             return CAPTURE_TIMEOUT;
         struct pollfd pfd = {.fd = s->fd, .events = POLLIN | POLLERR};
