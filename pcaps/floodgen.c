@@ -64,15 +64,18 @@ int main(int argc, char **argv)
         pg_init(&g);
         pg_eth(&g, 0x0800);
         /* Spread the fragments evenly among the SYNs. */
-        int frag = f < frags && (s >= syns || (double)f / (double)frags <= (double)s / (double)syns);
+        int frag =
+            f < frags && (s >= syns || (double)f / (double)frags <= (double)s / (double)syns);
         if (frag) {
-            snprintf(dst, sizeof(dst), "10.2.%u.%u", (unsigned)(r >> 8) & 255, 1 + (unsigned)(r % 254));
+            snprintf(dst, sizeof(dst), "10.2.%u.%u", (unsigned)(r >> 8) & 255,
+                     1 + (unsigned)(r % 254));
             pg_ipv4(&g, src, dst, 17, (uint16_t)(r >> 32), 0x2000); /* MF, offset 0 */
             pg_udp(&g, (uint16_t)(1024 + (r >> 16) % 60000), 53);
             pg_bytes(&g, payload, sizeof(payload));
             f++;
         } else {
-            snprintf(dst, sizeof(dst), "10.1.%u.%u", (unsigned)(r >> 8) & 255, 1 + (unsigned)(r % 254));
+            snprintf(dst, sizeof(dst), "10.1.%u.%u", (unsigned)(r >> 8) & 255,
+                     1 + (unsigned)(r % 254));
             pg_ipv4(&g, src, dst, 6, (uint16_t)(r >> 32), 0x4000); /* DF */
             pg_tcp(&g, (uint16_t)(1024 + (r >> 16) % 60000), 80, (uint32_t)(r >> 20), 0, 0x02,
                    64240);

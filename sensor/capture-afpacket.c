@@ -31,12 +31,12 @@ struct afp_socket {
     uint8_t *map; /* the ring: nblocks blocks of block_size bytes */
     size_t map_len;
     uint32_t nblocks, block_size;
-    uint32_t cur;                     /* the block read next */
-    struct tpacket_block_desc *held;  /* the block being read, handed back when done */
-    const uint8_t *next_pkt;          /* the next packet header in it */
-    uint32_t left;                    /* packets of it not read yet */
-    int stopping;                     /* blocks still drained after afp_break, plus one */
-    struct capture_stats st;          /* kernel totals (VG_CNT: read by the stats thread) */
+    uint32_t cur;                    /* the block read next */
+    struct tpacket_block_desc *held; /* the block being read, handed back when done */
+    const uint8_t *next_pkt;         /* the next packet header in it */
+    uint32_t left;                   /* packets of it not read yet */
+    int stopping;                    /* blocks still drained after afp_break, plus one */
+    struct capture_stats st;         /* kernel totals (VG_CNT: read by the stats thread) */
 };
 
 struct afp_group {
@@ -328,14 +328,20 @@ struct afp_group *afp_open(const char *iface, unsigned nsockets, const struct af
     return g;
 }
 
-unsigned afp_count(const struct afp_group *g) { return g->n; }
+unsigned afp_count(const struct afp_group *g)
+{
+    return g->n;
+}
 
 struct afp_socket *afp_socket_at(struct afp_group *g, unsigned i)
 {
     return i < g->n ? &g->socks[i] : NULL;
 }
 
-const char *afp_iface(const struct afp_group *g) { return g->iface; }
+const char *afp_iface(const struct afp_group *g)
+{
+    return g->iface;
+}
 
 /* Hands the block being read back to the kernel and moves on to the next one. */
 static void release_block(struct afp_socket *s)

@@ -12,8 +12,8 @@
 #include "vigil/files.h"
 #include "vigil/flow.h"
 
-#define WM_POLL_MS 100          /* longest wait for packets, so stop and chores are prompt */
-#define WM_CHORES_USEC 100000   /* wall-clock chores (clock, timeouts, EVE flush) this often */
+#define WM_POLL_MS 100        /* longest wait for packets, so stop and chores are prompt */
+#define WM_CHORES_USEC 100000 /* wall-clock chores (clock, timeouts, EVE flush) this often */
 
 /* Puts the VLAN id the kernel took off the frame in front of those decoded from it. */
 static void add_stripped_vlan(struct vg_packet *p, int vlan)

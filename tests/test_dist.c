@@ -61,12 +61,17 @@ Test(dist, unit_is_hardened)
     text[n] = '\0';
     fclose(f);
     static const char *const need[] = {
-        "\nProtectSystem=strict",  "\nProtectHome=yes",  "\nNoNewPrivileges=yes",
-        "\nPrivateTmp=yes",        "\nSystemCallArchitectures=native",
+        "\nProtectSystem=strict",
+        "\nProtectHome=yes",
+        "\nNoNewPrivileges=yes",
+        "\nPrivateTmp=yes",
+        "\nSystemCallArchitectures=native",
         "\nCapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN CAP_SETUID CAP_SETGID\n",
         "\nRestrictAddressFamilies=AF_PACKET AF_UNIX AF_INET AF_INET6\n",
-        "\nReadWritePaths=/var/log/vigil", "\nExecReload=/bin/kill -USR2 $MAINPID",
-        "--user vigil",            "--af-packet"};
+        "\nReadWritePaths=/var/log/vigil",
+        "\nExecReload=/bin/kill -USR2 $MAINPID",
+        "--user vigil",
+        "--af-packet"};
     for (unsigned i = 0; i < sizeof(need) / sizeof(need[0]); i++)
         cr_expect_not_null(strstr(text, need[i]), "the unit lacks %s", need[i]);
     free(text);

@@ -172,7 +172,8 @@ static long replay(const char *pcap, const char *opts)
 static long long veth_drops(void)
 {
     char cmd[256];
-    snprintf(cmd, sizeof(cmd), "ip netns exec %s cat /sys/class/net/vg1/statistics/tx_dropped", ns_b);
+    snprintf(cmd, sizeof(cmd), "ip netns exec %s cat /sys/class/net/vg1/statistics/tx_dropped",
+             ns_b);
     FILE *f = popen(cmd, "r");
     cr_assert_not_null(f);
     long long n = -1;
@@ -253,8 +254,9 @@ Test(live, alerts_privileges_rotation_and_stop)
     cr_assert_eq(chown(dir, pw->pw_uid, pw->pw_gid), 0);
     char rules[4200];
     snprintf(rules, sizeof(rules), "%s/rules/vigil.rules", tu_env("VIGIL_SOURCE_DIR"));
-    const char *extra[] = {"--threads", "2",      "-S", rules,  "--user", "nobody",
-                           "--group",   "nogroup", "--set", "stats.interval=1", NULL};
+    const char *extra[] = {"--threads", "2",       "-S",      rules,   "--user",
+                           "nobody",    "--group", "nogroup", "--set", "stats.interval=1",
+                           NULL};
     pid_t pid = start_sensor(dir, extra);
 
     /* Only the capture sockets were opened as root; now nothing privileged is left. */
@@ -300,7 +302,8 @@ Test(live, alerts_privileges_rotation_and_stop)
     cr_expect_eq(kd, 0);
     cr_expect_eq(dec, kp - kd);
     cr_log_info("live: %ld packets sent, %lld kernel packets, %lld drops, %zu alerts", sent + sent2,
-                kp, kd, tu_count(&before, "alert", NULL, NULL) + tu_count(&after, "alert", NULL, NULL));
+                kp, kd,
+                tu_count(&before, "alert", NULL, NULL) + tu_count(&after, "alert", NULL, NULL));
     tu_events_free(&before);
     tu_events_free(&after);
     free(err);
@@ -316,9 +319,8 @@ Test(live, alerts_privileges_rotation_and_stop)
 Test(live, drops_are_accounted)
 {
     char *dir = tu_tmpdir();
-    const char *extra[] = {"--threads", "2", "--set", "af-packet.ring-size=4",
-                           "--set", "af-packet.block-size=4096", "--set",
-                           "outputs.eve.types.flow=no",
+    const char *extra[] = {"--threads", "2", "--set", "af-packet.ring-size=4", "--set",
+                           "af-packet.block-size=4096", "--set", "outputs.eve.types.flow=no",
                            /* The capture holds IPv4 fragments, which the kernel would join
                             * before fanout and then count once per datagram. */
                            "--set", "af-packet.defrag=no", NULL};
