@@ -246,7 +246,7 @@ static int open_socket(struct afp_group *g, struct afp_socket *s, unsigned ifind
                                                          : PACKET_FANOUT_HASH;
         if (cfg->defrag)
             type |= PACKET_FANOUT_FLAG_DEFRAG;
-        int arg = (int)cfg->cluster_id | (type << 16);
+        uint32_t arg = cfg->cluster_id | ((uint32_t)type << 16);
         if (setsockopt(s->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0) {
             if (errno == EINVAL || errno == EALREADY)
                 vg_errbuf_set(errbuf,

@@ -361,7 +361,7 @@ int main(int argc, char **argv)
         die("out of memory");
 
     if ((ninputs > 0) + (iface != NULL) + (afp_if != NULL) > 1)
-        die("use one of -r, -i and --af-packet");
+        die("use either -r or -i or --af-packet, not several");
     if (ninputs == 0 && iface == NULL && afp_if == NULL)
         die("nothing to read: give -r FILE|DIR, -i IFACE or --af-packet IFACE (see --help)");
 
