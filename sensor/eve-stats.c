@@ -30,6 +30,21 @@ void stats_worker_add(struct worker_stats *a, const struct worker_stats *b)
     a->batches += VG_CNT_GET(b->batches);
 }
 
+void stats_defrag_add(struct defrag_stats *a, const struct defrag_stats *b)
+{
+    a->ipv4_fragments += VG_CNT_GET(b->ipv4_fragments);
+    a->ipv4_reassembled += VG_CNT_GET(b->ipv4_reassembled);
+    a->ipv4_timeouts += VG_CNT_GET(b->ipv4_timeouts);
+    a->ipv6_fragments += VG_CNT_GET(b->ipv6_fragments);
+    a->ipv6_reassembled += VG_CNT_GET(b->ipv6_reassembled);
+    a->ipv6_timeouts += VG_CNT_GET(b->ipv6_timeouts);
+    a->max_frag_hits += VG_CNT_GET(b->max_frag_hits);
+    a->evictions += VG_CNT_GET(b->evictions);
+    a->overlaps += VG_CNT_GET(b->overlaps);
+    a->trackers += VG_CNT_GET(b->trackers);
+    a->memuse += VG_CNT_GET(b->memuse);
+}
+
 /* Returns obj[name], creating an empty object there if needed. */
 static json_t *sub(json_t *obj, const char *name)
 {
@@ -77,6 +92,7 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(cap, "kernel_packets", s->capture.kernel_packets);
     eve_set_uint(cap, "kernel_drops", s->capture.kernel_drops);
     eve_set_uint(cap, "kernel_ifdrops", s->capture.kernel_ifdrops);
+    eve_set_uint(cap, "kernel_freeze_q", s->capture.kernel_freezes);
     eve_set_uint(cap, "files", s->capture.files);
     eve_set_uint(cap, "file_errors", s->capture.file_errors);
 

@@ -20,6 +20,7 @@ struct eve_sink {
     int fd;
     char *path;
     off_t offset; /* where the next write lands */
+    int partial;  /* a cut-off record could not be removed: start the next write on a new line */
     struct eve_sink_stats st;
     vg_time_t last_error_report;
 };
@@ -96,40 +97,58 @@ void eve_sink_get_stats(struct eve_sink *s, struct eve_sink_stats *out)
     pthread_mutex_unlock(&s->lock);
 }
 
-int eve_sink_write(struct eve_sink *s, const char *buf, size_t len, uint64_t nrec)
+/* Writes all of buf, retrying interrupted and short writes. Returns bytes written; sets *err. */
+static size_t write_all(int fd, const char *buf, size_t len, int *err)
 {
-    int rc = 0;
-    pthread_mutex_lock(&s->lock);
     size_t done = 0;
+    *err = 0;
     while (done < len) {
-        ssize_t n = write(s->fd, buf + done, len - done);
+        ssize_t n = write(fd, buf + done, len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            int err = n < 0 ? errno : ENOSPC;
-            /* Never leave part of a record behind: cut back to the last whole line. */
-            if (done > 0 && ftruncate(s->fd, s->offset) < 0)
-                err = errno;
-            s->st.write_errors++;
-            s->st.dropped += nrec;
-            vg_time_t now = vg_monotonic();
-            if (now - s->last_error_report > 10 * VG_USEC_PER_SEC || s->last_error_report == 0) {
-                fprintf(stderr, "vigil-sensor: %s: write failed: %s (%llu records dropped so far)\n",
-                        s->path, strerror(err), (unsigned long long)s->st.dropped);
-                s->last_error_report = now;
-            }
-            rc = -1;
+            *err = n < 0 ? errno : ENOSPC;
             break;
         }
         done += (size_t)n;
     }
-    if (rc == 0) {
+    return done;
+}
+
+int eve_sink_write(struct eve_sink *s, const char *buf, size_t len, uint64_t nrec)
+{
+    int err = 0;
+    pthread_mutex_lock(&s->lock);
+    if (s->partial) {
+        /* An earlier record was cut off and could not be removed: end its line first. */
+        if (write_all(s->fd, "\n", 1, &err) == 1)
+            s->partial = 0;
+    }
+    size_t done = err == 0 ? write_all(s->fd, buf, len, &err) : 0;
+    if (err != 0) {
+        /* Never leave part of a record behind: cut the file back to where this write began
+         * (the end of the file less what this write added, in case it was rotated or cut). */
+        if (done > 0) {
+            struct stat sb;
+            if (fstat(s->fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+                ftruncate(s->fd, sb.st_size - (off_t)done) < 0)
+                s->partial = 1;
+        }
+        s->st.write_errors++;
+        s->st.dropped += nrec;
+        vg_time_t now = vg_monotonic();
+        if (now - s->last_error_report > 10 * VG_USEC_PER_SEC || s->last_error_report == 0) {
+            fprintf(stderr, "vigil-sensor: %s: write failed: %s (%llu records dropped so far)\n",
+                    s->path, strerror(err), (unsigned long long)s->st.dropped);
+            s->last_error_report = now;
+        }
+    } else {
         s->offset += (off_t)len;
         s->st.records += nrec;
         s->st.bytes += len;
     }
     pthread_mutex_unlock(&s->lock);
-    return rc;
+    return err != 0 ? -1 : 0;
 }
 
 struct eve_writer *eve_writer_new(struct eve_sink *s)

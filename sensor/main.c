@@ -16,6 +16,7 @@
 
 
 static struct capture *g_capture;
+static struct afp_group *g_afp;
 /* Option lists, freed at exit whichever way main ends. */
 static char **g_inputs;
 static const char **g_rule_files, **g_sets, **g_yara;
@@ -37,6 +38,9 @@ static void usage(FILE *out)
           "  -r FILE|DIR         read a pcap or pcapng file, or every file of a directory in name\n"
           "                      order; repeat for several (\"-\" reads standard input)\n"
           "  -i IFACE            capture live from IFACE (libpcap)\n"
+          "      --af-packet IFACE  capture live from IFACE with AF_PACKET TPACKET_V3 rings in\n"
+          "                      workers mode: one socket per worker thread (--threads), joined\n"
+          "                      in a fanout group (af-packet.* keys of the configuration)\n"
           "  -F FILE             read the BPF filter from FILE (or give it after the options)\n"
           "Output:\n"
           "  -l DIR              write eve.json into DIR (default: default-log-dir, or .)\n"
@@ -52,7 +56,7 @@ static void usage(FILE *out)
           "                      rule failed)\n"
           "Running:\n"
           "      --threads N     worker threads (default: threads in the configuration, or 1)\n"
-          "      --user USER     after opening the capture, run as USER\n"
+          "      --user USER     after opening the capture, run as USER with no capabilities\n"
           "      --group GROUP   ... and GROUP (default: USER's group)\n"
           "  -k none|all|auto    checksum checks, accepted for Suricata compatibility: Vigil never\n"
           "                      invalidates packets on checksums (Suricata's -k none)\n"
@@ -72,6 +76,8 @@ static void on_stop(int sig)
     sensor_request_stop();
     if (g_capture != NULL)
         capture_break(g_capture);
+    if (g_afp != NULL)
+        afp_break(g_afp);
 }
 
 static void on_hup(int sig)
@@ -173,9 +179,10 @@ static void die(const char *msg)
 int main(int argc, char **argv)
 {
     enum { OPT_THREADS = 256, OPT_SET, OPT_USER, OPT_GROUP, OPT_DUMP, OPT_PROGRESS, OPT_NOPROG,
-           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE };
+           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE, OPT_AFP };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"af-packet", required_argument, NULL, OPT_AFP},
         {"yara-rules", required_argument, NULL, OPT_YARA},
         {"filestore", required_argument, NULL, OPT_FILESTORE},
         {"set", required_argument, NULL, OPT_SET},
@@ -199,7 +206,7 @@ int main(int argc, char **argv)
     atexit(free_options);
     if (inputs == NULL || rule_files == NULL || sets == NULL || yara == NULL)
         die("out of memory");
-    const char *iface = NULL, *outdir = NULL, *config_path = NULL, *bpf_file = NULL;
+    const char *iface = NULL, *afp_if = NULL, *outdir = NULL, *config_path = NULL, *bpf_file = NULL;
     const char *user = NULL, *group = NULL;
     long threads = -1;
     int dump = 0, progress = -2, test_rules = 0;
@@ -248,6 +255,11 @@ int main(int argc, char **argv)
             if (strchr(optarg, '=') == NULL)
                 die("--set takes KEY=VALUE");
             sets[nsets++] = optarg;
+            break;
+        case OPT_AFP:
+            if (afp_if != NULL)
+                die("only one --af-packet interface is supported");
+            afp_if = optarg;
             break;
         case OPT_YARA:
             yara[nyara++] = optarg;
@@ -348,18 +360,23 @@ int main(int argc, char **argv)
     if (optind < argc && (bpf = join_args(argc, argv, optind)) == NULL)
         die("out of memory");
 
-    if (ninputs > 0 && iface != NULL)
-        die("use either -r or -i, not both");
-    if (ninputs == 0 && iface == NULL)
-        die("nothing to read: give -r FILE|DIR or -i IFACE (see --help)");
+    if ((ninputs > 0) + (iface != NULL) + (afp_if != NULL) > 1)
+        die("use either -r or -i or --af-packet, not several");
+    if (ninputs == 0 && iface == NULL && afp_if == NULL)
+        die("nothing to read: give -r FILE|DIR, -i IFACE or --af-packet IFACE (see --help)");
 
-    struct capture *cap;
-    if (iface != NULL)
+    struct capture *cap = NULL;
+    struct afp_group *afp = NULL;
+    if (afp_if != NULL) {
+        afp = afp_open(afp_if, set.nworkers, &set.afp, bpf, errbuf);
+        g_afp = afp;
+    } else if (iface != NULL) {
         cap = capture_open_live(iface, &set.live, bpf, errbuf);
-    else
+    } else {
         cap = capture_open_offline(inputs, ninputs, bpf, errbuf);
+    }
     free(bpf);
-    if (cap == NULL) {
+    if (cap == NULL && afp == NULL) {
         detect_engine_free(engine);
         die(errbuf);
     }
@@ -370,7 +387,7 @@ int main(int argc, char **argv)
             die(errbuf);
     } else if (group != NULL) {
         die("--group needs --user");
-    } else if (iface != NULL && geteuid() == 0) {
+    } else if ((iface != NULL || afp_if != NULL) && geteuid() == 0) {
         fputs("vigil-sensor: warning: running as root; use --user to drop privileges after "
               "opening the interface\n",
               stderr);
@@ -378,9 +395,16 @@ int main(int argc, char **argv)
 
     install_signals();
     struct sensor_result res;
-    int rc = sensor_run(&set, cap, engine, &res, errbuf);
-    g_capture = NULL;
-    capture_close(cap);
+    int rc;
+    if (afp != NULL) {
+        rc = sensor_run_workers(&set, afp, engine, &res, errbuf);
+        g_afp = NULL;
+        afp_close(afp);
+    } else {
+        rc = sensor_run(&set, cap, engine, &res, errbuf);
+        g_capture = NULL;
+        capture_close(cap);
+    }
     if (rc < 0)
         die(errbuf);
 

@@ -12,6 +12,7 @@
 #include "vigil/files.h"
 #include "vigil/defrag.h"
 #include "vigil/progress.h"
+#include "vigil/stats.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -21,35 +22,22 @@ void sensor_request_stop(void) { stop_requested = 1; }
 void sensor_request_reopen(void) { reopen_requested = 1; }
 void sensor_request_reload(void) { reload_requested = 1; }
 
-/* The capture thread's state for one run. */
-struct pipeline {
-    const struct sensor_settings *set;
-    struct enrich *enrich; /* GeoIP, ASN and asset inventory; NULL when not configured */
-    struct file_engine *files; /* hashing, YARA and the filestore; NULL when off */
-    struct capture *cap;
-    struct worker *workers;
-    unsigned nworkers;
-    struct defrag *defrag;
-    uint8_t *reasm; /* rebuilt datagram, DEFRAG_MAX_PACKET bytes */
-    struct vg_decode_stats dstats;
-    struct eve_sink *sink;
-    struct eve_writer *eve; /* for stats records */
-    vg_time_t clock;        /* latest packet time seen */
-    vg_time_t last_tick;    /* clock when workers were last brought up to date */
-    uint64_t pcap_cnt;
-    uint64_t oversize;      /* packets too large for a batch (never with libpcap's limits) */
-    vg_time_t started;
+int pipeline_stop_requested(void) { return stop_requested; }
 
-    /* Rules: the engine in force, and a reload under way beside it. */
-    struct detect_engine *engine; /* read by workers with an acquire load */
-    struct detect_engine *retired; /* replaced, freed once every worker moved on */
-    unsigned switched;
-    pthread_t loader;
-    int loading;                  /* a loader thread runs (capture thread only) */
-    struct detect_engine *loaded; /* set by the loader: the new engine, or NULL */
-    int load_done;                /* set by the loader when it finished (atomic) */
-    unsigned reloads, reload_failures;
-};
+int pipeline_take_reopen(void)
+{
+    if (!reopen_requested)
+        return 0;
+    reopen_requested = 0;
+    return 1;
+}
+
+void pipeline_reset_requests(void)
+{
+    stop_requested = 0;
+    reopen_requested = 0;
+    reload_requested = 0;
+}
 
 /* The loader thread: compiles the new ruleset while packets keep flowing. */
 static void *reload_main(void *arg)
@@ -66,7 +54,7 @@ static void *reload_main(void *arg)
 }
 
 /* Starts, finishes and retires reloads; called from the capture loop. */
-static void reload_step(struct pipeline *pl)
+void pipeline_reload_step(struct pipeline *pl)
 {
     if (reload_requested && !pl->loading && pl->retired == NULL) {
         reload_requested = 0;
@@ -189,14 +177,22 @@ static void handle_packet(struct pipeline *pl, struct vg_packet *p)
     }
 }
 
-static void collect_stats(struct pipeline *pl, struct sensor_stats *s)
+void pipeline_collect_stats(struct pipeline *pl, struct sensor_stats *s)
 {
     memset(s, 0, sizeof(*s));
     s->uptime = vg_monotonic() - pl->started;
-    capture_get_stats(pl->cap, &s->capture);
+    if (pl->cap != NULL)
+        capture_get_stats(pl->cap, &s->capture);
     decode_stats_merge(&s->decoder, &pl->dstats);
-    s->defrag = *defrag_stats(pl->defrag);
+    if (pl->defrag != NULL)
+        s->defrag = *defrag_stats(pl->defrag);
     for (unsigned i = 0; i < pl->nworkers; i++) {
+        /* Workers mode: each worker captures, decodes and defragments on its own. */
+        if (pl->workers[i].sock != NULL)
+            afp_get_stats(pl->workers[i].sock, &s->capture);
+        decode_stats_merge(&s->decoder, &pl->workers[i].dstats);
+        if (pl->workers[i].defrag != NULL)
+            stats_defrag_add(&s->defrag, defrag_stats(pl->workers[i].defrag));
         stats_flow_add(&s->flow, flow_table_stats(pl->workers[i].flows));
         stats_worker_add(&s->worker, &pl->workers[i].st);
         worker_detect_stats(&pl->workers[i], &s->detect);
@@ -242,12 +238,12 @@ static int files_start(struct pipeline *pl, char *errbuf)
     return rc;
 }
 
-static void write_stats(struct pipeline *pl)
+void pipeline_write_stats(struct pipeline *pl)
 {
     if (pl->eve == NULL || !pl->set->eve_stats)
         return;
     struct sensor_stats s;
-    collect_stats(pl, &s);
+    pipeline_collect_stats(pl, &s);
     json_t *rec = json_object();
     eve_set_time(rec, "timestamp", vg_wallclock());
     json_object_set_new(rec, "event_type", json_string("stats"));
@@ -275,7 +271,37 @@ static int ensure_dir(const char *dir, char *errbuf)
     return 0;
 }
 
-static void pipeline_free(struct pipeline *pl)
+int pipeline_start_outputs(struct pipeline *pl, struct eve_ctx *ectx, char *errbuf)
+{
+    const struct sensor_settings *set = pl->set;
+    ectx->community_id = set->community_id;
+    ectx->community_id_seed = set->community_id_seed;
+    if (set->cfg != NULL) {
+        if ((pl->enrich = enrich_new(set->cfg, errbuf)) == NULL)
+            return -1;
+        if (!enrich_active(pl->enrich)) {
+            enrich_free(pl->enrich);
+            pl->enrich = NULL;
+        }
+    }
+    ectx->enrich = pl->enrich;
+
+    if (set->eve_enabled) {
+        char path[sizeof(set->outdir) + sizeof(set->eve_filename) + 2];
+        if (ensure_dir(set->outdir, errbuf) < 0)
+            return -1;
+        snprintf(path, sizeof(path), "%s/%s", set->outdir, set->eve_filename);
+        if ((pl->sink = eve_sink_open(path, errbuf)) == NULL ||
+            (pl->eve = eve_writer_new(pl->sink)) == NULL) {
+            if (pl->sink != NULL)
+                vg_errbuf_set(errbuf, "out of memory");
+            return -1;
+        }
+    }
+    return files_start(pl, errbuf);
+}
+
+void pipeline_free(struct pipeline *pl)
 {
     if (pl->workers != NULL) {
         for (unsigned i = 0; i < pl->nworkers; i++)
@@ -307,41 +333,14 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
     pl.cap = cap;
     pl.nworkers = set->nworkers ? set->nworkers : 1;
     pl.started = vg_monotonic();
-    stop_requested = 0;
-    reopen_requested = 0;
-    reload_requested = 0;
+    pipeline_reset_requests();
 
     struct eve_ctx ectx;
     memset(&ectx, 0, sizeof(ectx));
     ectx.src_names = capture_source_names(cap, &ectx.nsrc);
     if (capture_is_live(cap))
         ectx.in_iface = ectx.src_names[0];
-    ectx.community_id = set->community_id;
-    ectx.community_id_seed = set->community_id_seed;
-    if (set->cfg != NULL) {
-        if ((pl.enrich = enrich_new(set->cfg, errbuf)) == NULL)
-            return -1;
-        if (!enrich_active(pl.enrich)) {
-            enrich_free(pl.enrich);
-            pl.enrich = NULL;
-        }
-    }
-    ectx.enrich = pl.enrich;
-
-    if (set->eve_enabled) {
-        char path[sizeof(set->outdir) + sizeof(set->eve_filename) + 2];
-        if (ensure_dir(set->outdir, errbuf) < 0)
-            return -1;
-        snprintf(path, sizeof(path), "%s/%s", set->outdir, set->eve_filename);
-        if ((pl.sink = eve_sink_open(path, errbuf)) == NULL ||
-            (pl.eve = eve_writer_new(pl.sink)) == NULL) {
-            if (pl.sink != NULL)
-                vg_errbuf_set(errbuf, "out of memory");
-            pipeline_free(&pl);
-            return -1;
-        }
-    }
-    if (files_start(&pl, errbuf) < 0) {
+    if (pipeline_start_outputs(&pl, &ectx, errbuf) < 0) {
         pipeline_free(&pl);
         return -1;
     }
@@ -389,7 +388,7 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
         int rc = capture_next(cap, &p, cerr);
         if (rc == CAPTURE_PACKET) {
             handle_packet(&pl, &p);
-            reload_step(&pl); /* a flag test unless a reload is under way */
+            pipeline_reload_step(&pl); /* a flag test unless a reload is under way */
             if ((n & 255) != 0)
                 continue;
         } else if (rc == CAPTURE_SOURCE_ERROR) {
@@ -417,12 +416,11 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
             last_flush = now;
         }
         if (set->stats_interval > 0 && now >= next_stats) {
-            write_stats(&pl);
+            pipeline_write_stats(&pl);
             next_stats = now + (vg_time_t)set->stats_interval * VG_USEC_PER_SEC;
         }
-        reload_step(&pl);
-        if (reopen_requested) {
-            reopen_requested = 0;
+        pipeline_reload_step(&pl);
+        if (pipeline_take_reopen()) {
             char rerr[VG_ERRBUF_SIZE];
             if (pl.sink != NULL && eve_sink_reopen(pl.sink, rerr) < 0)
                 fprintf(stderr, "vigil-sensor: reopening the EVE log: %s\n", rerr);
@@ -441,10 +439,10 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
         pthread_join(pl.workers[i].thread, NULL);
     if (pl.files != NULL)
         file_engine_drain(pl.files);
-    write_stats(&pl);
+    pipeline_write_stats(&pl);
 
     struct sensor_stats s;
-    collect_stats(&pl, &s);
+    pipeline_collect_stats(&pl, &s);
     res->packets = s.decoder.pkts;
     res->bytes = s.decoder.bytes;
     res->flows = s.flow.total;

@@ -162,6 +162,9 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
         config_get_size(c, "pcap.buffer-size", 0, &s->live.buffer_size, errbuf) < 0)
         return -1;
 
+    if (afp_config_load(&s->afp, c, errbuf) < 0)
+        return -1;
+
     if (config_get_uint(c, "stats.interval", s->stats_interval, 86400, &v, errbuf) < 0)
         return -1;
     s->stats_interval = (uint32_t)v;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pipeline-internal.h"
+#include "vigil/defrag.h"
 #include "vigil/enrich.h"
 #include "vigil/eve-types.h"
 
@@ -128,18 +129,17 @@ void worker_detect_stats(const struct worker *w, struct detect_stats *out)
         detect_thread_stats(w->dt, out);
 }
 
+/* What both modes set up: detection, flows, enrichment cache, app layer, files, EVE writer. */
+static int worker_init_common(struct worker *w, unsigned id, const struct sensor_settings *set,
+                              const struct eve_ctx *ectx, struct eve_sink *sink,
+                              struct file_engine *files, struct detect_engine **engine_slot,
+                              unsigned *switched, char *errbuf);
+
 int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set,
                 const struct eve_ctx *ectx, struct eve_sink *sink, struct file_engine *files,
                 struct detect_engine **engine_slot, unsigned *switched, char *errbuf)
 {
-    memset(w, 0, sizeof(*w));
-    w->id = id;
-    w->set = set;
-    w->ectx = ectx;
-    w->engine_slot = engine_slot;
-    w->switched = switched;
-    w->engine = *engine_slot;
-    if (w->engine != NULL && (w->dt = detect_thread_new(w->engine, errbuf)) == NULL)
+    if (worker_init_common(w, id, set, ectx, sink, files, engine_slot, switched, errbuf) < 0)
         return -1;
     if (spsc_init(&w->in, BATCHES_PER_WORKER * 2) < 0 ||
         spsc_init(&w->back, BATCHES_PER_WORKER * 2) < 0) {
@@ -155,6 +155,44 @@ int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set
         w->storage[i]->npkts = w->storage[i]->used = w->storage[i]->flags = 0;
         spsc_push(&w->back, w->storage[i]);
     }
+    return 0;
+}
+
+int worker_init_direct(struct worker *w, unsigned id, const struct sensor_settings *set,
+                       const struct eve_ctx *ectx, struct eve_sink *sink, struct file_engine *files,
+                       struct detect_engine **engine_slot, unsigned *switched, char *errbuf)
+{
+    if (worker_init_common(w, id, set, ectx, sink, files, engine_slot, switched, errbuf) < 0)
+        return -1;
+    /* Each worker owns an equal share of the defrag memcap. */
+    struct defrag_config dc = set->defrag;
+    dc.memcap = set->defrag.memcap / (set->nworkers ? set->nworkers : 1);
+    char derr[VG_ERRBUF_SIZE];
+    if ((w->defrag = defrag_new(&dc, derr)) == NULL) {
+        vg_errbuf_set(errbuf, "worker %u: %s", id, derr);
+        return -1;
+    }
+    if ((w->reasm = malloc(DEFRAG_MAX_PACKET)) == NULL) {
+        vg_errbuf_set(errbuf, "worker %u: out of memory", id);
+        return -1;
+    }
+    return 0;
+}
+
+static int worker_init_common(struct worker *w, unsigned id, const struct sensor_settings *set,
+                              const struct eve_ctx *ectx, struct eve_sink *sink,
+                              struct file_engine *files, struct detect_engine **engine_slot,
+                              unsigned *switched, char *errbuf)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->set = set;
+    w->ectx = ectx;
+    w->engine_slot = engine_slot;
+    w->switched = switched;
+    w->engine = *engine_slot;
+    if (w->engine != NULL && (w->dt = detect_thread_new(w->engine, errbuf)) == NULL)
+        return -1;
     /* Each worker owns an equal share of the flow memcap. */
     struct flow_config fc = set->flow;
     fc.memcap = set->flow.memcap / set->nworkers;
@@ -209,6 +247,10 @@ void worker_destroy(struct worker *w)
     w->files = NULL;
     enrich_cache_free(w->ecache);
     w->ecache = NULL;
+    defrag_free(w->defrag);
+    w->defrag = NULL;
+    free(w->reasm);
+    w->reasm = NULL;
     for (unsigned i = 0; i < BATCHES_PER_WORKER; i++)
         free(w->storage[i]);
     if (w->in.buf)
@@ -230,7 +272,7 @@ static void emit_anomalies(struct worker *w, const struct vg_packet *p, const st
     }
 }
 
-static void worker_packet(struct worker *w, const struct vg_packet *p)
+void worker_packet(struct worker *w, const struct vg_packet *p)
 {
     VG_CNT_INC(w->st.pkts);
     VG_CNT_ADD(w->st.bytes, p->caplen);
@@ -278,4 +320,24 @@ void *worker_main(void *arg)
             eve_writer_flush(w->eve);
         spsc_push(&w->back, b);
     }
+}
+
+void worker_tick(struct worker *w, vg_time_t clock)
+{
+    worker_follow_engine(w);
+    if (clock > w->clock)
+        w->clock = clock;
+    if (w->clock >= w->last_sweep + VG_USEC_PER_SEC) {
+        flow_table_timeout(w->flows, w->clock);
+        w->last_sweep = w->clock;
+    }
+    if (w->eve)
+        eve_writer_flush(w->eve);
+}
+
+void worker_finish(struct worker *w)
+{
+    flow_table_flush(w->flows, w->clock);
+    if (w->eve)
+        eve_writer_flush(w->eve);
 }

@@ -21,6 +21,7 @@ struct sensor_settings {
     struct flow_config flow;
     struct defrag_config defrag;
     struct capture_live_opts live;
+    struct afp_config afp; /* af-packet.*: rings and fanout of --af-packet */
     uint32_t stats_interval; /* seconds between periodic stats records; 0 for the final only */
     int eve_enabled;
     int eve_flow, eve_anomaly, eve_stats; /* record types written */
@@ -84,6 +85,16 @@ struct detect_engine *sensor_load_rules(const struct sensor_settings *s, FILE *e
  */
 int sensor_run(const struct sensor_settings *s, struct capture *cap, struct detect_engine *engine,
                struct sensor_result *res, char *errbuf);
+
+/*
+ * Runs the sensor in workers mode on the AF_PACKET sockets of g: each of afp_count(g) worker
+ * threads reads its own socket and decodes, defragments, tracks flows, detects and logs on its
+ * own; nothing passes packets between threads. The calling thread writes stats and handles
+ * reload, reopen and stop requests. Runs until sensor_request_stop(), then flushes every flow
+ * and writes the final stats. Returns 0, or -1 with errbuf set if the run could not start.
+ */
+int sensor_run_workers(const struct sensor_settings *s, struct afp_group *g,
+                       struct detect_engine *engine, struct sensor_result *res, char *errbuf);
 
 /* Asks a running sensor_run to reload its rules beside the running ones. Signal safe. */
 void sensor_request_reload(void);

@@ -17,6 +17,7 @@ struct capture_stats {
     uint64_t kernel_packets; /* from pcap_stats (live) */
     uint64_t kernel_drops;
     uint64_t kernel_ifdrops;
+    uint64_t kernel_freezes; /* AF_PACKET: times every ring block was full (tp_freeze_q_cnt) */
     uint64_t files;          /* capture files opened */
     uint64_t file_errors;    /* files that could not be read to the end */
 };
@@ -46,6 +47,7 @@ struct sensor_stats {
 /* Adds b into a, counter by counter (memuse and active included). */
 void stats_flow_add(struct flow_stats *a, const struct flow_stats *b);
 void stats_worker_add(struct worker_stats *a, const struct worker_stats *b);
+void stats_defrag_add(struct defrag_stats *a, const struct defrag_stats *b);
 
 /* Builds the "stats" object of an EVE stats record from s. Returns a new object, or NULL. */
 json_t *eve_stats_object(const struct sensor_stats *s);
