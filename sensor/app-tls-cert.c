@@ -3,8 +3,10 @@
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,7 +197,9 @@ void tls_cert_info_free(struct tls_cert_info *info)
     memset(info, 0, sizeof(*info));
 }
 
-int tls_cert_info_parse(struct tls_cert_info *info, const uint8_t *der, uint32_t len)
+/* Parses der into info with d2i_X509; fingerprint is the SHA-1 of der. */
+static int parse_x509(struct tls_cert_info *info, const uint8_t *der, uint32_t len,
+                      const uint8_t sha1[SHA_DIGEST_LENGTH])
 {
     memset(info, 0, sizeof(*info));
     const unsigned char *p = der;
@@ -205,12 +209,7 @@ int tls_cert_info_parse(struct tls_cert_info *info, const uint8_t *der, uint32_t
     info->subject = format_name(X509_get_subject_name(x));
     info->issuer = format_name(X509_get_issuer_name(x));
     info->serial = format_serial(X509_get0_serialNumber(x));
-    unsigned char sha1[EVP_MAX_MD_SIZE];
-    unsigned slen = 0;
-    if (EVP_Digest(der, len, sha1, &slen, EVP_sha1(), NULL) == 1)
-        info->fingerprint = colon_hex(sha1, slen, 0);
-    if (info->fingerprint == NULL)
-        info->fingerprint = calloc(1, 1);
+    info->fingerprint = colon_hex(sha1, SHA_DIGEST_LENGTH, 0);
     format_time(X509_get0_notBefore(x), info->notbefore, &info->notbefore_ts);
     format_time(X509_get0_notAfter(x), info->notafter, &info->notafter_ts);
     add_sans(info, x);
@@ -220,6 +219,90 @@ int tls_cert_info_parse(struct tls_cert_info *info, const uint8_t *der, uint32_t
         tls_cert_info_free(info);
         return -1;
     }
+    return 0;
+}
+
+/* Deep copy of a parsed certificate's fields. */
+static int info_copy(struct tls_cert_info *dst, const struct tls_cert_info *src)
+{
+    *dst = *src;
+    dst->subject = strdup(src->subject);
+    dst->issuer = strdup(src->issuer);
+    dst->serial = strdup(src->serial);
+    dst->fingerprint = strdup(src->fingerprint);
+    dst->sans = src->n_sans ? calloc(src->n_sans, sizeof(*dst->sans)) : NULL;
+    int ok = dst->subject && dst->issuer && dst->serial && dst->fingerprint &&
+             (src->n_sans == 0 || dst->sans != NULL);
+    for (unsigned i = 0; ok && i < src->n_sans; i++)
+        ok = (dst->sans[i] = strdup(src->sans[i])) != NULL;
+    if (!ok) {
+        if (dst->sans == NULL)
+            dst->n_sans = 0;
+        tls_cert_info_free(dst);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Servers send the same chains over and over, and OpenSSL 3's d2i_X509 decodes each public key
+ * through its provider machinery (locks and lookups), so each thread keeps its last certificates
+ * by SHA-1, direct-mapped. The cache lives until the thread ends.
+ */
+#define CERT_CACHE 64
+struct cert_cache {
+    struct {
+        uint8_t sha1[SHA_DIGEST_LENGTH];
+        int valid;
+        struct tls_cert_info info;
+    } e[CERT_CACHE];
+};
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *v)
+{
+    struct cert_cache *c = v;
+    for (unsigned i = 0; i < CERT_CACHE; i++)
+        if (c->e[i].valid)
+            tls_cert_info_free(&c->e[i].info);
+    free(c);
+}
+
+static void cache_init(void)
+{
+    pthread_key_create(&cache_key, cache_free);
+}
+
+static struct cert_cache *thread_cache(void)
+{
+    pthread_once(&cache_once, cache_init);
+    struct cert_cache *c = pthread_getspecific(cache_key);
+    if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL && pthread_setspecific(cache_key, c)) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+int tls_cert_info_parse(struct tls_cert_info *info, const uint8_t *der, uint32_t len)
+{
+    memset(info, 0, sizeof(*info));
+    uint8_t sha1[SHA_DIGEST_LENGTH];
+    if (SHA1(der, len, sha1) == NULL)
+        return -1;
+    struct cert_cache *c = thread_cache();
+    if (c == NULL)
+        return parse_x509(info, der, len, sha1);
+    unsigned slot = (unsigned)(sha1[0] | sha1[1] << 8) % CERT_CACHE;
+    if (c->e[slot].valid && memcmp(c->e[slot].sha1, sha1, sizeof(sha1)) == 0)
+        return info_copy(info, &c->e[slot].info);
+    if (parse_x509(info, der, len, sha1) < 0)
+        return -1;
+    if (c->e[slot].valid)
+        tls_cert_info_free(&c->e[slot].info);
+    c->e[slot].valid = info_copy(&c->e[slot].info, info) == 0;
+    memcpy(c->e[slot].sha1, sha1, sizeof(sha1));
     return 0;
 }
 
