@@ -504,16 +504,18 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     snprintf(gkey, sizeof(gkey), "campaign:%s=%s", kind, value);
     struct inc *camp = tab_get(c->inc_tab, gkey);
     if (camp != NULL && a->ts <= camp->last + w) {
-        if (hinc->campaign_id != camp->id) {
+        if (hinc->campaign_id == 0) {
             hinc->campaign_id = camp->id;
             hinc->dirty = 1;
         }
         if (fresh)
             camp->hosts++;
-        apply(c, camp, a, host);
+        if (hinc->campaign_id == camp->id)
+            apply(c, camp, a, host);
         return 0;
     }
-    if (!fresh)
+    /* an incident belongs to one campaign: the first (actor before signature) */
+    if (!fresh || hinc->campaign_id != 0)
         return 0;
     if (flush_hits(c) != 0)
         return -1;
@@ -645,10 +647,10 @@ static int process(struct corr *c, const struct alert *a, long long *inc_id, int
     *inc_id = i->id;
     char sid[32];
     snprintf(sid, sizeof(sid), "%lld", a->sid);
-    if (campaign(c, "sig", sid, host, i, a) != 0)
-        return -1;
     int actor_internal = actor == a->src ? si : di;
     if (strcmp(actor, "-") != 0 && !actor_internal && campaign(c, "actor", actor, host, i, a) != 0)
+        return -1;
+    if (campaign(c, "sig", sid, host, i, a) != 0)
         return -1;
     return 0;
 }
@@ -720,7 +722,8 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
         {&c->hit_count, "SELECT COUNT(*) FROM campaign_hits WHERE kind=? AND value=? AND"
                         " last_ts>=?"},
         {&c->link, "UPDATE incidents SET campaign_id=?1 WHERE id IN (SELECT incident_id FROM"
-                   " campaign_hits WHERE kind=?2 AND value=?3 AND last_ts>=?4) AND id<>?1"},
+                   " campaign_hits WHERE kind=?2 AND value=?3 AND last_ts>=?4) AND id<>?1"
+                   " AND campaign_id IS NULL"},
         {&c->flow_inc, "SELECT e.incident_id FROM events f JOIN events e ON e.flow_id=f.flow_id"
                        " WHERE f.id=? AND e.incident_id IS NOT NULL AND e.event_type='alert'"
                        " LIMIT 1"},
@@ -737,7 +740,9 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
         goto out;
     sel = tdb_prepare(t,
                       "SELECT id, ts, event_type, src_ip, dest_ip, sid, signature, severity,"
-                      " sigsev, stage, geo, filehit FROM events WHERE pending=1"
+                      " sigsev, stage, geo, max(filehit, coalesce((SELECT max(f.filehit) FROM"
+                      " events f WHERE f.flow_id=e.flow_id AND f.event_type='fileinfo'), 0))"
+                      " FROM events e WHERE pending=1"
                       " ORDER BY ts, id LIMIT " "5000",
                       errbuf);
     if (sel == NULL)
