@@ -1,4 +1,5 @@
-/* test_triage.c: vigil-triage: ingest, crash safety, correlation rules, scoring, workflow, exports. */
+/* test_triage.c: vigil-triage: ingest, crash safety, correlation rules, scoring, workflow, exports.
+ */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,16 +48,15 @@ static void alert(FILE *f, const char *ts, const char *src, const char *dst, int
             ts, flow, src, dst, sid, sig, cat, sev, extra ? extra : "");
 }
 
-static const char *yaml =
-    "grouping:\n  window: 1h\n  keys: [asset]\n"
-    "campaign:\n  min_hosts: 3\n  window: 1h\n"
-    "assets:\n"
-    "  - cidr: 10.10.0.0/16\n    name: \"Trung tâm Dữ liệu Thành phố\"\n"
-    "    unit: \"Trung tâm Dữ liệu Thành phố\"\n    criticality: 5\n"
-    "  - cidr: 10.20.0.0/16\n    name: \"Sở Thông tin và Truyền thông\"\n"
-    "    unit: \"Sở Thông tin và Truyền thông\"\n    criticality: 2\n"
-    "suppress:\n  - sid: 9999\n    reason: noise\n    expires: 2099-01-01\n"
-    "  - sid: 9998\n    reason: expired\n    expires: 2001-01-01\n";
+static const char *yaml = "grouping:\n  window: 1h\n  keys: [asset]\n"
+                          "campaign:\n  min_hosts: 3\n  window: 1h\n"
+                          "assets:\n"
+                          "  - cidr: 10.10.0.0/16\n    name: \"Trung tâm Dữ liệu Thành phố\"\n"
+                          "    unit: \"Trung tâm Dữ liệu Thành phố\"\n    criticality: 5\n"
+                          "  - cidr: 10.20.0.0/16\n    name: \"Sở Thông tin và Truyền thông\"\n"
+                          "    unit: \"Sở Thông tin và Truyền thông\"\n    criticality: 2\n"
+                          "suppress:\n  - sid: 9999\n    reason: noise\n    expires: 2099-01-01\n"
+                          "  - sid: 9998\n    reason: expired\n    expires: 2001-01-01\n";
 
 struct env {
     struct tcfg cfg;
@@ -90,7 +90,10 @@ static int ingest(struct env *e, const char *file, struct ting_stats *st)
     return rc;
 }
 
-static long long q(struct env *e, const char *sql) { return tdb_scalar(e->t, sql, NULL); }
+static long long q(struct env *e, const char *sql)
+{
+    return tdb_scalar(e->t, sql, NULL);
+}
 
 static json_t *incident_of(struct env *e, const char *where)
 {
@@ -203,8 +206,7 @@ Test(triage, directory_and_context)
     json_t *obs = json_object_get(inc, "observables");
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(obs, "url"), 0)),
                      "http://evil.example/x.exe");
-    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(obs, "sha256"), 0)),
-                     "aaaa");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(obs, "sha256"), 0)), "aaaa");
     /* the file on the incident's flow is a scoring reason */
     char *r = json_dumps(json_object_get(inc, "reasons"), 0);
     cr_assert(strstr(r, "file/YARA") != NULL, "%s", r);
@@ -247,7 +249,8 @@ Test(triage, crash_safety_kill9)
             db = NULL;
         }
         sqlite3_stmt *s = NULL;
-        if (db && sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM events", -1, &s, NULL) == SQLITE_OK &&
+        if (db &&
+            sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM events", -1, &s, NULL) == SQLITE_OK &&
             sqlite3_step(s) == SQLITE_ROW)
             seen = sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
@@ -269,7 +272,8 @@ Test(triage, crash_safety_kill9)
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM events WHERE pending=1"), 0);
     cr_assert_eq(q(&e, "SELECT SUM(count) FROM incidents WHERE kind='group'"), n);
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM events WHERE incident_id IS NULL AND"
-                       " event_type='alert' AND suppressed=0"), 0);
+                       " event_type='alert' AND suppressed=0"),
+                 0);
     /* and once more: idempotent */
     ingest(&e, path("big.json"), &st);
     cr_assert_eq(st.events, 0);
@@ -297,7 +301,8 @@ Test(triage, grouping_window)
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents WHERE asset_ip='10.10.1.6'"), 1);
     /* routed to the unit owning the asset */
     json_t *inc = incident_of(&e, "asset_ip='10.10.1.5'");
-    cr_assert_str_eq(json_string_value(json_object_get(inc, "unit")), "Trung tâm Dữ liệu Thành phố");
+    cr_assert_str_eq(json_string_value(json_object_get(inc, "unit")),
+                     "Trung tâm Dữ liệu Thành phố");
     cr_assert(strncmp(json_string_value(json_object_get(inc, "ref")), "INC-2026-", 9) == 0);
     cr_assert_eq(json_array_size(json_object_get(inc, "alerts")), 3);
     json_decref(inc);
@@ -370,7 +375,8 @@ Test(triage, campaign)
     cr_assert_eq(json_array_size(json_object_get(c, "members")), 3);
     json_decref(c);
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents WHERE kind='group' AND campaign_id IS"
-                       " NOT NULL"), 7);
+                       " NOT NULL"),
+                 7);
     env_close(&e);
 }
 
@@ -382,8 +388,8 @@ static void killchain_file(const char *name, int c2)
     alert(f, "2026-03-01T10:10:00Z", "198.51.100.7", "10.20.0.5", 2, "ET EXPLOIT Struts",
           "Attempted Administrator Privilege Gain", 3, NULL, 2);
     if (c2)
-        alert(f, "2026-03-01T10:20:00Z", "10.20.0.5", "192.0.2.99", 3, "ET MALWARE beacon", "z",
-              3, ",\"metadata\":{\"mitre_tactic_name\":[\"Command_And_Control\"]}", 3);
+        alert(f, "2026-03-01T10:20:00Z", "10.20.0.5", "192.0.2.99", 3, "ET MALWARE beacon", "z", 3,
+              ",\"metadata\":{\"mitre_tactic_name\":[\"Command_And_Control\"]}", 3);
     fclose(f);
 }
 
@@ -520,8 +526,12 @@ Test(triage, workflow_and_history)
     cr_assert_neq(tkt_update(e.t, id, &c, err), 0);
     c = (struct tkt_change){.user = "lan", .status = "false-positive"};
     cr_assert_neq(tkt_update(e.t, id, &c, err), 0, "closing needs a reason");
-    c = (struct tkt_change){.user = "lan", .status = "investigating", .tlp = "red",
-                            .pap = "green", .unit = "Sở Y tế", .note = "đang xác minh"};
+    c = (struct tkt_change){.user = "lan",
+                            .status = "investigating",
+                            .tlp = "red",
+                            .pap = "green",
+                            .unit = "Sở Y tế",
+                            .note = "đang xác minh"};
     cr_assert_eq(tkt_update(e.t, id, &c, err), 0, "%s", err);
     c = (struct tkt_change){.user = "lan", .status = "contained"};
     cr_assert_eq(tkt_update(e.t, id, &c, err), 0, "%s", err);
@@ -546,7 +556,8 @@ Test(triage, workflow_and_history)
     long long n = q(&e, "SELECT COUNT(*) FROM history WHERE field='status'");
     cr_assert_eq(n, 7);
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM history WHERE user='lan' AND field='assignee'"
-                       " AND new='minh'"), 1);
+                       " AND new='minh'"),
+                 1);
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM history WHERE field='unit'"), 1);
     json_decref(inc);
     cr_assert_eq(tkt_resolve(e.t, "inc-2026-000001"), id);
@@ -591,7 +602,10 @@ static char *export_to_string(int (*fn)(FILE *, const json_t *, char *), const j
     return buf;
 }
 
-static int md_vi(FILE *o, const json_t *inc, char *e) { return texp_md(o, inc, 1, e); }
+static int md_vi(FILE *o, const json_t *inc, char *e)
+{
+    return texp_md(o, inc, 1, e);
+}
 
 static int is_stix_id(const char *id, const char *type)
 {
@@ -602,7 +616,8 @@ static int is_stix_id(const char *id, const char *type)
     if (strlen(u) != 36)
         return 0;
     for (int i = 0; i < 36; i++)
-        if ((i == 8 || i == 13 || i == 18 || i == 23) ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? u[i] != '-'
+                                                      : !strchr("0123456789abcdef", u[i]))
             return 0;
     return 1;
 }
@@ -643,8 +658,8 @@ Test(triage, exports)
     json_t *o;
     int n_ident = 0, n_ind = 0, n_od = 0, n_sight = 0;
     json_t *ids = json_object();
-    json_array_foreach(objs, i, o) json_object_set_new(
-        ids, json_string_value(json_object_get(o, "id")), json_true());
+    json_array_foreach(objs, i, o)
+        json_object_set_new(ids, json_string_value(json_object_get(o, "id")), json_true());
     json_array_foreach(objs, i, o)
     {
         const char *type = json_string_value(json_object_get(o, "type"));
@@ -707,7 +722,8 @@ Test(triage, exports)
         const char *v = json_string_value(json_object_get(o, "value"));
         int ids_flag = json_is_true(json_object_get(o, "to_ids"));
         if (strcmp(v, "10.20.0.5") == 0)
-            cr_assert(!ids_flag && strcmp(json_string_value(json_object_get(o, "type")), "ip-dst") == 0);
+            cr_assert(!ids_flag &&
+                      strcmp(json_string_value(json_object_get(o, "type")), "ip-dst") == 0);
         else
             cr_assert(ids_flag, "%s", v);
     }
@@ -729,10 +745,19 @@ Test(triage, html_report)
         FILE *m = open_memstream(&buf, &len);
         cr_assert_eq(trep_html(m, e.t, tcfg_parse_time("2026-01-01"), vi, err), 0, "%s", err);
         fclose(m);
-        const char *sections[] = {"id=\"summary\"", "id=\"by-unit\"", "id=\"timeline\"",
-                                  "<svg", "<rect", "id=\"top-signatures\"", "id=\"top-actors\"",
-                                  "id=\"time-to-respond\"", "INC-2026-000001", "ET EXPLOIT Struts",
-                                  "Sở Thông tin và Truyền thông", "198.51.100.7", "<style>"};
+        const char *sections[] = {"id=\"summary\"",
+                                  "id=\"by-unit\"",
+                                  "id=\"timeline\"",
+                                  "<svg",
+                                  "<rect",
+                                  "id=\"top-signatures\"",
+                                  "id=\"top-actors\"",
+                                  "id=\"time-to-respond\"",
+                                  "INC-2026-000001",
+                                  "ET EXPLOIT Struts",
+                                  "Sở Thông tin và Truyền thông",
+                                  "198.51.100.7",
+                                  "<style>"};
         for (size_t k = 0; k < sizeof(sections) / sizeof(sections[0]); k++)
             cr_assert(strstr(buf, sections[k]), "missing %s", sections[k]);
         cr_assert(strstr(buf, vi ? "Báo cáo sự cố" : "Security incident report"));
@@ -802,16 +827,19 @@ Test(triage, cli)
     json_t *l = json_load_file(path("l.json"), 0, NULL);
     cr_assert_eq(json_array_size(l), 1);
     json_decref(l);
-    snprintf(cmd, sizeof(cmd), "VIGIL_TRIAGE_DB=%s/vigil-triage.db %s update INC-2026-000001 "
+    snprintf(cmd, sizeof(cmd),
+             "VIGIL_TRIAGE_DB=%s/vigil-triage.db %s update INC-2026-000001 "
              "--status resolved --user x && VIGIL_TRIAGE_DB=%s/vigil-triage.db %s update "
-             "INC-2026-000001 --status new 2>%s/err.txt", dir, bin, dir, bin, dir);
+             "INC-2026-000001 --status new 2>%s/err.txt",
+             dir, bin, dir, bin, dir);
     cr_assert_neq(system(cmd), 0);
     FILE *f = fopen(path("err.txt"), "r");
     char line[256] = "";
     cr_assert_not_null(fgets(line, sizeof(line), f));
     fclose(f);
     cr_assert(strstr(line, "invalid transition resolved -> new"), "%s", line);
-    snprintf(cmd, sizeof(cmd), "cd %s && %s export INC-2026-000001 --format stix -o s.json && "
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && %s export INC-2026-000001 --format stix -o s.json && "
              "%s report --since 2026-01-01 --lang en -o r.html && %s show 999 2>/dev/null",
              dir, bin, bin, bin);
     cr_assert_neq(system(cmd), 0);

@@ -1,4 +1,5 @@
-/* test_triage_corpus.c: extended: every EVE file of the shared corpus through vigil-triage ingest. */
+/* test_triage_corpus.c: extended: every EVE file of the shared corpus through vigil-triage ingest.
+ */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -130,12 +131,15 @@ Test(triage_corpus, every_eve_file, .timeout = 240)
     long long alerts = tdb_scalar(t, "SELECT COUNT(*) FROM events WHERE event_type='alert'", NULL);
     long long events = tdb_scalar(t, "SELECT COUNT(*) FROM events", NULL);
     long long incidents = tdb_scalar(t, "SELECT COUNT(*) FROM incidents", NULL);
-    long long in_inc = tdb_scalar(t, "SELECT COUNT(*) FROM events WHERE event_type='alert' AND"
-                                     " incident_id IS NOT NULL", NULL);
+    long long in_inc = tdb_scalar(t,
+                                  "SELECT COUNT(*) FROM events WHERE event_type='alert' AND"
+                                  " incident_id IS NOT NULL",
+                                  NULL);
     cr_log_info("corpus: %lld lines, %lld events stored, %lld alerts (%lld alert lines, %zu "
                 "distinct), %lld incidents, %lld bad lines",
                 st.lines, events, alerts, c.alert_lines, distinct, incidents, st.bad);
-    fprintf(stderr, "corpus: events %lld, alerts %lld, incidents %lld, bad lines %lld "
+    fprintf(stderr,
+            "corpus: events %lld, alerts %lld, incidents %lld, bad lines %lld "
             "(alert lines in input %lld, distinct %zu, rejected %lld)\n",
             events, alerts, incidents, st.bad, c.alert_lines, distinct, c.rejected);
     for (size_t i = 0; i < st.nexamples; i++)

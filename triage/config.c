@@ -47,8 +47,8 @@ static json_t *yaml_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, siz
                 return NULL;
             }
             char key[256];
-            size_t kl = k->data.scalar.length < sizeof(key) - 1 ? k->data.scalar.length
-                                                                 : sizeof(key) - 1;
+            size_t kl =
+                k->data.scalar.length < sizeof(key) - 1 ? k->data.scalar.length : sizeof(key) - 1;
             memcpy(key, k->data.scalar.value, kl);
             key[kl] = '\0';
             json_object_set_new(o, key, v);
@@ -106,8 +106,7 @@ static int get_duration(const json_t *o, const char *key, double *out, char *err
         return 0;
     double d = s ? parse_duration(s) : -1;
     if (d <= 0) {
-        snprintf(errbuf, TRIAGE_ERRBUF, "%s: expected a duration such as 1h, 30m or 3600",
-                 key);
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s: expected a duration such as 1h, 30m or 3600", key);
         return -1;
     }
     *out = d;
@@ -179,8 +178,10 @@ static int read_map(const json_t *o, const char *what, struct tcfg_map **arr, si
     {
         int st = stage_from_name(json_string_value(v));
         if (st < 0) {
-            snprintf(errbuf, TRIAGE_ERRBUF, "stages.%s.%s: unknown stage (recon, exploit, c2, "
-                     "exfiltration, none)", what, k);
+            snprintf(errbuf, TRIAGE_ERRBUF,
+                     "stages.%s.%s: unknown stage (recon, exploit, c2, "
+                     "exfiltration, none)",
+                     what, k);
             return -1;
         }
         if (add_map(arr, n, k, st) != 0)
@@ -287,8 +288,7 @@ const struct tcfg_net *tcfg_lookup(const struct tcfg *cfg, const char *ip)
 
 int tcfg_internal(const struct tcfg *cfg, const char *ip)
 {
-    static const char *const priv[] = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                       "fc00::/7"};
+    static const char *const priv[] = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
     static struct tcfg_net nets[4];
     static int ready;
     uint8_t a[16];
@@ -401,21 +401,33 @@ static const struct {
     const char *m;
     int s;
 } def_sig[] = {
-    {"ET SCAN", STAGE_RECON},   {"port scan", STAGE_RECON}, {"ET EXPLOIT", STAGE_EXPLOIT},
-    {"ET WEB_SERVER", STAGE_EXPLOIT}, {"CnC", STAGE_C2},    {"C2 ", STAGE_C2},
-    {"Beacon", STAGE_C2},       {"exfil", STAGE_EXFIL},
+    {"ET SCAN", STAGE_RECON},
+    {"port scan", STAGE_RECON},
+    {"ET EXPLOIT", STAGE_EXPLOIT},
+    {"ET WEB_SERVER", STAGE_EXPLOIT},
+    {"CnC", STAGE_C2},
+    {"C2 ", STAGE_C2},
+    {"Beacon", STAGE_C2},
+    {"exfil", STAGE_EXFIL},
 };
 static const struct {
     const char *m;
     int s;
 } def_tactic[] = {
-    {"reconnaissance", STAGE_RECON},     {"discovery", STAGE_RECON},
-    {"TA0043", STAGE_RECON},             {"TA0007", STAGE_RECON},
-    {"initial_access", STAGE_EXPLOIT},   {"execution", STAGE_EXPLOIT},
-    {"privilege_escalation", STAGE_EXPLOIT}, {"TA0001", STAGE_EXPLOIT},
-    {"TA0002", STAGE_EXPLOIT},           {"TA0004", STAGE_EXPLOIT},
-    {"command_and_control", STAGE_C2},   {"TA0011", STAGE_C2},
-    {"exfiltration", STAGE_EXFIL},       {"TA0010", STAGE_EXFIL},
+    {"reconnaissance", STAGE_RECON},
+    {"discovery", STAGE_RECON},
+    {"TA0043", STAGE_RECON},
+    {"TA0007", STAGE_RECON},
+    {"initial_access", STAGE_EXPLOIT},
+    {"execution", STAGE_EXPLOIT},
+    {"privilege_escalation", STAGE_EXPLOIT},
+    {"TA0001", STAGE_EXPLOIT},
+    {"TA0002", STAGE_EXPLOIT},
+    {"TA0004", STAGE_EXPLOIT},
+    {"command_and_control", STAGE_C2},
+    {"TA0011", STAGE_C2},
+    {"exfiltration", STAGE_EXFIL},
+    {"TA0010", STAGE_EXFIL},
 };
 
 int tcfg_defaults(struct tcfg *cfg)
@@ -448,8 +460,7 @@ int tcfg_defaults(struct tcfg *cfg)
         if (add_map(&cfg->stage_sig, &cfg->nstage_sig, def_sig[i].m, def_sig[i].s) != 0)
             return -1;
     for (size_t i = 0; i < sizeof(def_tactic) / sizeof(def_tactic[0]); i++)
-        if (add_map(&cfg->stage_tactic, &cfg->nstage_tactic, def_tactic[i].m, def_tactic[i].s) !=
-            0)
+        if (add_map(&cfg->stage_tactic, &cfg->nstage_tactic, def_tactic[i].m, def_tactic[i].s) != 0)
             return -1;
     cfg->default_unit = strdup("Trung tâm kỹ thuật và ứng cứu an toàn mạng");
     cfg->default_tlp = strdup("amber");
@@ -462,7 +473,7 @@ static int read_keys(const json_t *v, int *keys, char *errbuf)
     static const struct {
         const char *n;
         int k;
-    } names[] = {{"signature", KEY_SIGNATURE}, {"src", KEY_SRC}, {"dest", KEY_DEST},
+    } names[] = {{"signature", KEY_SIGNATURE},     {"src", KEY_SRC},     {"dest", KEY_DEST},
                  {"src_dest", KEY_SRC | KEY_DEST}, {"asset", KEY_ASSET}, {"actor", KEY_ACTOR}};
     size_t i;
     json_t *it;
@@ -480,8 +491,10 @@ static int read_keys(const json_t *v, int *keys, char *errbuf)
             if (json_string_value(it) && strcmp(json_string_value(it), names[j].n) == 0)
                 break;
         if (j == sizeof(names) / sizeof(names[0])) {
-            snprintf(errbuf, TRIAGE_ERRBUF, "grouping.keys: unknown key '%s' (signature, src, "
-                     "dest, src_dest, asset, actor)", json_string_value(it) ? json_string_value(it) : "?");
+            snprintf(errbuf, TRIAGE_ERRBUF,
+                     "grouping.keys: unknown key '%s' (signature, src, "
+                     "dest, src_dest, asset, actor)",
+                     json_string_value(it) ? json_string_value(it) : "?");
             return -1;
         }
         k |= names[j].k;
@@ -586,15 +599,16 @@ static int apply(struct tcfg *cfg, const json_t *root, char *errbuf)
         return -1;
     if (read_map(json_object_get(s, "classtypes"), "classtypes", &cfg->stage_class,
                  &cfg->nstage_class, errbuf) != 0 ||
-        read_map(json_object_get(s, "signatures"), "signatures", &cfg->stage_sig,
-                 &cfg->nstage_sig, errbuf) != 0 ||
-        read_map(json_object_get(s, "tactics"), "tactics", &cfg->stage_tactic,
-                 &cfg->nstage_tactic, errbuf) != 0)
+        read_map(json_object_get(s, "signatures"), "signatures", &cfg->stage_sig, &cfg->nstage_sig,
+                 errbuf) != 0 ||
+        read_map(json_object_get(s, "tactics"), "tactics", &cfg->stage_tactic, &cfg->nstage_tactic,
+                 errbuf) != 0)
         return -1;
     const json_t *as = json_object_get(sc, "alert_severity");
     const json_t *ss = json_object_get(sc, "signature_severity");
     const json_t *lv = json_object_get(sc, "levels");
-    if (get_int(as, "1", &cfg->sev_points[1], errbuf) || get_int(as, "2", &cfg->sev_points[2], errbuf) ||
+    if (get_int(as, "1", &cfg->sev_points[1], errbuf) ||
+        get_int(as, "2", &cfg->sev_points[2], errbuf) ||
         get_int(as, "3", &cfg->sev_points[3], errbuf) ||
         get_int(ss, "minor", &cfg->sigsev_points[1], errbuf) ||
         get_int(ss, "major", &cfg->sigsev_points[2], errbuf) ||
@@ -652,8 +666,8 @@ int tcfg_load(struct tcfg *cfg, const char *path, char *errbuf)
         return -1;
     }
     char inner[TRIAGE_ERRBUF];
-    int rc = json_is_object(root) ? apply(cfg, root, inner) : (snprintf(inner, sizeof(inner),
-                                                                         "expected a mapping"), -1);
+    int rc = json_is_object(root) ? apply(cfg, root, inner)
+                                  : (snprintf(inner, sizeof(inner), "expected a mapping"), -1);
     if (rc != 0)
         snprintf(errbuf, TRIAGE_ERRBUF, "%.100s: %.400s", path, inner);
     json_decref(root);

@@ -1,4 +1,5 @@
-/* correlate.c: pending alerts into incidents: grouping window, campaigns, kill chain, explainable score. */
+/* correlate.c: pending alerts into incidents: grouping window, campaigns, kill chain, explainable
+ * score. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,8 +7,9 @@
 
 #include "vigil/triage.h"
 
-#define CORR_CHUNK 5000
-#define CORR_BUCKETS 8192
+#define CORR_CHUNK 20000
+#define CORR_BUCKETS 65536
+#define CORR_CACHE_MAX 200000 /* cached incidents + hits kept across chunks (bounded memory) */
 
 /* An incident being updated; written back at the end of each chunk. */
 struct inc {
@@ -20,11 +22,21 @@ struct inc {
 };
 enum { P_SEV, P_SIGSEV, P_ASSET, P_GEO, P_FILE, P_VOLUME, P_STAGE, P_CAMPAIGN };
 
-/* A campaign_hits row being refreshed. */
+/*
+ * A campaign_hits row. Refreshes are written back at the end of the chunk; before a campaign
+ * count, the dirty rows of that (kind, value) group are written so the count is exact.
+ */
+struct hit_group;
 struct hit {
     double last;
     long long incident_id;
     int dirty;
+    struct hit *next_dirty; /* in its group */
+    struct hit_group *group;
+    char *kind, *value, *asset;
+};
+struct hit_group {
+    struct hit *dirty;
 };
 
 struct entry {
@@ -40,14 +52,22 @@ struct corr {
     char *errbuf;
     struct entry *inc_tab[CORR_BUCKETS], *hit_tab[CORR_BUCKETS];
     struct entry *id_tab[CORR_BUCKETS]; /* "#id" -> cached incident (not owned) */
-    sqlite3_stmt *find, *by_id, *insert, *update, *ev_upd, *hit_get, *hit_put, *hit_count,
-        *link, *flow_inc, *hist, *seq_get, *seq_put, *supp_hit;
+    size_t cached;
+    struct hit **dirty_hits; /* every dirty hit, for the end of the chunk */
+    size_t ndirty, capdirty;
+    sqlite3_stmt *find, *by_id, *insert, *update, *ev_upd, *hit_get, *hit_put, *hit_count, *link,
+        *flow_inc, *hist, *seq_get, *seq_put, *supp_hit;
     struct tcfg_supp *supp;
     long long *supp_ids; /* DB id of each suppression, 0 for the config's */
     long long *supp_hits;
     size_t nsupp;
     double now;
+    int seq_year; /* the last INC year used and its counter (written through) */
+    long long seq;
 };
+
+static int hits_flush(struct corr *c, struct hit_group *g);
+static void hit_free(void *p);
 
 static unsigned bucket(const char *k)
 {
@@ -65,8 +85,12 @@ static void *tab_get(struct entry **tab, const char *k)
     return NULL;
 }
 
+static size_t *tab_count;
+
 static int tab_put(struct entry **tab, const char *k, void *v)
 {
+    if (tab_count != NULL)
+        (*tab_count)++;
     struct entry *e = malloc(sizeof(*e));
     if (e == NULL || (e->key = strdup(k)) == NULL) {
         free(e);
@@ -156,9 +180,9 @@ static struct inc *inc_from_row(sqlite3_stmt *s)
     return i;
 }
 
-#define INC_COLS                                                                                  \
-    "id, first_seen, last_seen, count, p_sev, p_sigsev, p_asset, p_geo, p_file, p_volume,"        \
-    " p_stage, p_campaign, stage_mask, max_stage, score, severity, escalations, campaign_id,"     \
+#define INC_COLS                                                                                   \
+    "id, first_seen, last_seen, count, p_sev, p_sigsev, p_asset, p_geo, p_file, p_volume,"         \
+    " p_stage, p_campaign, stage_mask, max_stage, score, severity, escalations, campaign_id,"      \
     " hosts, kind"
 
 /* Returns the next INC-YYYY-NNNNNN of year, in ref (>= 20 bytes). */
@@ -167,11 +191,17 @@ static int next_ref(struct corr *c, int year, char *ref, size_t len)
     char key[32];
     long long n = 0;
     snprintf(key, sizeof(key), "seq-%d", year);
-    sqlite3_bind_text(c->seq_get, 1, key, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(c->seq_get) == SQLITE_ROW)
-        n = sqlite3_column_int64(c->seq_get, 0);
-    sqlite3_reset(c->seq_get);
+    if (year == c->seq_year) {
+        n = c->seq;
+    } else {
+        sqlite3_bind_text(c->seq_get, 1, key, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(c->seq_get) == SQLITE_ROW)
+            n = sqlite3_column_int64(c->seq_get, 0);
+        sqlite3_reset(c->seq_get);
+    }
     n++;
+    c->seq_year = year;
+    c->seq = n;
     sqlite3_bind_text(c->seq_put, 1, key, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(c->seq_put, 2, n);
     if (step_done(c, c->seq_put, "sequence") != 0)
@@ -353,9 +383,9 @@ static void apply(struct corr *c, struct inc *i, const struct alert *a, const ch
 
 static json_t *reasons(const struct tcfg *cfg, const struct inc *i)
 {
-    static const char *const what[] = {"alert severity",     "signature_severity metadata",
-                                       "asset criticality",  "actor GeoIP/ASN",
-                                       "file/YARA evidence", "volume",
+    static const char *const what[] = {"alert severity",        "signature_severity metadata",
+                                       "asset criticality",     "actor GeoIP/ASN",
+                                       "file/YARA evidence",    "volume",
                                        "kill-chain escalation", "campaign breadth"};
     json_t *r = json_array();
     for (int k = 0; k < 8; k++) {
@@ -410,34 +440,6 @@ static int flush_inc(struct corr *c, struct inc *i)
     return step_done(c, u, "update incident");
 }
 
-static int flush_hits(struct corr *c)
-{
-    for (int b = 0; b < CORR_BUCKETS; b++)
-        for (struct entry *e = c->hit_tab[b]; e; e = e->next) {
-            struct hit *h = e->val;
-            if (!h->dirty)
-                continue;
-            /* key is kind \x1f value \x1f asset */
-            char *k = strdup(e->key), *v = strchr(k, '\x1f'), *a = v ? strchr(v + 1, '\x1f') : 0;
-            if (a == NULL) {
-                free(k);
-                continue;
-            }
-            *v++ = '\0';
-            *a++ = '\0';
-            sqlite3_bind_text(c->hit_put, 1, k, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(c->hit_put, 2, v, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(c->hit_put, 3, a, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_double(c->hit_put, 4, h->last);
-            sqlite3_bind_int64(c->hit_put, 5, h->incident_id);
-            free(k);
-            if (step_done(c, c->hit_put, "campaign hits") != 0)
-                return -1;
-            h->dirty = 0;
-        }
-    return 0;
-}
-
 static void clear_tabs(struct corr *c)
 {
     for (int b = 0; b < CORR_BUCKETS; b++) {
@@ -449,7 +451,7 @@ static void clear_tabs(struct corr *c)
         }
         for (struct entry *e = c->hit_tab[b], *n; e; e = n) {
             n = e->next;
-            free(e->val);
+            hit_free(e->val);
             free(e->key);
             free(e);
         }
@@ -460,6 +462,7 @@ static void clear_tabs(struct corr *c)
         }
         c->inc_tab[b] = c->hit_tab[b] = c->id_tab[b] = NULL;
     }
+    c->cached = 0;
 }
 
 static int flush_all(struct corr *c)
@@ -468,7 +471,72 @@ static int flush_all(struct corr *c)
         for (struct entry *e = c->inc_tab[b]; e; e = e->next)
             if (flush_inc(c, e->val) != 0)
                 return -1;
-    return flush_hits(c);
+    return hits_flush(c, NULL);
+}
+
+/* Returns the active campaign of gkey at ts (cache, then store), or NULL. */
+static struct inc *active_campaign(struct corr *c, const char *gkey, double ts, double w)
+{
+    struct inc *camp = tab_get(c->inc_tab, gkey);
+    if (camp != NULL && ts <= camp->last + w && ts >= camp->first - w)
+        return camp;
+    char neg[600];
+    snprintf(neg, sizeof(neg), "none\x1f%s", gkey);
+    if (tab_get(c->hit_tab, neg) != NULL) /* none this chunk: alerts come in time order */
+        return NULL;
+    sqlite3_bind_text(c->find, 1, gkey, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(c->find, 2, ts - w);
+    sqlite3_bind_double(c->find, 3, ts + w);
+    int found = sqlite3_step(c->find) == SQLITE_ROW;
+    sqlite3_reset(c->find);
+    if (found) /* load it through the usual path */
+        return get_incident(c, gkey, ts, w, "campaign", "", NULL, NULL, NULL);
+    struct hit *mark = calloc(1, sizeof(*mark));
+    if (mark != NULL && tab_put(c->hit_tab, neg, mark) != 0)
+        free(mark);
+    return NULL;
+}
+
+static int hit_write(struct corr *c, struct hit *h)
+{
+    sqlite3_bind_text(c->hit_put, 1, h->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c->hit_put, 2, h->value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c->hit_put, 3, h->asset, -1, SQLITE_STATIC);
+    sqlite3_bind_double(c->hit_put, 4, h->last);
+    sqlite3_bind_int64(c->hit_put, 5, h->incident_id);
+    h->dirty = 0;
+    return step_done(c, c->hit_put, "campaign hits");
+}
+
+/* Writes the dirty hits of one group (g) or of all groups (g NULL). */
+static int hits_flush(struct corr *c, struct hit_group *g)
+{
+    if (g != NULL) {
+        for (struct hit *h = g->dirty; h != NULL; h = h->next_dirty)
+            if (h->dirty && hit_write(c, h) != 0)
+                return -1;
+        g->dirty = NULL;
+        return 0;
+    }
+    for (size_t k = 0; k < c->ndirty; k++) {
+        struct hit *h = c->dirty_hits[k];
+        if (h->dirty && hit_write(c, h) != 0)
+            return -1;
+        h->group->dirty = NULL;
+    }
+    c->ndirty = 0;
+    return 0;
+}
+
+static void hit_free(void *p)
+{
+    struct hit *h = p;
+    if (h != NULL && h->kind != NULL) { /* groups and markers have no strings */
+        free(h->kind);
+        free(h->value);
+        free(h->asset);
+    }
+    free(p);
 }
 
 /* Records that (kind, value) touched host; forms or grows the campaign. */
@@ -479,36 +547,64 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     double w = c->cfg->campaign_window;
     snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", kind, value, host);
     struct hit *h = tab_get(c->hit_tab, key);
-    int fresh = 0;
     if (h == NULL) {
+        char gk[512];
+        snprintf(gk, sizeof(gk), "G\x1f%s\x1f%s", kind, value);
+        struct hit_group *g = tab_get(c->hit_tab, gk);
+        if (g == NULL) {
+            g = calloc(1, sizeof(struct hit)); /* freed by hit_free like a hit */
+            if (g == NULL || tab_put(c->hit_tab, gk, g) != 0) {
+                free(g);
+                return -1;
+            }
+        }
         if ((h = calloc(1, sizeof(*h))) == NULL || tab_put(c->hit_tab, key, h) != 0) {
             free(h);
             return -1;
         }
+        h->group = g;
+        h->kind = strdup(kind);
+        h->value = strdup(value);
+        h->asset = strdup(host);
+        if (!h->kind || !h->value || !h->asset)
+            return -1;
         sqlite3_bind_text(c->hit_get, 1, kind, -1, SQLITE_STATIC);
         sqlite3_bind_text(c->hit_get, 2, value, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(c->hit_get, 3, host, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(c->hit_get) == SQLITE_ROW)
-            h->last = sqlite3_column_double(c->hit_get, 0);
-        else
-            h->last = -1;
+        h->last =
+            sqlite3_step(c->hit_get) == SQLITE_ROW ? sqlite3_column_double(c->hit_get, 0) : -1;
         sqlite3_reset(c->hit_get);
     }
-    if (h->last < 0 || a->ts - h->last > w)
-        fresh = 1;
-    if (a->ts > h->last)
-        h->last = a->ts;
-    h->incident_id = hinc->id;
-    h->dirty = 1;
+    int fresh = h->last < 0 || a->ts - h->last > w; /* a host new to this window */
+    double prev = h->last;
+    if (a->ts > h->last || h->incident_id != hinc->id) {
+        if (a->ts > h->last)
+            h->last = a->ts;
+        h->incident_id = hinc->id;
+        if (!h->dirty) {
+            if (c->ndirty == c->capdirty) {
+                size_t nc = c->capdirty ? c->capdirty * 2 : 1024;
+                struct hit **d = realloc(c->dirty_hits, nc * sizeof(*d));
+                if (d == NULL)
+                    return -1;
+                c->dirty_hits = d;
+                c->capdirty = nc;
+            }
+            c->dirty_hits[c->ndirty++] = h;
+            h->dirty = 1;
+            h->next_dirty = h->group->dirty;
+            h->group->dirty = h;
+        }
+    }
     char gkey[512];
     snprintf(gkey, sizeof(gkey), "campaign:%s=%s", kind, value);
-    struct inc *camp = tab_get(c->inc_tab, gkey);
-    if (camp != NULL && a->ts <= camp->last + w) {
+    struct inc *camp = active_campaign(c, gkey, a->ts, w);
+    if (camp != NULL) {
         if (hinc->campaign_id == 0) {
             hinc->campaign_id = camp->id;
             hinc->dirty = 1;
         }
-        if (fresh)
+        if (prev < camp->first - w) /* a host this campaign has not counted yet */
             camp->hosts++;
         if (hinc->campaign_id == camp->id)
             apply(c, camp, a, host);
@@ -517,7 +613,7 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     /* an incident belongs to one campaign: the first (actor before signature) */
     if (!fresh || hinc->campaign_id != 0)
         return 0;
-    if (flush_hits(c) != 0)
+    if (hits_flush(c, h->group) != 0)
         return -1;
     sqlite3_bind_text(c->hit_count, 1, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(c->hit_count, 2, value, -1, SQLITE_TRANSIENT);
@@ -542,8 +638,6 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     hinc->dirty = 1;
     apply(c, camp, a, host);
     /* the member incidents that formed it */
-    if (flush_all(c) != 0)
-        return -1;
     sqlite3_bind_int64(c->link, 1, camp->id);
     sqlite3_bind_text(c->link, 2, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(c->link, 3, value, -1, SQLITE_TRANSIENT);
@@ -658,8 +752,8 @@ static int process(struct corr *c, const struct alert *a, long long *inc_id, int
 static int load_supp(struct corr *c)
 {
     const struct tcfg *cfg = c->cfg;
-    sqlite3_stmt *s = tdb_prepare(c->t, "SELECT id, sid, addr, asset, expires FROM suppressions",
-                                  c->errbuf);
+    sqlite3_stmt *s =
+        tdb_prepare(c->t, "SELECT id, sid, addr, asset, expires FROM suppressions", c->errbuf);
     if (s == NULL)
         return -1;
     size_t cap = cfg->nsupp + 16;
@@ -692,6 +786,10 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
 {
     struct corr *c = calloc(1, sizeof(*c));
     sqlite3_stmt *sel = NULL;
+    struct done {
+        long long id, inc;
+        int supp;
+    } *done = NULL;
     int rc = -1;
     if (c == NULL)
         return -1;
@@ -700,6 +798,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
     c->st = st;
     c->errbuf = errbuf;
     c->now = (double)time(NULL);
+    tab_count = &c->cached;
     struct {
         sqlite3_stmt **s;
         const char *sql;
@@ -708,9 +807,10 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                    " first_seen<=? AND merged_into IS NULL AND status IN ('new','acknowledged',"
                    "'investigating','contained') ORDER BY last_seen DESC LIMIT 1"},
         {&c->by_id, "SELECT " INC_COLS " FROM incidents WHERE id=?"},
-        {&c->insert, "INSERT INTO incidents(ref, gkey, kind, title, unit, asset, asset_ip, actor,"
-                     " tlp, pap, detected_at, created_at, status, hosts) VALUES(?,?,?,?,?,?,?,?,?,?,"
-                     "?,?,'new',1)"},
+        {&c->insert,
+         "INSERT INTO incidents(ref, gkey, kind, title, unit, asset, asset_ip, actor,"
+         " tlp, pap, detected_at, created_at, status, hosts) VALUES(?,?,?,?,?,?,?,?,?,?,"
+         "?,?,'new',1)"},
         {&c->update, "UPDATE incidents SET first_seen=?, last_seen=?, count=?, p_sev=?,"
                      " p_sigsev=?, p_asset=?, p_geo=?, p_file=?, p_volume=?, p_stage=?,"
                      " p_campaign=?, stage_mask=?, max_stage=?, score=?, severity=?, reasons=?,"
@@ -718,7 +818,8 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                      " WHERE id=?"},
         {&c->ev_upd, "UPDATE events SET pending=0, incident_id=?, suppressed=? WHERE id=?"},
         {&c->hit_get, "SELECT last_ts FROM campaign_hits WHERE kind=? AND value=? AND asset=?"},
-        {&c->hit_put, "INSERT OR REPLACE INTO campaign_hits VALUES(?,?,?,?,?)"},
+        {&c->hit_put, "INSERT INTO campaign_hits VALUES(?,?,?,?,?) ON CONFLICT(kind, value, asset)"
+                      " DO UPDATE SET last_ts=excluded.last_ts, incident_id=excluded.incident_id"},
         {&c->hit_count, "SELECT COUNT(*) FROM campaign_hits WHERE kind=? AND value=? AND"
                         " last_ts>=?"},
         {&c->link, "UPDATE incidents SET campaign_id=?1 WHERE id IN (SELECT incident_id FROM"
@@ -738,20 +839,19 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
             goto out;
     if (load_supp(c) != 0)
         goto out;
+    done = malloc(CORR_CHUNK * sizeof(*done));
+    if (done == NULL)
+        goto out;
     sel = tdb_prepare(t,
                       "SELECT id, ts, event_type, src_ip, dest_ip, sid, signature, severity,"
                       " sigsev, stage, geo, max(filehit, coalesce((SELECT max(f.filehit) FROM"
                       " events f WHERE f.flow_id=e.flow_id AND f.event_type='fileinfo'), 0))"
                       " FROM events e WHERE pending=1"
-                      " ORDER BY ts, id LIMIT " "5000",
+                      " ORDER BY ts, id LIMIT 20000",
                       errbuf);
     if (sel == NULL)
         goto out;
     for (;;) {
-        struct {
-            long long id, inc;
-            int supp;
-        } done[CORR_CHUNK];
         size_t nd = 0;
         if (tdb_begin(t, errbuf) != 0)
             goto out;
@@ -807,7 +907,8 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
             }
             c->supp_hits[k] = 0;
         }
-        clear_tabs(c);
+        if (c->cached > CORR_CACHE_MAX)
+            clear_tabs(c);
         if (tdb_commit(t, errbuf) != 0)
             goto out;
         if (nd < CORR_CHUNK)
@@ -816,6 +917,9 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
     rc = 0;
 out:
     clear_tabs(c);
+    free(c->dirty_hits);
+    free(done);
+    tab_count = NULL;
     sqlite3_finalize(sel);
     for (size_t k = 0; k < sizeof(stmts) / sizeof(stmts[0]); k++)
         sqlite3_finalize(*stmts[k].s);

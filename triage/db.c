@@ -16,7 +16,9 @@ static const char *const migrations[] = {
     " dest_port INTEGER, proto TEXT, sid INTEGER, signature TEXT, category TEXT,"
     " severity INTEGER, sigsev INTEGER, stage INTEGER, geo TEXT, filehit INTEGER,"
     " pending INTEGER NOT NULL DEFAULT 0, suppressed INTEGER NOT NULL DEFAULT 0,"
-    " incident_id INTEGER, raw TEXT);"
+    " incident_id INTEGER);"
+    /* the original text lives apart so that correlation's row updates stay small */
+    "CREATE TABLE event_raw(id INTEGER PRIMARY KEY, raw TEXT NOT NULL);"
     "CREATE UNIQUE INDEX events_identity ON events(sensor, hash);"
     "CREATE INDEX events_flow ON events(flow_id) WHERE flow_id IS NOT NULL;"
     "CREATE INDEX events_pending ON events(ts, id) WHERE pending = 1;"
@@ -129,8 +131,8 @@ static int migrate(struct tdb *t, char *errbuf)
         v = 0;
     }
     if (v > (long long)NMIGRATIONS) {
-        snprintf(errbuf, TRIAGE_ERRBUF, "database schema %lld is newer than this program (%zu)",
-                 v, NMIGRATIONS);
+        snprintf(errbuf, TRIAGE_ERRBUF, "database schema %lld is newer than this program (%zu)", v,
+                 NMIGRATIONS);
         goto fail;
     }
     for (; v < (long long)NMIGRATIONS; v++) {
@@ -172,8 +174,9 @@ struct tdb *tdb_open(const char *path, char *errbuf)
         snprintf(errbuf, TRIAGE_ERRBUF, "%s: cannot enable WAL mode (%s)", path, jm);
         goto fail;
     }
-    if (tdb_exec(t, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-131072;"
-                    "PRAGMA temp_store=MEMORY",
+    if (tdb_exec(t,
+                 "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-131072;"
+                 "PRAGMA temp_store=MEMORY",
                  errbuf) != 0)
         goto fail;
     if (migrate(t, errbuf) != 0)

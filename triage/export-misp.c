@@ -43,9 +43,12 @@ int texp_misp(FILE *out, const json_t *inc, char *errbuf)
     json_t *attrs = json_array();
     static const struct {
         const char *obs, *type, *cat;
-    } kinds[] = {{"ip", "ip-src", "Network activity"},     {"domain", "domain", "Network activity"},
-                 {"url", "url", "Network activity"},       {"sha256", "sha256", "Payload delivery"},
-                 {"md5", "md5", "Payload delivery"},       {"sha1", "sha1", "Payload delivery"},
+    } kinds[] = {{"ip", "ip-src", "Network activity"},
+                 {"domain", "domain", "Network activity"},
+                 {"url", "url", "Network activity"},
+                 {"sha256", "sha256", "Payload delivery"},
+                 {"md5", "md5", "Payload delivery"},
+                 {"sha1", "sha1", "Payload delivery"},
                  {"filename", "filename", "Payload delivery"},
                  {"ja3", "ja3-fingerprint-md5", "Network activity"}};
     const json_t *obs = json_object_get(inc, "observables");
@@ -65,27 +68,36 @@ int texp_misp(FILE *out, const json_t *inc, char *errbuf)
             }
             snprintf(key, sizeof(key), "misp|%s|%s|%s", ref, type, val);
             texp_uuid(key, u);
-            json_array_append_new(attrs, json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "uuid", u,
-                                                   "type", type, "category", kinds[k].cat,
-                                                   "to_ids", ids, "value", val, "comment",
-                                                   comment, "distribution", "5"));
+            json_array_append_new(attrs,
+                                  json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "uuid", u, "type",
+                                            type, "category", kinds[k].cat, "to_ids", ids, "value",
+                                            val, "comment", comment, "distribution", "5"));
         }
     }
     char tlp[64], pap[64];
-    snprintf(tlp, sizeof(tlp), "tlp:%s", or_(json_string_value(json_object_get(inc, "tlp")), "amber"));
-    snprintf(pap, sizeof(pap), "PAP:%s", or_(json_string_value(json_object_get(inc, "pap")), "amber"));
+    snprintf(tlp, sizeof(tlp), "tlp:%s",
+             or_(json_string_value(json_object_get(inc, "tlp")), "amber"));
+    snprintf(pap, sizeof(pap), "PAP:%s",
+             or_(json_string_value(json_object_get(inc, "pap")), "amber"));
     for (char *p = pap + 4; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     snprintf(key, sizeof(key), "misp-event|%s", ref);
     texp_uuid(key, u);
     char info[1024];
-    snprintf(info, sizeof(info), "%s: %s", ref, or_(json_string_value(json_object_get(inc, "title")), ""));
-    json_t *ev = json_pack("{s:{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:[{s:s},{s:s}],s:o}}", "Event",
-                           "uuid", u, "info", info, "date", date, "threat_level_id",
-                           threat == 1 ? "1" : threat == 2 ? "2" : "3", "analysis",
-                           analysis == 0 ? "0" : analysis == 1 ? "1" : "2", "distribution", "0",
-                           "published", 0, "Tag", "name", tlp, "name", pap, "Attribute", attrs);
+    snprintf(info, sizeof(info), "%s: %s", ref,
+             or_(json_string_value(json_object_get(inc, "title")), ""));
+    json_t *ev = json_pack("{s:{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:[{s:s},{s:s}],s:o}}", "Event", "uuid",
+                           u, "info", info, "date", date, "threat_level_id",
+                           threat == 1   ? "1"
+                           : threat == 2 ? "2"
+                                         : "3",
+                           "analysis",
+                           analysis == 0   ? "0"
+                           : analysis == 1 ? "1"
+                                           : "2",
+                           "distribution", "0", "published", 0, "Tag", "name", tlp, "name", pap,
+                           "Attribute", attrs);
     int rc = ev && json_dumpf(ev, out, JSON_INDENT(2)) == 0 && fputc('\n', out) >= 0 ? 0 : -1;
     json_decref(ev);
     if (rc != 0)

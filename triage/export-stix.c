@@ -1,4 +1,5 @@
-/* export-stix.c: an incident as a STIX 2.1 bundle: identity, indicators, observed-data, sightings. */
+/* export-stix.c: an incident as a STIX 2.1 bundle: identity, indicators, observed-data, sightings.
+ */
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -22,10 +23,9 @@ void texp_uuid(const char *name, char *buf)
     }
     h[6] = (unsigned char)((h[6] & 0x0f) | 0x50);
     h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
-    snprintf(buf, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1],
-             h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14],
-             h[15]);
+    snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0],
+             h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13],
+             h[14], h[15]);
 }
 
 static json_t *sdo(const char *type, const char *name, const char *ts)
@@ -86,8 +86,8 @@ int texp_stix(FILE *out, const json_t *inc, char *errbuf)
     json_t *refs = json_array(), *inds = json_array();
     static const struct {
         const char *obs, *sco, *prop;
-    } kinds[] = {{"ip", "ipv4-addr", "value"}, {"domain", "domain-name", "value"},
-                 {"url", "url", "value"},      {"sha256", "file", "hashes.'SHA-256'"},
+    } kinds[] = {{"ip", "ipv4-addr", "value"},  {"domain", "domain-name", "value"},
+                 {"url", "url", "value"},       {"sha256", "file", "hashes.'SHA-256'"},
                  {"md5", "file", "hashes.MD5"}, {"sha1", "file", "hashes.'SHA-1'"}};
     const json_t *obs = json_object_get(inc, "observables");
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -106,9 +106,10 @@ int texp_stix(FILE *out, const json_t *inc, char *errbuf)
             json_t *o = json_pack("{s:s,s:s,s:s}", "type", sco, "spec_version", "2.1", "id", id);
             if (strcmp(sco, "file") == 0)
                 json_object_set_new(o, "hashes",
-                                    json_pack("{s:s}", strcmp(kinds[k].obs, "sha256") == 0 ? "SHA-256"
-                                                       : strcmp(kinds[k].obs, "md5") == 0 ? "MD5"
-                                                                                         : "SHA-1",
+                                    json_pack("{s:s}",
+                                              strcmp(kinds[k].obs, "sha256") == 0 ? "SHA-256"
+                                              : strcmp(kinds[k].obs, "md5") == 0  ? "MD5"
+                                                                                  : "SHA-1",
                                               val));
             else
                 json_object_set_new(o, "value", json_string(val));
@@ -161,9 +162,9 @@ int texp_stix(FILE *out, const json_t *inc, char *errbuf)
         json_object_set_new(s, "first_seen", json_string(first));
         json_object_set_new(s, "last_seen", json_string(last));
         json_object_set_new(s, "count", json_integer(count > 0 ? count : 1));
-        json_object_set_new(s, "description", json_object_get(inc, "title")
-                                                  ? json_copy(json_object_get(inc, "title"))
-                                                  : json_string(ref));
+        json_object_set_new(s, "description",
+                            json_object_get(inc, "title") ? json_copy(json_object_get(inc, "title"))
+                                                          : json_string(ref));
         json_array_append_new(objs, s);
     }
     json_decref(od);

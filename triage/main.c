@@ -21,7 +21,8 @@ static const char usage[] =
     "usage: vigil-triage [--db FILE] [--config FILE] COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
-    "  ingest FILE|DIR|- [--follow] [--sensor NAME] [--batch N]\n"
+    "  ingest FILE|DIR|- [--follow] [--sensor NAME] [--batch N] [--no-correlate]\n"
+    "  correlate                         (correlate alerts left pending)\n"
     "  list [--status S|open] [--severity N] [--unit U] [--since DATE] [--text T]\n"
     "       [--sort severity|score|first|last|count|id|status|unit] [--limit N] [--json]\n"
     "  show ID [--json] [--lang vi|en]\n"
@@ -81,6 +82,8 @@ static int cmd_ingest(struct tdb *t, struct tcfg *cfg, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--follow") == 0)
             o.follow = 1;
+        else if (strcmp(argv[i], "--no-correlate") == 0)
+            o.no_correlate = 1;
         else if ((v = val(argc, argv, &i, "--sensor", &bad)))
             o.sensor = v;
         else if ((v = val(argc, argv, &i, "--batch", &bad)))
@@ -113,11 +116,29 @@ static int cmd_ingest(struct tdb *t, struct tcfg *cfg, int argc, char **argv)
     printf("lines %lld, new events %lld (alerts %lld), duplicates %lld, skipped %lld, "
            "bad %lld, suppressed %lld; incidents %lld open; %.2f s\n",
            st.lines, st.events, st.alerts, st.dups, st.skipped, st.bad, st.suppressed,
-           tdb_scalar(t, "SELECT COUNT(*) FROM incidents WHERE status IN ('new','acknowledged',"
-                         "'investigating','contained') AND merged_into IS NULL", NULL),
+           tdb_scalar(t,
+                      "SELECT COUNT(*) FROM incidents WHERE status IN ('new','acknowledged',"
+                      "'investigating','contained') AND merged_into IS NULL",
+                      NULL),
            secs);
     ting_stats_free(&st);
     return rc == 0 ? 0 : die(err);
+}
+
+static int cmd_correlate(struct tdb *t, struct tcfg *cfg)
+{
+    struct corr_stats cs = {0};
+    char err[TRIAGE_ERRBUF];
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    if (corr_run(t, cfg, &cs, err) != 0)
+        return die(err);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("correlated %lld alerts (%lld suppressed, %lld files): %lld new incidents, %lld "
+           "campaigns, %lld raised; %.2f s\n",
+           cs.alerts, cs.suppressed, cs.files, cs.incidents_new, cs.campaigns, cs.incidents_raised,
+           (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+    return 0;
 }
 
 static int cmd_list(struct tdb *t, int argc, char **argv)
@@ -205,15 +226,15 @@ static int cmd_list(struct tdb *t, int argc, char **argv)
         snprintf(score, sizeof(score), "%d", sqlite3_column_int(s, 2));
         tcfg_fmt_time(sqlite3_column_double(s, 6), f, sizeof(f));
         tcfg_fmt_time(sqlite3_column_double(s, 7), l, sizeof(l));
-        json_array_append_new(rows, json_pack("[s,s,s,s,s,s,s,s]", ref,
-                                              corr_level_name(lv, 0), score, st, un ? un : "-",
-                                              cnt, l, title ? title : ""));
+        json_array_append_new(rows,
+                              json_pack("[s,s,s,s,s,s,s,s]", ref, corr_level_name(lv, 0), score, st,
+                                        un ? un : "-", cnt, l, title ? title : ""));
         json_array_append_new(
             objs, json_pack("{s:s,s:i,s:s,s:i,s:s,s:s?,s:I,s:s,s:s,s:s?,s:s?,s:s}", "ref", ref,
                             "severity", lv, "severity_name", corr_level_name(lv, 0), "score",
                             sqlite3_column_int(s, 2), "status", st, "unit", un, "count",
-                            (json_int_t)sqlite3_column_int64(s, 5), "first_seen", f, "last_seen",
-                            l, "title", title, "assignee", as, "kind",
+                            (json_int_t)sqlite3_column_int64(s, 5), "first_seen", f, "last_seen", l,
+                            "title", title, "assignee", as, "kind",
                             (const char *)sqlite3_column_text(s, 10)));
     }
     sqlite3_finalize(s);
@@ -221,8 +242,8 @@ static int cmd_list(struct tdb *t, int argc, char **argv)
         json_dumpf(objs, stdout, JSON_INDENT(2));
         putchar('\n');
     } else {
-        const char *head[] = {"ID", "SEVERITY", "SCORE", "STATUS", "UNIT", "ALERTS", "LAST SEEN",
-                              "TITLE"};
+        const char *head[] = {"ID",   "SEVERITY", "SCORE",     "STATUS",
+                              "UNIT", "ALERTS",   "LAST SEEN", "TITLE"};
         tout_table(stdout, head, 8, rows, 1);
     }
     json_decref(rows);
@@ -480,8 +501,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int cargc = argc - i;
     char **cargv = argv + i;
-    static const char *const cmds[] = {"ingest", "list",   "show",   "update", "merge",
-                                       "reopen", "export", "report", "suppress"};
+    static const char *const cmds[] = {"ingest", "list",   "show",   "update",   "merge",
+                                       "reopen", "export", "report", "suppress", "correlate"};
     size_t k;
     for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
         if (strcmp(cmd, cmds[k]) == 0)
@@ -537,8 +558,11 @@ int main(int argc, char **argv)
     case 7:
         rc = cmd_report(t, cargc, cargv);
         break;
-    default:
+    case 8:
         rc = cmd_suppress(t, cargc, cargv);
+        break;
+    default:
+        rc = cmd_correlate(t, &cfg);
     }
     tdb_close(t);
     tcfg_free(&cfg);

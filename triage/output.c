@@ -1,6 +1,6 @@
 /* output.c: aligned text tables for the terminal, coloured by severity when stdout is a TTY. */
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "vigil/triage.h"

@@ -14,20 +14,58 @@ struct lang {
         *resolve, *list, *status, *sev, *none, *generated;
 };
 
-static const struct lang vi = {
-    "Báo cáo sự cố an toàn thông tin", "Kỳ báo cáo: từ", "Tổng quan", "Tổng số sự cố",
-    "Sự cố theo đơn vị và mức độ", "Đơn vị", "Dòng thời gian (số sự cố mỗi ngày)",
-    "Các chữ ký cảnh báo nhiều nhất", "Các tác nhân bên ngoài nhiều nhất", "Chữ ký", "Cảnh báo",
-    "Tác nhân", "Sự cố", "Thời gian phản ứng", "Chỉ số", "Trung bình", "Tối đa", "Số sự cố",
-    "Phát hiện → xác nhận", "Phát hiện → ngăn chặn", "Phát hiện → khắc phục",
-    "Danh sách sự cố", "Trạng thái", "Mức độ", "Không có dữ liệu", "Tạo lúc"};
-static const struct lang en = {
-    "Security incident report", "Period: from", "Summary", "Total incidents",
-    "Incidents by unit and severity", "Unit", "Timeline (incidents per day)", "Top signatures",
-    "Top external actors", "Signature", "Alerts", "Actor", "Incidents", "Time to respond",
-    "Metric", "Mean", "Max", "Incidents", "Detection → acknowledgement",
-    "Detection → containment", "Detection → resolution", "Incident list", "Status", "Severity",
-    "No data", "Generated"};
+static const struct lang vi = {"Báo cáo sự cố an toàn thông tin",
+                               "Kỳ báo cáo: từ",
+                               "Tổng quan",
+                               "Tổng số sự cố",
+                               "Sự cố theo đơn vị và mức độ",
+                               "Đơn vị",
+                               "Dòng thời gian (số sự cố mỗi ngày)",
+                               "Các chữ ký cảnh báo nhiều nhất",
+                               "Các tác nhân bên ngoài nhiều nhất",
+                               "Chữ ký",
+                               "Cảnh báo",
+                               "Tác nhân",
+                               "Sự cố",
+                               "Thời gian phản ứng",
+                               "Chỉ số",
+                               "Trung bình",
+                               "Tối đa",
+                               "Số sự cố",
+                               "Phát hiện → xác nhận",
+                               "Phát hiện → ngăn chặn",
+                               "Phát hiện → khắc phục",
+                               "Danh sách sự cố",
+                               "Trạng thái",
+                               "Mức độ",
+                               "Không có dữ liệu",
+                               "Tạo lúc"};
+static const struct lang en = {"Security incident report",
+                               "Period: from",
+                               "Summary",
+                               "Total incidents",
+                               "Incidents by unit and severity",
+                               "Unit",
+                               "Timeline (incidents per day)",
+                               "Top signatures",
+                               "Top external actors",
+                               "Signature",
+                               "Alerts",
+                               "Actor",
+                               "Incidents",
+                               "Time to respond",
+                               "Metric",
+                               "Mean",
+                               "Max",
+                               "Incidents",
+                               "Detection → acknowledgement",
+                               "Detection → containment",
+                               "Detection → resolution",
+                               "Incident list",
+                               "Status",
+                               "Severity",
+                               "No data",
+                               "Generated"};
 
 static void esc(FILE *o, const char *s)
 {
@@ -99,8 +137,8 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
     /* summary boxes */
     fprintf(o, "<h2 id=\"summary\">%s</h2>\n<div>", L->summary);
     long long total = 0, bysev[5] = {0};
-    if ((s = q(t, "SELECT severity, COUNT(*) FROM incidents WHERE" INC_WHERE
-                  "GROUP BY severity", since, errbuf)) == NULL)
+    if ((s = q(t, "SELECT severity, COUNT(*) FROM incidents WHERE" INC_WHERE "GROUP BY severity",
+               since, errbuf)) == NULL)
         return -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
         int lv = sqlite3_column_int(s, 0);
@@ -112,17 +150,19 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
     sqlite3_finalize(s);
     fprintf(o, "<div class=\"box\"><div class=\"big\">%lld</div>%s</div>", total, L->total);
     for (int lv = 1; lv <= 4; lv++)
-        fprintf(o, "<div class=\"box\"><div class=\"big sev%d\">%lld</div>%s</div>", lv,
-                bysev[lv], corr_level_name(lv, lang_vi));
+        fprintf(o, "<div class=\"box\"><div class=\"big sev%d\">%lld</div>%s</div>", lv, bysev[lv],
+                corr_level_name(lv, lang_vi));
     fputs("</div>\n", o);
     /* by unit and severity */
     fprintf(o, "<h2 id=\"by-unit\">%s</h2>\n<table><tr><th>%s</th>", L->by_unit, L->unit);
     for (int lv = 1; lv <= 4; lv++)
         fprintf(o, "<th>%s</th>", corr_level_name(lv, lang_vi));
     fprintf(o, "<th>%s</th></tr>\n", L->total);
-    if ((s = q(t, "SELECT unit, SUM(severity=1), SUM(severity=2), SUM(severity=3),"
-                  " SUM(severity=4), COUNT(*) FROM incidents WHERE" INC_WHERE
-                  "GROUP BY unit ORDER BY COUNT(*) DESC", since, errbuf)) == NULL)
+    if ((s = q(t,
+               "SELECT unit, SUM(severity=1), SUM(severity=2), SUM(severity=3),"
+               " SUM(severity=4), COUNT(*) FROM incidents WHERE" INC_WHERE
+               "GROUP BY unit ORDER BY COUNT(*) DESC",
+               since, errbuf)) == NULL)
         return -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
         fputs("<tr><td>", o);
@@ -139,8 +179,7 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
     long long days[REP_MAX_BARS][5];
     memset(days, 0, sizeof(days));
     double t0 = -1;
-    if ((s = q(t, "SELECT MIN(first_seen) FROM incidents WHERE" INC_WHERE, since, errbuf)) ==
-        NULL)
+    if ((s = q(t, "SELECT MIN(first_seen) FROM incidents WHERE" INC_WHERE, since, errbuf)) == NULL)
         return -1;
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         t0 = floor(sqlite3_column_double(s, 0) / 86400) * 86400;
@@ -171,8 +210,10 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
         fprintf(o, "<p>%s</p>\n", L->none);
     } else {
         int w = 720, h = 200, bw = w / nb > 40 ? 40 : w / nb;
-        fprintf(o, "<svg width=\"%d\" height=\"%d\" "
-                   "role=\"img\">\n", w + 60, h + 40);
+        fprintf(o,
+                "<svg width=\"%d\" height=\"%d\" "
+                "role=\"img\">\n",
+                w + 60, h + 40);
         for (int d = 0; d < nb; d++) {
             double y = h;
             for (int lv = 4; lv >= 1; lv--) {
@@ -180,8 +221,9 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
                 if (bh <= 0)
                     continue;
                 y -= bh;
-                fprintf(o, "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" "
-                           "fill=\"%s\"><title>%lld</title></rect>\n",
+                fprintf(o,
+                        "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" "
+                        "fill=\"%s\"><title>%lld</title></rect>\n",
                         40 + d * bw, y, bw > 2 ? bw - 1 : bw, bh, sev_colour[lv], days[d][lv]);
             }
         }
@@ -195,13 +237,16 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
         fputs("</svg>\n", o);
     }
     /* top signatures */
-    fprintf(o, "<h2 id=\"top-signatures\">%s</h2>\n<table><tr><th>SID</th><th>%s</th>"
-               "<th>%s</th><th>%s</th></tr>\n",
+    fprintf(o,
+            "<h2 id=\"top-signatures\">%s</h2>\n<table><tr><th>SID</th><th>%s</th>"
+            "<th>%s</th><th>%s</th></tr>\n",
             L->top_sig, L->signature, L->alerts, L->incidents);
-    if ((s = q(t, "SELECT e.sid, e.signature, COUNT(*), COUNT(DISTINCT e.incident_id) FROM"
-                  " events e JOIN incidents i ON i.id=e.incident_id WHERE e.event_type='alert'"
-                  " AND i.merged_into IS NULL AND i.first_seen >= ?1 GROUP BY e.sid"
-                  " ORDER BY 3 DESC LIMIT 10", since, errbuf)) == NULL)
+    if ((s = q(t,
+               "SELECT e.sid, e.signature, COUNT(*), COUNT(DISTINCT e.incident_id) FROM"
+               " events e JOIN incidents i ON i.id=e.incident_id WHERE e.event_type='alert'"
+               " AND i.merged_into IS NULL AND i.first_seen >= ?1 GROUP BY e.sid"
+               " ORDER BY 3 DESC LIMIT 10",
+               since, errbuf)) == NULL)
         return -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
         fprintf(o, "<tr><td>%lld</td><td>", (long long)sqlite3_column_int64(s, 0));
@@ -212,11 +257,15 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
     sqlite3_finalize(s);
     fputs("</table>\n", o);
     /* top external actors */
-    fprintf(o, "<h2 id=\"top-actors\">%s</h2>\n<table><tr><th>%s</th><th>%s</th><th>%s</th>"
-               "</tr>\n", L->top_actor, L->actor, L->incidents, L->alerts);
-    if ((s = q(t, "SELECT actor, COUNT(*), SUM(count) FROM incidents WHERE" INC_WHERE
-                  " AND kind='group' AND actor IS NOT NULL AND actor<>'-' GROUP BY actor"
-                  " ORDER BY 3 DESC LIMIT 10", since, errbuf)) == NULL)
+    fprintf(o,
+            "<h2 id=\"top-actors\">%s</h2>\n<table><tr><th>%s</th><th>%s</th><th>%s</th>"
+            "</tr>\n",
+            L->top_actor, L->actor, L->incidents, L->alerts);
+    if ((s = q(t,
+               "SELECT actor, COUNT(*), SUM(count) FROM incidents WHERE" INC_WHERE
+               " AND kind='group' AND actor IS NOT NULL AND actor<>'-' GROUP BY actor"
+               " ORDER BY 3 DESC LIMIT 10",
+               since, errbuf)) == NULL)
         return -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
         fputs("<tr><td>", o);
@@ -227,15 +276,18 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
     sqlite3_finalize(s);
     fputs("</table>\n", o);
     /* time to respond, from the ticket's creation (detection by the sensor) */
-    fprintf(o, "<h2 id=\"time-to-respond\">%s</h2>\n<table><tr><th>%s</th><th>%s</th>"
-               "<th>%s</th><th>%s</th></tr>\n", L->ttr, L->metric, L->mean, L->max, L->n);
+    fprintf(o,
+            "<h2 id=\"time-to-respond\">%s</h2>\n<table><tr><th>%s</th><th>%s</th>"
+            "<th>%s</th><th>%s</th></tr>\n",
+            L->ttr, L->metric, L->mean, L->max, L->n);
     const char *cols[] = {"ack_at", "contained_at", "resolved_at"};
     const char *names[] = {L->ack, L->contain, L->resolve};
     for (int k = 0; k < 3; k++) {
         char sql[256];
-        snprintf(sql, sizeof(sql), "SELECT AVG(%s-created_at), MAX(%s-created_at), COUNT(%s)"
-                 " FROM incidents WHERE" INC_WHERE "AND %s IS NOT NULL", cols[k], cols[k],
-                 cols[k], cols[k]);
+        snprintf(sql, sizeof(sql),
+                 "SELECT AVG(%s-created_at), MAX(%s-created_at), COUNT(%s)"
+                 " FROM incidents WHERE" INC_WHERE "AND %s IS NOT NULL",
+                 cols[k], cols[k], cols[k], cols[k]);
         if ((s = q(t, sql, since, errbuf)) == NULL)
             return -1;
         fprintf(o, "<tr><td>%s</td><td>", names[k]);
@@ -246,22 +298,25 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
         } else {
             fputs("-</td><td>-", o);
         }
-        fprintf(o, "</td><td class=\"num\">%lld</td></tr>\n", (long long)sqlite3_column_int64(s, 2));
+        fprintf(o, "</td><td class=\"num\">%lld</td></tr>\n",
+                (long long)sqlite3_column_int64(s, 2));
         sqlite3_finalize(s);
     }
     fputs("</table>\n", o);
     /* the most severe incidents */
-    fprintf(o, "<h2 id=\"incidents\">%s</h2>\n<table><tr><th>ID</th><th>%s</th><th>%s</th>"
-               "<th>%s</th><th>%s</th><th>%s</th></tr>\n",
+    fprintf(o,
+            "<h2 id=\"incidents\">%s</h2>\n<table><tr><th>ID</th><th>%s</th><th>%s</th>"
+            "<th>%s</th><th>%s</th><th>%s</th></tr>\n",
             L->list, L->sev, L->status, L->unit, L->alerts, L->signature);
-    if ((s = q(t, "SELECT ref, severity, status, unit, count, title FROM incidents WHERE"
-                  INC_WHERE "ORDER BY severity, score DESC, first_seen LIMIT 50", since,
-               errbuf)) == NULL)
+    if ((s = q(t,
+               "SELECT ref, severity, status, unit, count, title FROM incidents WHERE" INC_WHERE
+               "ORDER BY severity, score DESC, first_seen LIMIT 50",
+               since, errbuf)) == NULL)
         return -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
         int lv = sqlite3_column_int(s, 1);
-        fprintf(o, "<tr><td>%s</td><td class=\"sev%d\">%s</td><td>", sqlite3_column_text(s, 0),
-                lv, corr_level_name(lv, lang_vi));
+        fprintf(o, "<tr><td>%s</td><td class=\"sev%d\">%s</td><td>", sqlite3_column_text(s, 0), lv,
+                corr_level_name(lv, lang_vi));
         esc(o, (const char *)sqlite3_column_text(s, 2));
         fputs("</td><td>", o);
         esc(o, (const char *)sqlite3_column_text(s, 3));

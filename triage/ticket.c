@@ -1,4 +1,5 @@
-/* ticket.c: incident tickets: workflow, assignment, TLP/PAP, notes, audit history, merge, JSON view. */
+/* ticket.c: incident tickets: workflow, assignment, TLP/PAP, notes, audit history, merge, JSON
+ * view. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,11 +47,12 @@ long long tkt_resolve(struct tdb *t, const char *ref)
     return tdb_scalar(t, "SELECT id FROM incidents WHERE ref=upper(?)", ref);
 }
 
-static int audit(struct tdb *t, long long id, const char *user, const char *field,
-                 const char *old, const char *nw, char *errbuf)
+static int audit(struct tdb *t, long long id, const char *user, const char *field, const char *old,
+                 const char *nw, char *errbuf)
 {
-    sqlite3_stmt *s = tdb_prepare(t, "INSERT INTO history(incident_id, user, ts, field, old, new)"
-                                     " VALUES(?,?,?,?,?,?)",
+    sqlite3_stmt *s = tdb_prepare(t,
+                                  "INSERT INTO history(incident_id, user, ts, field, old, new)"
+                                  " VALUES(?,?,?,?,?,?)",
                                   errbuf);
     if (s == NULL)
         return -1;
@@ -133,8 +135,10 @@ static int set_status(struct tdb *t, long long id, const char *user, const char 
         return -1;
     }
     if (chain_pos(to) < 0 && !is_closed(to)) {
-        snprintf(errbuf, TRIAGE_ERRBUF, "unknown status '%s' (new, acknowledged, investigating,"
-                 " contained, resolved, false-positive, duplicate)", to);
+        snprintf(errbuf, TRIAGE_ERRBUF,
+                 "unknown status '%s' (new, acknowledged, investigating,"
+                 " contained, resolved, false-positive, duplicate)",
+                 to);
     } else if (!tkt_transition_ok(from, to)) {
         snprintf(errbuf, TRIAGE_ERRBUF, "invalid transition %s -> %s%s", from, to,
                  chain_pos(from) == 4 || is_closed(from) ? " (use reopen)" : "");
@@ -172,7 +176,8 @@ int tkt_update(struct tdb *t, long long id, const struct tkt_change *c, char *er
 {
     const char *user = c->user ? c->user : "analyst";
     if (c->tlp && !valid_tlp(c->tlp)) {
-        snprintf(errbuf, TRIAGE_ERRBUF, "TLP must be clear, white, green, amber, amber+strict "
+        snprintf(errbuf, TRIAGE_ERRBUF,
+                 "TLP must be clear, white, green, amber, amber+strict "
                  "or red");
         return -1;
     }
@@ -193,8 +198,11 @@ int tkt_update(struct tdb *t, long long id, const struct tkt_change *c, char *er
         rc = set_field(t, id, user, "assignee", c->assignee, errbuf);
     if (rc == 0 && c->unit) {
         rc = set_field(t, id, user, "unit", c->unit, errbuf);
-        sqlite3_stmt *s = rc ? NULL : tdb_prepare(t, "UPDATE incidents SET unit_override=1"
-                                                     " WHERE id=?", errbuf);
+        sqlite3_stmt *s = rc ? NULL
+                             : tdb_prepare(t,
+                                           "UPDATE incidents SET unit_override=1"
+                                           " WHERE id=?",
+                                           errbuf);
         if (s != NULL) {
             sqlite3_bind_int64(s, 1, id);
             rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
@@ -206,8 +214,9 @@ int tkt_update(struct tdb *t, long long id, const struct tkt_change *c, char *er
     if (rc == 0 && c->pap)
         rc = set_field(t, id, user, "pap", c->pap, errbuf);
     if (rc == 0 && c->note) {
-        sqlite3_stmt *s = tdb_prepare(t, "INSERT INTO notes(incident_id, user, ts, text)"
-                                         " VALUES(?,?,?,?)",
+        sqlite3_stmt *s = tdb_prepare(t,
+                                      "INSERT INTO notes(incident_id, user, ts, text)"
+                                      " VALUES(?,?,?,?)",
                                       errbuf);
         rc = s ? 0 : -1;
         if (s) {
@@ -240,10 +249,12 @@ int tkt_reopen(struct tdb *t, long long id, const char *user, char *errbuf)
         snprintf(errbuf, TRIAGE_ERRBUF, "incident is %s, not resolved or closed", st);
     } else if (tdb_begin(t, errbuf) == 0) {
         rc = set_field(t, id, user ? user : "analyst", "status", "investigating", errbuf);
-        sqlite3_stmt *s = rc ? NULL : tdb_prepare(t, "UPDATE incidents SET resolved_at=NULL,"
-                                                     " close_reason=NULL, merged_into=NULL"
-                                                     " WHERE id=?",
-                                                  errbuf);
+        sqlite3_stmt *s = rc ? NULL
+                             : tdb_prepare(t,
+                                           "UPDATE incidents SET resolved_at=NULL,"
+                                           " close_reason=NULL, merged_into=NULL"
+                                           " WHERE id=?",
+                                           errbuf);
         if (s != NULL) {
             sqlite3_bind_int64(s, 1, id);
             rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
@@ -448,16 +459,24 @@ json_t *tkt_json(struct tdb *t, long long id, int with_events)
             json_array_append_new(stages, json_string(tcfg_stage_name(s)));
     json_object_set_new(inc, "stages", stages);
     json_object_del(inc, "stage_mask");
-    json_object_set_new(inc, "notes", rows(t, "SELECT user, ts, text FROM notes WHERE"
-                                              " incident_id=? ORDER BY id", id));
-    json_object_set_new(inc, "history", rows(t, "SELECT user, ts, field, old, new FROM history"
-                                                " WHERE incident_id=? ORDER BY id", id));
+    json_object_set_new(inc, "notes",
+                        rows(t,
+                             "SELECT user, ts, text FROM notes WHERE"
+                             " incident_id=? ORDER BY id",
+                             id));
+    json_object_set_new(inc, "history",
+                        rows(t,
+                             "SELECT user, ts, field, old, new FROM history"
+                             " WHERE incident_id=? ORDER BY id",
+                             id));
     int campaign = strcmp(json_string_value(json_object_get(inc, "kind")), "campaign") == 0;
     if (campaign)
         json_object_set_new(inc, "members",
-                            rows(t, "SELECT ref, asset, asset_ip, unit, count, score, severity,"
-                                    " status FROM incidents WHERE campaign_id=? ORDER BY"
-                                    " first_seen", id));
+                            rows(t,
+                                 "SELECT ref, asset, asset_ip, unit, count, score, severity,"
+                                 " status FROM incidents WHERE campaign_id=? ORDER BY"
+                                 " first_seen",
+                                 id));
     if (!with_events)
         return inc;
     const char *where = campaign ? "incident_id IN (SELECT id FROM incidents WHERE campaign_id=?1)"
@@ -465,8 +484,10 @@ json_t *tkt_json(struct tdb *t, long long id, int with_events)
     char sql[1024];
     snprintf(sql, sizeof(sql),
              "SELECT id, ts, sensor, src_ip, src_port, dest_ip, dest_port, proto, sid, signature,"
-             " category, severity, stage, geo, raw FROM events WHERE %s AND event_type='alert'"
-             " ORDER BY ts, id LIMIT %d", where, TKT_MAX_ALERTS);
+             " category, severity, stage, geo, (SELECT raw FROM event_raw r WHERE r.id=events.id)"
+             " AS raw FROM events WHERE %s AND event_type='alert'"
+             " ORDER BY ts, id LIMIT %d",
+             where, TKT_MAX_ALERTS);
     json_t *alerts = rows(t, sql, id);
     json_t *obs = json_object();
     size_t i;
@@ -478,10 +499,13 @@ json_t *tkt_json(struct tdb *t, long long id, int with_events)
         json_object_set_new(a, "stage", json_string(tcfg_stage_name(st)));
         json_object_del(a, "raw");
     }
-    snprintf(sql, sizeof(sql),
-             "SELECT id, ts, event_type, flow_id, raw FROM events WHERE flow_id IN (SELECT flow_id"
-             " FROM events WHERE %s AND flow_id IS NOT NULL) AND event_type<>'alert'"
-             " ORDER BY ts LIMIT %d", where, TKT_MAX_CONTEXT);
+    snprintf(
+        sql, sizeof(sql),
+        "SELECT id, ts, event_type, flow_id, (SELECT raw FROM event_raw r WHERE r.id=events.id)"
+        " AS raw FROM events WHERE flow_id IN (SELECT flow_id"
+        " FROM events WHERE %s AND flow_id IS NOT NULL) AND event_type<>'alert'"
+        " ORDER BY ts LIMIT %d",
+        where, TKT_MAX_CONTEXT);
     json_t *ctx = rows(t, sql, id);
     json_array_foreach(ctx, i, a)
     {
@@ -517,8 +541,9 @@ int tkt_suppress_add(struct tdb *t, const struct tcfg_supp *x, char *errbuf)
         snprintf(errbuf, TRIAGE_ERRBUF, "a suppression needs --sid, --addr or --asset");
         return -1;
     }
-    sqlite3_stmt *s = tdb_prepare(t, "INSERT INTO suppressions(sid, addr, asset, expires, reason,"
-                                     " created) VALUES(?,?,?,?,?,?)",
+    sqlite3_stmt *s = tdb_prepare(t,
+                                  "INSERT INTO suppressions(sid, addr, asset, expires, reason,"
+                                  " created) VALUES(?,?,?,?,?,?)",
                                   errbuf);
     if (s == NULL)
         return -1;
@@ -539,8 +564,10 @@ int tkt_suppress_add(struct tdb *t, const struct tcfg_supp *x, char *errbuf)
 
 json_t *tkt_suppress_list(struct tdb *t)
 {
-    return rows(t, "SELECT id, sid, addr, asset, expires, reason, created, hits FROM"
-                   " suppressions WHERE ?1=?1 ORDER BY id", 0);
+    return rows(t,
+                "SELECT id, sid, addr, asset, expires, reason, created, hits FROM"
+                " suppressions WHERE ?1=?1 ORDER BY id",
+                0);
 }
 
 int tkt_suppress_remove(struct tdb *t, long long id, char *errbuf)

@@ -1,4 +1,5 @@
-/* triage.h: the vigil-triage modules: store (tdb_), config (tcfg_), ingest (ting_), correlation (corr_), tickets (tkt_). */
+/* triage.h: the vigil-triage modules: store (tdb_), config (tcfg_), ingest (ting_), correlation
+ * (corr_), tickets (tkt_). */
 #ifndef VIGIL_TRIAGE_H
 #define VIGIL_TRIAGE_H
 
@@ -45,18 +46,18 @@ struct tcfg_supp {
 enum tcfg_key { KEY_SIGNATURE = 1, KEY_SRC = 2, KEY_DEST = 4, KEY_ASSET = 8, KEY_ACTOR = 16 };
 
 struct tcfg {
-    double window;        /* grouping window, seconds */
-    int keys;             /* enum tcfg_key bits */
-    int campaign_hosts;   /* N distinct internal hosts */
+    double window;      /* grouping window, seconds */
+    int keys;           /* enum tcfg_key bits */
+    int campaign_hosts; /* N distinct internal hosts */
     double campaign_window;
     struct tcfg_map *stage_class, *stage_sig, *stage_tactic;
     size_t nstage_class, nstage_sig, nstage_tactic;
-    int sev_points[4];     /* by alert severity 1..3 (index 0 unused) */
-    int sigsev_points[4];  /* signature_severity: 0 none, 1 minor, 2 major, 3 critical */
-    int crit_points;       /* per criticality level */
+    int sev_points[4];    /* by alert severity 1..3 (index 0 unused) */
+    int sigsev_points[4]; /* signature_severity: 0 none, 1 minor, 2 major, 3 critical */
+    int crit_points;      /* per criticality level */
     int file_points, yara_points;
-    int volume_max;        /* points for volume, log2-scaled */
-    int stage_points;      /* per kill-chain step beyond the first */
+    int volume_max;   /* points for volume, log2-scaled */
+    int stage_points; /* per kill-chain step beyond the first */
     int campaign_points;
     struct tcfg_points *countries, *asns;
     size_t ncountries, nasns;
@@ -78,7 +79,8 @@ void tcfg_free(struct tcfg *cfg);
 const struct tcfg_net *tcfg_lookup(const struct tcfg *cfg, const char *ip);
 /* Returns 1 if ip is internal (in the inventory, an internal network or RFC 1918/4193). */
 int tcfg_internal(const struct tcfg *cfg, const char *ip);
-/* Parses "2026-01-31", "2026-01-31T10:00:00Z", EVE timestamps, or "7d"/"12h" ago. Returns -1 on error. */
+/* Parses "2026-01-31", "2026-01-31T10:00:00Z", EVE timestamps, or "7d"/"12h" ago. Returns -1 on
+ * error. */
 double tcfg_parse_time(const char *s);
 /* Formats epoch t as ISO 8601 UTC ("2026-01-31T10:00:00Z") into buf. */
 const char *tcfg_fmt_time(double t, char *buf, size_t len);
@@ -117,13 +119,15 @@ struct ting_stats {
 };
 
 struct ting_opts {
-    int follow;             /* keep tailing a file */
-    volatile int *stop;     /* set non-zero to end --follow */
-    long batch;             /* lines per transaction (default 10000) */
-    const char *sensor;     /* sensor name when events carry no "host" */
+    int follow;         /* keep tailing a file */
+    volatile int *stop; /* set non-zero to end --follow */
+    long batch;         /* lines per transaction (default 10000) */
+    const char *sensor; /* sensor name when events carry no "host" */
+    int no_correlate;   /* leave new alerts pending (correlated by a later run) */
 };
 
-/* Ingests path (file, directory of *.json recursively, or "-"), then correlates. Returns 0 or -1. */
+/* Ingests path (file, directory of *.json recursively, or "-"), then correlates. Returns 0 or -1.
+ */
 int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const struct ting_opts *o,
                 struct ting_stats *st, char *errbuf);
 void ting_stats_free(struct ting_stats *st);
