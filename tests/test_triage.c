@@ -1,6 +1,7 @@
 /* test_triage.c: vigil-triage: ingest, crash safety, correlation rules, scoring, workflow, exports.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,6 +593,35 @@ Test(triage, merge)
     env_close(&e);
 }
 
+Test(triage, split)
+{
+    struct env e;
+    env_open(&e, NULL);
+    long long id = one_incident(&e), nid = 0;
+    cr_assert_neq(tkt_split(e.t, id, 12345, NULL, 0, "lan", &nid, err), 0, "no such alerts");
+    cr_assert_eq(tkt_split(e.t, id, 3, NULL, 0, "lan", &nid, err), 0, "%s", err);
+    cr_assert_gt(nid, id);
+    json_t *a = tkt_json(e.t, id, 1), *b = tkt_json(e.t, nid, 1);
+    cr_assert_eq(json_integer_value(json_object_get(a, "count")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(b, "count")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "ref")), "INC-2026-000002");
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_array_get(json_object_get(b, "alerts"), 0), "sid")),
+        3);
+    long long ev =
+        json_integer_value(json_object_get(json_array_get(json_object_get(a, "alerts"), 0), "id"));
+    long long other =
+        json_integer_value(json_object_get(json_array_get(json_object_get(a, "alerts"), 1), "id"));
+    json_decref(a);
+    json_decref(b);
+    long long both[2] = {ev, other};
+    cr_assert_neq(tkt_split(e.t, id, 0, both, 2, "lan", &nid, err), 0, "every alert");
+    cr_assert_eq(tkt_split(e.t, id, 0, both, 1, "lan", &nid, err), 0, "%s", err);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents"), 3);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM history WHERE field='split'"), 4);
+    env_close(&e);
+}
+
 static char *export_to_string(int (*fn)(FILE *, const json_t *, char *), const json_t *inc)
 {
     char *buf = NULL;
@@ -806,6 +836,85 @@ Test(triage, config_errors)
     cr_assert_eq((long long)tcfg_parse_time("2026-01-31T10:00:00.5+0700"),
                  (long long)tcfg_parse_time("2026-01-31T03:00:00Z"));
     cr_assert_lt(tcfg_parse_time("2026-13-01"), 0);
+}
+
+static long long count_alerts(const char *db)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *s = NULL;
+    long long n = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM events WHERE event_type='alert'", -1, &s,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return n;
+}
+
+static int wait_alerts(const char *db, long long want)
+{
+    for (int k = 0; k < 100; k++) {
+        if (count_alerts(db) == want)
+            return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
+static void append_alerts(const char *file, int from, int n, const char *tail)
+{
+    FILE *f = fopen(file, "a");
+    for (int i = from; i < from + n; i++) {
+        char ts[64];
+        snprintf(ts, sizeof(ts), "2026-03-01T10:%02d:%02dZ", i / 60, i % 60);
+        alert(f, ts, "198.51.100.7", "10.10.1.5", 100 + i, "follow", "c", 3, NULL, i);
+    }
+    if (tail)
+        fputs(tail, f);
+    fclose(f);
+}
+
+/* --follow: growth, a partial last line, rotation, and a clean stop on SIGTERM. */
+Test(triage, follow)
+{
+    const char *bd = getenv("VIGIL_BUILD_DIR");
+    if (bd == NULL)
+        cr_skip_test("VIGIL_BUILD_DIR unset");
+    char bin[512], db[600], eve[600], rot[600];
+    snprintf(bin, sizeof(bin), "%s/vigil-triage", bd);
+    snprintf(db, sizeof(db), "%s", path("f.db"));
+    snprintf(eve, sizeof(eve), "%s", path("eve.json"));
+    snprintf(rot, sizeof(rot), "%s", path("eve.json.1"));
+    append_alerts(eve, 0, 10, NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        execl(bin, bin, "--db", db, "ingest", eve, "--follow", (char *)NULL);
+        _exit(127);
+    }
+    cr_assert(wait_alerts(db, 10), "first 10: %lld", count_alerts(db));
+    append_alerts(eve, 10, 5, "{\"timestamp\":\"2026-03-01T11:00:00Z\",\"event_type\":\"al");
+    cr_assert(wait_alerts(db, 15), "growth: %lld", count_alerts(db));
+    usleep(300000);
+    cr_assert_eq(count_alerts(db), 15, "a partial line was taken");
+    FILE *f = fopen(eve, "a");
+    fputs("ert\",\"src_ip\":\"198.51.100.7\",\"dest_ip\":\"10.10.1.5\",\"alert\":"
+          "{\"signature_id\":7,\"signature\":\"joined\",\"severity\":2}}\n",
+          f);
+    fclose(f);
+    cr_assert(wait_alerts(db, 16), "completed line: %lld", count_alerts(db));
+    cr_assert_eq(rename(eve, rot), 0);
+    append_alerts(rot, 20, 2, NULL); /* written to the old file after rotation */
+    append_alerts(eve, 30, 3, NULL);
+    cr_assert(wait_alerts(db, 21), "rotation: %lld", count_alerts(db));
+    kill(pid, SIGTERM);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 }
 
 /* The command line: exit codes and one-line reasons. */

@@ -198,7 +198,7 @@ static int read_points(const json_t *o, struct tcfg_points **arr, size_t *n, cha
         return 0;
     json_object_foreach((json_t *)o, k, v)
     {
-        int p;
+        int p = 0;
         json_t *tmp = json_pack("{sO}", "x", v);
         int rc = get_int(tmp, "x", &p, errbuf);
         json_decref(tmp);

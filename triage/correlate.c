@@ -1,5 +1,4 @@
-/* correlate.c: pending alerts into incidents: grouping window, campaigns, kill chain, explainable
- * score. */
+/* correlate.c: pending alerts into incidents: window, campaigns, kill chain, explained score. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,4 @@
-/* export-stix.c: an incident as a STIX 2.1 bundle: identity, indicators, observed-data, sightings.
- */
+/* export-stix.c: an incident as a STIX 2.1 bundle: identity, indicator, observed-data, sighting. */
 #include <openssl/evp.h>
 #include <string.h>
 

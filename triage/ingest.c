@@ -1,5 +1,4 @@
-/* ingest.c: EVE files, directories or stdin into the store, idempotent and resumable, then
- * correlation. */
+/* ingest.c: EVE files, directories or stdin into the store, idempotent and resumable. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -239,7 +238,8 @@ static int store(struct ingest *in, json_t *ev, const char *raw, size_t len, con
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     sqlite3_bind_text(s, 1, sensor, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, h, (int)hl, SQLITE_STATIC);
+    /* 128 bits of SHA-256 are identity enough and keep the unique index small */
+    sqlite3_bind_blob(s, 2, h, hl < 16 ? (int)hl : 16, SQLITE_STATIC);
     sqlite3_bind_double(s, 3, ts);
     sqlite3_bind_text(s, 4, type, -1, SQLITE_STATIC);
     bind_int(s, 5, flow_id);
@@ -469,6 +469,10 @@ static int ingest_stream(struct ingest *in, const char *path)
             clearerr(f);
             if (in->o->stop && *in->o->stop)
                 break;
+            if (flush_batch(in, rp, &sb, off, lineno, bad0 + in->st->bad - bad_start) != 0) {
+                rc = -1;
+                break;
+            }
             sleep(1);
             continue;
         }
@@ -478,7 +482,7 @@ static int ingest_stream(struct ingest *in, const char *path)
             rc = -1;
             break;
         }
-        if (++in->in_batch >= (in->o && in->o->batch > 0 ? in->o->batch : 10000) &&
+        if (++in->in_batch >= (in->o && in->o->batch > 0 ? in->o->batch : TING_BATCH) &&
             flush_batch(in, rp, &sb, off, lineno, bad0 + in->st->bad - bad_start) != 0) {
             rc = -1;
             break;

@@ -29,6 +29,7 @@ static const char usage[] =
     "  update ID [--status S] [--reason R] [--assign USER] [--unit U] [--tlp X] [--pap X]\n"
     "            [--note TEXT] [--user NAME]\n"
     "  merge ID ID... [--user NAME]      (the first ID absorbs the others)\n"
+    "  split ID --event EVENT_ID... | --sid SID [--user NAME]  (alerts into a new incident)\n"
     "  reopen ID [--user NAME]\n"
     "  export ID --format json|md|stix|misp [--lang vi|en] [-o FILE]\n"
     "  report --since DATE [--lang vi|en] [-o FILE]\n"
@@ -373,6 +374,40 @@ static int cmd_merge_reopen(struct tdb *t, int argc, char **argv, int merge)
     return tkt_reopen(t, ids[0], user, err) == 0 ? 0 : die(err);
 }
 
+static int cmd_split(struct tdb *t, int argc, char **argv)
+{
+    const char *user = getenv("USER"), *ref = NULL, *v;
+    long long events[1024], sid = 0, new_id = 0;
+    size_t n = 0;
+    int bad = 0;
+    for (int i = 1; i < argc; i++) {
+        if ((v = val(argc, argv, &i, "--user", &bad)))
+            user = v;
+        else if ((v = val(argc, argv, &i, "--event", &bad))) {
+            if (n == 1024)
+                return die("split: at most 1024 --event") + 1;
+            events[n++] = atoll(v);
+        } else if ((v = val(argc, argv, &i, "--sid", &bad)))
+            sid = atoll(v);
+        else if (bad || argv[i][0] == '-' || ref)
+            return bad ? 2 : die("split: unexpected argument") + 1;
+        else
+            ref = argv[i];
+    }
+    if ((n == 0) == (sid == 0))
+        return die("split: ID --event EVENT_ID... or ID --sid SID") + 1;
+    long long id = need_id(t, ref);
+    if (id <= 0)
+        return 1;
+    char err[TRIAGE_ERRBUF];
+    if (tkt_split(t, id, sid, events, n, user, &new_id, err) != 0)
+        return die(err);
+    json_t *inc = tkt_json(t, new_id, 0);
+    printf("%s\n", json_string_value(json_object_get(inc, "ref")));
+    json_decref(inc);
+    return 0;
+}
+
 static int cmd_report(struct tdb *t, int argc, char **argv)
 {
     const char *since = NULL, *lang = NULL, *outp = NULL, *v;
@@ -501,8 +536,9 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int cargc = argc - i;
     char **cargv = argv + i;
-    static const char *const cmds[] = {"ingest", "list",   "show",   "update",   "merge",
-                                       "reopen", "export", "report", "suppress", "correlate"};
+    static const char *const cmds[] = {"ingest",   "list",      "show",   "update",
+                                       "merge",    "reopen",    "export", "report",
+                                       "suppress", "correlate", "split"};
     size_t k;
     for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
         if (strcmp(cmd, cmds[k]) == 0)
@@ -561,8 +597,11 @@ int main(int argc, char **argv)
     case 8:
         rc = cmd_suppress(t, cargc, cargv);
         break;
-    default:
+    case 9:
         rc = cmd_correlate(t, &cfg);
+        break;
+    default:
+        rc = cmd_split(t, cargc, cargv);
     }
     tdb_close(t);
     tcfg_free(&cfg);

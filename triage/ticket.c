@@ -1,5 +1,4 @@
-/* ticket.c: incident tickets: workflow, assignment, TLP/PAP, notes, audit history, merge, JSON
- * view. */
+/* ticket.c: incident tickets: workflow, TLP/PAP, notes, audit history, merge, the JSON view. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -583,4 +582,138 @@ int tkt_suppress_remove(struct tdb *t, long long id, char *errbuf)
         return -1;
     }
     return 0;
+}
+
+int tkt_split(struct tdb *t, long long id, long long sid, const long long *events, size_t n,
+              const char *user, long long *new_id, char *errbuf)
+{
+    char *st = status_of(t, id);
+    int closed = st && (is_closed(st) || strcmp(st, "resolved") == 0);
+    if (st == NULL || closed) {
+        snprintf(errbuf, TRIAGE_ERRBUF, st ? "incident is closed" : "no such incident");
+        free(st);
+        return -1;
+    }
+    free(st);
+    if (tdb_begin(t, errbuf) != 0)
+        return -1;
+    user = user ? user : "analyst";
+    /* the alerts to move, in a temporary table */
+    if (tdb_exec(t,
+                 "CREATE TEMP TABLE IF NOT EXISTS split_ev(id INTEGER PRIMARY KEY);"
+                 "DELETE FROM split_ev",
+                 errbuf) != 0)
+        goto fail;
+    sqlite3_stmt *s = tdb_prepare(t,
+                                  "INSERT OR IGNORE INTO split_ev SELECT id FROM events WHERE"
+                                  " incident_id=?1 AND event_type='alert' AND (id=?2 OR sid=?3)",
+                                  errbuf);
+    if (s == NULL)
+        goto fail;
+    for (size_t i = 0; i < (n ? n : 1); i++) {
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, n ? events[i] : -1);
+        sqlite3_bind_int64(s, 3, n ? -1 : sid);
+        sqlite3_step(s);
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    long long moving = tdb_scalar(t, "SELECT COUNT(*) FROM split_ev", NULL);
+    char ids[24];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    long long have = tdb_scalar(t,
+                                "SELECT COUNT(*) FROM events WHERE event_type='alert' AND"
+                                " incident_id=CAST(? AS INTEGER)",
+                                ids);
+    if (moving == 0 || moving == have) {
+        snprintf(errbuf, TRIAGE_ERRBUF,
+                 moving ? "that would move every alert"
+                        : "no such alerts "
+                          "in the incident");
+        goto fail;
+    }
+    /* the new ticket copies the routing and the scoring of the old one */
+    char year[8] = "";
+    s = tdb_prepare(t, "SELECT strftime('%Y', first_seen, 'unixepoch') FROM incidents WHERE id=?",
+                    errbuf);
+    if (s == NULL)
+        goto fail;
+    sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        snprintf(year, sizeof(year), "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    char key[32], ref[48];
+    snprintf(key, sizeof(key), "seq-%s", year);
+    long long seq = tdb_scalar(t, "SELECT value FROM meta WHERE key=?", key);
+    seq = seq < 0 ? 1 : seq + 1;
+    snprintf(ref, sizeof(ref), "INC-%s-%06lld", year, seq);
+    s = tdb_prepare(t, "INSERT OR REPLACE INTO meta VALUES(?,?)", errbuf);
+    if (s == NULL)
+        goto fail;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, seq);
+    sqlite3_step(s);
+    sqlite3_finalize(s);
+    s = tdb_prepare(
+        t,
+        "INSERT INTO incidents(ref, gkey, kind, title, status, assignee, unit, unit_override,"
+        " asset, asset_ip, actor, tlp, pap, hosts, score, severity, p_sev, p_sigsev, p_asset,"
+        " p_geo, p_file, p_volume, p_stage, p_campaign, stage_mask, max_stage, reasons,"
+        " escalations, detected_at, created_at, updated_at) SELECT ?2, 'split:'||?2, kind,"
+        " title, 'new', assignee, unit, unit_override, asset, asset_ip, actor, tlp, pap, hosts,"
+        " score, severity, p_sev, p_sigsev, p_asset, p_geo, p_file, p_volume, p_stage,"
+        " p_campaign, stage_mask, max_stage, reasons, escalations, detected_at, ?3, ?3 FROM"
+        " incidents WHERE id=?1",
+        errbuf);
+    if (s == NULL)
+        goto fail;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, ref, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 3, (double)time(NULL));
+    int ok = sqlite3_step(s) == SQLITE_DONE;
+    sqlite3_finalize(s);
+    if (!ok) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "split: %s", sqlite3_errmsg(t->db));
+        goto fail;
+    }
+    *new_id = sqlite3_last_insert_rowid(t->db);
+    const char *recount = "UPDATE incidents SET count=(SELECT COUNT(*) FROM events WHERE"
+                          " incident_id=?1 AND event_type='alert'), first_seen=(SELECT MIN(ts)"
+                          " FROM events WHERE incident_id=?1 AND event_type='alert'),"
+                          " last_seen=(SELECT MAX(ts) FROM events WHERE incident_id=?1 AND"
+                          " event_type='alert') WHERE id=?1";
+    s = tdb_prepare(t, "UPDATE events SET incident_id=? WHERE id IN (SELECT id FROM split_ev)",
+                    errbuf);
+    if (s == NULL)
+        goto fail;
+    sqlite3_bind_int64(s, 1, *new_id);
+    sqlite3_step(s);
+    sqlite3_finalize(s);
+    for (int k = 0; k < 2; k++) {
+        s = tdb_prepare(t, recount, errbuf);
+        if (s == NULL)
+            goto fail;
+        sqlite3_bind_int64(s, 1, k ? *new_id : id);
+        sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    char moved[64];
+    snprintf(moved, sizeof(moved), "%lld alerts", moving);
+    if (audit(t, id, user, "split", moved, ref, errbuf) != 0 ||
+        audit(t, *new_id, user, "status", NULL, "new", errbuf) != 0)
+        goto fail;
+    s = tdb_prepare(t, "SELECT ref FROM incidents WHERE id=?", errbuf);
+    if (s == NULL)
+        goto fail;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_step(s);
+    char from[64];
+    snprintf(from, sizeof(from), "split from %s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (audit(t, *new_id, user, "split", NULL, from, errbuf) != 0)
+        goto fail;
+    return tdb_commit(t, errbuf);
+fail:
+    tdb_rollback(t);
+    return -1;
 }

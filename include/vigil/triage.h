@@ -1,5 +1,4 @@
-/* triage.h: the vigil-triage modules: store (tdb_), config (tcfg_), ingest (ting_), correlation
- * (corr_), tickets (tkt_). */
+/* triage.h: vigil-triage modules: tdb_ store, tcfg_ config, ting_ ingest, corr_, tkt_, texp_. */
 #ifndef VIGIL_TRIAGE_H
 #define VIGIL_TRIAGE_H
 
@@ -118,6 +117,8 @@ struct ting_stats {
     size_t nexamples;
 };
 
+#define TING_BATCH 50000 /* larger batches rewrite fewer pages of the identity index */
+
 struct ting_opts {
     int follow;         /* keep tailing a file */
     volatile int *stop; /* set non-zero to end --follow */
@@ -159,6 +160,12 @@ int tkt_update(struct tdb *t, long long id, const struct tkt_change *c, char *er
 /* Merges srcs into dst (closed as duplicate, alerts moved). Returns 0 or -1. */
 int tkt_merge(struct tdb *t, long long dst, const long long *srcs, size_t n, const char *user,
               char *errbuf);
+/*
+ * Moves alerts of incident id (the event ids in events[n], or all of signature sid when n is 0)
+ * into a new incident (routing and scoring copied), stored in *new_id. Returns 0 or -1.
+ */
+int tkt_split(struct tdb *t, long long id, long long sid, const long long *events, size_t n,
+              const char *user, long long *new_id, char *errbuf);
 /* Reopens a resolved or closed incident. Returns 0 or -1. */
 int tkt_reopen(struct tdb *t, long long id, const char *user, char *errbuf);
 /* Returns 1 if the workflow allows from -> to. */
