@@ -23,13 +23,15 @@ run() { # phase, then the command; prints the tool's summary, wall seconds and p
   cat "$work/$phase.out"
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$work/$phase.time")
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$phase.time")
-  echo "$phase: ${wall}s wall, peak RSS $((rss / 1024)) MiB"
+  cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$work/$phase.time")
+  echo "$phase: ${wall}s wall, ${cpu}s CPU (user+sys), peak RSS $((rss / 1024)) MiB"
 }
 
 db="$work/bench.db"
 run ingest "$build/vigil-triage" --db "$db" --config rules/triage.yaml ingest "$work/alerts.json" --no-correlate
-awk -v n="$n" -v w="$wall" 'BEGIN {printf "ingest: %.0f alerts/s\n", n / w}'
+awk -v n="$n" -v w="$wall" 'BEGIN {printf "ingest: %.0f alerts/s (wall)\n", n / w}'
 run correlate "$build/vigil-triage" --db "$db" --config rules/triage.yaml correlate
 echo "correlate: $n alerts in ${wall}s"
 run reingest "$build/vigil-triage" --db "$db" --config rules/triage.yaml ingest "$work/alerts.json"
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "database: $(( $(stat -c %s "$db") / 1048576 )) MiB; incidents: $(sqlite3 "$db" 'SELECT COUNT(*) FROM incidents' 2>/dev/null || echo '?')"

@@ -7,7 +7,7 @@
 #include "vigil/triage.h"
 
 #define CORR_CHUNK 20000
-#define CORR_BUCKETS 65536
+#define CORR_BUCKETS 262144
 #define CORR_CACHE_MAX 200000 /* cached incidents + hits kept across chunks (bounded memory) */
 
 /* An incident being updated; written back at the end of each chunk. */
@@ -30,12 +30,14 @@ struct hit {
     double last;
     long long incident_id;
     int dirty;
-    struct hit *next_dirty; /* in its group */
+    struct hit *next_dirty;  /* in its group */
+    struct hit *next_member; /* every hit of its group (the group is loaded whole) */
     struct hit_group *group;
     char *kind, *value, *asset;
 };
 struct hit_group {
     struct hit *dirty;
+    struct hit *members;
 };
 
 struct entry {
@@ -54,7 +56,7 @@ struct corr {
     size_t cached;
     struct hit **dirty_hits; /* every dirty hit, for the end of the chunk */
     size_t ndirty, capdirty;
-    sqlite3_stmt *find, *by_id, *insert, *update, *ev_upd, *hit_get, *hit_put, *hit_count, *link,
+    sqlite3_stmt *find, *by_id, *insert, *update, *ev_upd, *hit_get, *hit_put, *link,
         *flow_inc, *hist, *seq_get, *seq_put, *supp_hit;
     struct tcfg_supp *supp;
     long long *supp_ids; /* DB id of each suppression, 0 for the config's */
@@ -464,6 +466,78 @@ static void clear_tabs(struct corr *c)
     c->cached = 0;
 }
 
+/*
+ * Drops the cached incidents and hits whose window has passed (all are written back by now),
+ * keeping the hit groups; clears everything if that is not enough. Alerts come in time order,
+ * so what is dropped is what a later alert would look up in the store anyway.
+ */
+static void evict(struct corr *c, double ts)
+{
+    double wi = c->cfg->window, wh = c->cfg->campaign_window;
+    size_t kept = 0;
+    struct entry *doomed = NULL;
+    for (int b = 0; b < CORR_BUCKETS; b++)
+        for (struct entry **pp = &c->inc_tab[b]; *pp != NULL;) {
+            struct entry *e = *pp;
+            struct inc *i = e->val;
+            double w = strcmp(i->kind, "campaign") == 0 ? wh : wi;
+            if (i->dirty == 0 && i->last < ts - w) {
+                i->dirty = -1; /* doomed: its id_tab entry goes too */
+                *pp = e->next;
+                e->next = doomed;
+                doomed = e;
+            } else {
+                pp = &e->next;
+                kept++;
+            }
+        }
+    for (int b = 0; b < CORR_BUCKETS; b++)
+        for (struct entry **pp = &c->id_tab[b]; *pp != NULL;) {
+            struct entry *e = *pp;
+            if (((struct inc *)e->val)->dirty == -1) {
+                *pp = e->next;
+                free(e->key);
+                free(e);
+            } else {
+                pp = &e->next;
+                kept++;
+            }
+        }
+    for (struct entry *e = doomed, *n; e != NULL; e = n) {
+        n = e->next;
+        inc_free(e->val);
+        free(e->key);
+        free(e);
+    }
+    for (int b = 0; b < CORR_BUCKETS; b++) /* groups: members are relinked below */
+        for (struct entry *e = c->hit_tab[b]; e != NULL; e = e->next)
+            if (strncmp(e->key, "G\x1f", 2) == 0)
+                ((struct hit_group *)e->val)->members = NULL;
+    for (int b = 0; b < CORR_BUCKETS; b++)
+        for (struct entry **pp = &c->hit_tab[b]; *pp != NULL;) {
+            struct entry *e = *pp;
+            int group = strncmp(e->key, "G\x1f", 2) == 0;
+            int marker = strncmp(e->key, "none\x1f", 5) == 0;
+            struct hit *h = e->val;
+            if (marker || (!group && h->last < ts - wh)) {
+                *pp = e->next;
+                hit_free(e->val);
+                free(e->key);
+                free(e);
+                continue;
+            }
+            if (!group) {
+                h->next_member = h->group->members;
+                h->group->members = h;
+            }
+            pp = &e->next;
+            kept++;
+        }
+    c->cached = kept;
+    if (kept > CORR_CACHE_MAX * 3 / 4)
+        clear_tabs(c);
+}
+
 static int flush_all(struct corr *c)
 {
     for (int b = 0; b < CORR_BUCKETS; b++)
@@ -547,6 +621,8 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", kind, value, host);
     struct hit *h = tab_get(c->hit_tab, key);
     if (h == NULL) {
+        /* the first touch of a (kind, value) group loads its rows in the window: later misses
+     * are hosts new to the window */
         char gk[512];
         snprintf(gk, sizeof(gk), "G\x1f%s\x1f%s", kind, value);
         struct hit_group *g = tab_get(c->hit_tab, gk);
@@ -556,23 +632,52 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
                 free(g);
                 return -1;
             }
+            sqlite3_bind_text(c->hit_get, 1, kind, -1, SQLITE_STATIC);
+            sqlite3_bind_text(c->hit_get, 2, value, -1, SQLITE_TRANSIENT);
+            /* rows older than the window count as absent (a new host either way) */
+            sqlite3_bind_double(c->hit_get, 3, a->ts - w);
+            while (sqlite3_step(c->hit_get) == SQLITE_ROW) {
+                const char *asset = (const char *)sqlite3_column_text(c->hit_get, 0);
+                struct hit *x = calloc(1, sizeof(*x));
+                if (x == NULL || asset == NULL)
+                    break;
+                x->group = g;
+                x->next_member = g->members;
+                g->members = x;
+                x->kind = strdup(kind);
+                x->value = strdup(value);
+                x->asset = strdup(asset);
+                x->last = sqlite3_column_double(c->hit_get, 1);
+                x->incident_id = sqlite3_column_int64(c->hit_get, 2);
+                snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", kind, value, asset);
+                if (!x->kind || !x->value || !x->asset || tab_put(c->hit_tab, key, x) != 0) {
+                    hit_free(x);
+                    break;
+                }
+            }
+            sqlite3_reset(c->hit_get);
+            snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", kind, value, host);
+            h = tab_get(c->hit_tab, key);
         }
+    }
+    if (h == NULL) {
+        char gk[512];
+        snprintf(gk, sizeof(gk), "G\x1f%s\x1f%s", kind, value);
         if ((h = calloc(1, sizeof(*h))) == NULL || tab_put(c->hit_tab, key, h) != 0) {
             free(h);
             return -1;
         }
-        h->group = g;
+        h->group = tab_get(c->hit_tab, gk);
+        if (h->group != NULL) {
+            h->next_member = h->group->members;
+            h->group->members = h;
+        }
         h->kind = strdup(kind);
         h->value = strdup(value);
         h->asset = strdup(host);
-        if (!h->kind || !h->value || !h->asset)
+        h->last = -1;
+        if (!h->kind || !h->value || !h->asset || h->group == NULL)
             return -1;
-        sqlite3_bind_text(c->hit_get, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(c->hit_get, 2, value, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(c->hit_get, 3, host, -1, SQLITE_TRANSIENT);
-        h->last =
-            sqlite3_step(c->hit_get) == SQLITE_ROW ? sqlite3_column_double(c->hit_get, 0) : -1;
-        sqlite3_reset(c->hit_get);
     }
     int fresh = h->last < 0 || a->ts - h->last > w; /* a host new to this window */
     double prev = h->last;
@@ -612,15 +717,13 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     /* an incident belongs to one campaign: the first (actor before signature) */
     if (!fresh || hinc->campaign_id != 0)
         return 0;
-    if (hits_flush(c, h->group) != 0)
-        return -1;
-    sqlite3_bind_text(c->hit_count, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(c->hit_count, 2, value, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(c->hit_count, 3, a->ts - w);
-    int n = sqlite3_step(c->hit_count) == SQLITE_ROW ? sqlite3_column_int(c->hit_count, 0) : 0;
-    sqlite3_reset(c->hit_count);
+    int n = 0; /* hosts of the group in the window, from memory: the group is loaded whole */
+    for (struct hit *m = h->group->members; m != NULL; m = m->next_member)
+        n += m->last >= a->ts - w;
     if (n < c->cfg->campaign_hosts)
         return 0;
+    if (hits_flush(c, h->group) != 0) /* the link below reads the group's rows */
+        return -1;
     char title[512];
     if (strcmp(kind, "sig") == 0)
         snprintf(title, sizeof(title), "Campaign: \"%s\" against %d internal hosts",
@@ -816,11 +919,10 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                      " escalations=?, campaign_id=COALESCE(?, campaign_id), hosts=?, updated_at=?"
                      " WHERE id=?"},
         {&c->ev_upd, "UPDATE events SET pending=0, incident_id=?, suppressed=? WHERE id=?"},
-        {&c->hit_get, "SELECT last_ts FROM campaign_hits WHERE kind=? AND value=? AND asset=?"},
+        {&c->hit_get, "SELECT asset, last_ts, incident_id FROM campaign_hits WHERE kind=? AND"
+                    " value=? AND last_ts>=?"},
         {&c->hit_put, "INSERT INTO campaign_hits VALUES(?,?,?,?,?) ON CONFLICT(kind, value, asset)"
                       " DO UPDATE SET last_ts=excluded.last_ts, incident_id=excluded.incident_id"},
-        {&c->hit_count, "SELECT COUNT(*) FROM campaign_hits WHERE kind=? AND value=? AND"
-                        " last_ts>=?"},
         {&c->link, "UPDATE incidents SET campaign_id=?1 WHERE id IN (SELECT incident_id FROM"
                    " campaign_hits WHERE kind=?2 AND value=?3 AND last_ts>=?4) AND id<>?1"
                    " AND campaign_id IS NULL"},
@@ -850,6 +952,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                       errbuf);
     if (sel == NULL)
         goto out;
+    double last_ts = 0;
     for (;;) {
         size_t nd = 0;
         if (tdb_begin(t, errbuf) != 0)
@@ -874,6 +977,8 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
             if (a.sigsev < 0 || a.sigsev > 3)
                 a.sigsev = 0;
             done[nd].id = a.id;
+            if (a.ts > last_ts)
+                last_ts = a.ts;
             if (process(c, &a, &done[nd].inc, &done[nd].supp) != 0) {
                 sqlite3_reset(sel);
                 tdb_rollback(t);
@@ -907,7 +1012,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
             c->supp_hits[k] = 0;
         }
         if (c->cached > CORR_CACHE_MAX)
-            clear_tabs(c);
+            evict(c, last_ts);
         if (tdb_commit(t, errbuf) != 0)
             goto out;
         if (nd < CORR_CHUNK)
