@@ -56,8 +56,8 @@ struct corr {
     size_t cached;
     struct hit **dirty_hits; /* every dirty hit, for the end of the chunk */
     size_t ndirty, capdirty;
-    sqlite3_stmt *find, *by_id, *insert, *update, *ev_upd, *hit_get, *hit_put, *link,
-        *flow_inc, *hist, *seq_get, *seq_put, *supp_hit;
+    sqlite3_stmt *find, *by_id, *insert, *update, *ev_upd, *hit_get, *hit_put, *link, *flow_inc,
+        *hist, *seq_get, *seq_put, *supp_hit;
     struct tcfg_supp *supp;
     long long *supp_ids; /* DB id of each suppression, 0 for the config's */
     long long *supp_hits;
@@ -622,7 +622,7 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     struct hit *h = tab_get(c->hit_tab, key);
     if (h == NULL) {
         /* the first touch of a (kind, value) group loads its rows in the window: later misses
-     * are hosts new to the window */
+         * are hosts new to the window */
         char gk[512];
         snprintf(gk, sizeof(gk), "G\x1f%s\x1f%s", kind, value);
         struct hit_group *g = tab_get(c->hit_tab, gk);
@@ -920,7 +920,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                      " WHERE id=?"},
         {&c->ev_upd, "UPDATE events SET pending=0, incident_id=?, suppressed=? WHERE id=?"},
         {&c->hit_get, "SELECT asset, last_ts, incident_id FROM campaign_hits WHERE kind=? AND"
-                    " value=? AND last_ts>=?"},
+                      " value=? AND last_ts>=?"},
         {&c->hit_put, "INSERT INTO campaign_hits VALUES(?,?,?,?,?) ON CONFLICT(kind, value, asset)"
                       " DO UPDATE SET last_ts=excluded.last_ts, incident_id=excluded.incident_id"},
         {&c->link, "UPDATE incidents SET campaign_id=?1 WHERE id IN (SELECT incident_id FROM"

@@ -394,8 +394,8 @@ static int store_pev(struct ingest *in, const struct pev *e, const struct pbuf *
 }
 
 /* Trims line and parses it into e (status PEV_EMPTY for a blank line). Returns 0 or -1. */
-static int parse_line(const struct tcfg *cfg, const struct ting_opts *o, EVP_MD_CTX *md,
-                      char *line, size_t len, struct pev *e, struct pbuf *b)
+static int parse_line(const struct tcfg *cfg, const struct ting_opts *o, EVP_MD_CTX *md, char *line,
+                      size_t len, struct pev *e, struct pbuf *b)
 {
     while (len > 0 && isspace((unsigned char)line[len - 1]))
         len--;
@@ -459,8 +459,8 @@ struct pipe_batch {
     struct pev ev[PIPE_LINES];
     size_t n;
     struct pbuf buf;
-    int last;               /* end of input (or a read error) */
-    long long off, lineno;  /* after the batch */
+    int last;              /* end of input (or a read error) */
+    long long off, lineno; /* after the batch */
 };
 
 struct pipe {
@@ -562,8 +562,7 @@ static int ingest_pipelined(struct ingest *in, const char *name, const char *rp,
             const struct pev *e = &b->ev[k];
             rc = consume(in, name, e, &b->buf);
             if (rc == 0 && e->status != PEV_EMPTY && ++in->in_batch >= batch)
-                rc = flush_batch(in, rp, sb, e->end_off, e->lineno,
-                                 bad0 + in->st->bad - bad_start);
+                rc = flush_batch(in, rp, sb, e->end_off, e->lineno, bad0 + in->st->bad - bad_start);
         }
         int last = b->last;
         if (rc == 0) {
