@@ -18,6 +18,8 @@ struct inc {
     int stage_mask, max_stage, score, severity, hosts, dirty;
     json_t *esc; /* escalation reasons */
     char *asset, *actor, *kind;
+    int is_new; /* not in the store yet: inserted whole at the end of the chunk */
+    char *ref, *gkey, *title, *unit, *asset_ip;
 };
 enum { P_SEV, P_SIGSEV, P_ASSET, P_GEO, P_FILE, P_VOLUME, P_STAGE, P_CAMPAIGN };
 
@@ -63,7 +65,8 @@ struct corr {
     long long *supp_hits;
     size_t nsupp;
     double now;
-    int seq_year; /* the last INC year used and its counter (written through) */
+    long long next_id; /* the last incident id given out */
+    int seq_year;      /* the last INC year used and its counter (written through) */
     long long seq;
 };
 
@@ -106,6 +109,11 @@ static int tab_put(struct entry **tab, const char *k, void *v)
 
 static void inc_free(struct inc *i)
 {
+    free(i->ref);
+    free(i->gkey);
+    free(i->title);
+    free(i->unit);
+    free(i->asset_ip);
     json_decref(i->esc);
     free(i->asset);
     free(i->actor);
@@ -243,25 +251,21 @@ static struct inc *get_incident(struct corr *c, const char *gkey, double ts, dou
         if (next_ref(c, tm.tm_year + 1900, ref, sizeof(ref)) != 0)
             return NULL;
         const struct tcfg_net *n = asset_ip ? tcfg_lookup(c->cfg, asset_ip) : NULL;
-        sqlite3_stmt *s = c->insert;
-        sqlite3_bind_text(s, 1, ref, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, gkey, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, title, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 5, n ? n->unit : c->cfg->default_unit, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 6, asset, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 7, asset_ip, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 8, actor, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 9, c->cfg->default_tlp, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 10, c->cfg->default_pap, -1, SQLITE_STATIC);
-        sqlite3_bind_double(s, 11, ts);
-        sqlite3_bind_double(s, 12, c->now);
-        if (step_done(c, s, "new incident") != 0)
-            return NULL;
         ni = calloc(1, sizeof(*ni));
         if (ni == NULL)
             return NULL;
-        ni->id = sqlite3_last_insert_rowid(c->t->db);
+        ni->id = ++c->next_id; /* inserted by flush_inc; we hold the write lock */
+        ni->is_new = 1;
+        ni->dirty = 1;
+        ni->ref = strdup(ref);
+        ni->gkey = strdup(gkey);
+        ni->title = strdup(title);
+        ni->unit = strdup(n ? n->unit : c->cfg->default_unit);
+        ni->asset_ip = asset_ip ? strdup(asset_ip) : NULL;
+        if (!ni->ref || !ni->gkey || !ni->title || !ni->unit) {
+            inc_free(ni);
+            return NULL;
+        }
         ni->first = ni->last = ts;
         ni->esc = json_array();
         ni->kind = strdup(kind);
@@ -408,10 +412,33 @@ static json_t *reasons(const struct tcfg *cfg, const struct inc *i)
     return r;
 }
 
+/* Inserts a new incident with its routing; flush_inc then writes the rest. Returns 0 or -1. */
+static int insert_inc(struct corr *c, struct inc *i)
+{
+    sqlite3_stmt *s = c->insert;
+    sqlite3_bind_int64(s, 1, i->id);
+    sqlite3_bind_text(s, 2, i->ref, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, i->gkey, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, i->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, i->title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, i->unit, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, i->asset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, i->asset_ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, i->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, c->cfg->default_tlp, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, c->cfg->default_pap, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 12, i->first);
+    sqlite3_bind_double(s, 13, c->now);
+    i->is_new = 0;
+    return step_done(c, s, "new incident");
+}
+
 static int flush_inc(struct corr *c, struct inc *i)
 {
     if (!i->dirty)
         return 0;
+    if (i->is_new && insert_inc(c, i) != 0)
+        return -1;
     sqlite3_stmt *u = c->update;
     json_t *r = reasons(c->cfg, i);
     char *rs = json_dumps(r, JSON_COMPACT);
@@ -739,7 +766,17 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     hinc->campaign_id = camp->id;
     hinc->dirty = 1;
     apply(c, camp, a, host);
-    /* the member incidents that formed it */
+    /* the member incidents that formed it: those in memory (maybe not stored yet) here, the
+     * others in the store */
+    for (struct hit *m = h->group->members; m != NULL; m = m->next_member) {
+        char ik[32];
+        snprintf(ik, sizeof(ik), "#%lld", m->incident_id);
+        struct inc *mi = m->last >= a->ts - w ? tab_get(c->id_tab, ik) : NULL;
+        if (mi != NULL && mi != camp && mi->campaign_id == 0) {
+            mi->campaign_id = camp->id;
+            mi->dirty = 1;
+        }
+    }
     sqlite3_bind_int64(c->link, 1, camp->id);
     sqlite3_bind_text(c->link, 2, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(c->link, 3, value, -1, SQLITE_TRANSIENT);
@@ -909,10 +946,9 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                    " first_seen<=? AND merged_into IS NULL AND status IN ('new','acknowledged',"
                    "'investigating','contained') ORDER BY last_seen DESC LIMIT 1"},
         {&c->by_id, "SELECT " INC_COLS " FROM incidents WHERE id=?"},
-        {&c->insert,
-         "INSERT INTO incidents(ref, gkey, kind, title, unit, asset, asset_ip, actor,"
-         " tlp, pap, detected_at, created_at, status, hosts) VALUES(?,?,?,?,?,?,?,?,?,?,"
-         "?,?,'new',1)"},
+        {&c->insert, "INSERT INTO incidents(id, ref, gkey, kind, title, unit, asset, asset_ip,"
+                     " actor, tlp, pap, detected_at, created_at, status, hosts) VALUES(?,?,?,?,?,?,"
+                     "?,?,?,?,?,?,?,'new',1)"},
         {&c->update, "UPDATE incidents SET first_seen=?, last_seen=?, count=?, p_sev=?,"
                      " p_sigsev=?, p_asset=?, p_geo=?, p_file=?, p_volume=?, p_stage=?,"
                      " p_campaign=?, stage_mask=?, max_stage=?, score=?, severity=?, reasons=?,"
@@ -957,6 +993,9 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
         size_t nd = 0;
         if (tdb_begin(t, errbuf) != 0)
             goto out;
+        long long max_id = tdb_scalar(t, "SELECT COALESCE(MAX(id), 0) FROM incidents", NULL);
+        if (max_id > c->next_id)
+            c->next_id = max_id;
         while (sqlite3_step(sel) == SQLITE_ROW) {
             struct alert a = {
                 .id = sqlite3_column_int64(sel, 0),

@@ -21,6 +21,8 @@ static const char *const migrations[] = {
     "CREATE TABLE event_raw(id INTEGER PRIMARY KEY, raw TEXT NOT NULL);"
     "CREATE UNIQUE INDEX events_identity ON events(sensor, hash);"
     "CREATE INDEX events_flow ON events(flow_id) WHERE flow_id IS NOT NULL;"
+    /* small: correlation asks it for every alert (a file on the alert's flow) */
+    "CREATE INDEX events_fileflow ON events(flow_id) WHERE event_type = 'fileinfo';"
     "CREATE INDEX events_pending ON events(ts, id) WHERE pending = 1;"
     "CREATE INDEX events_incident ON events(incident_id) WHERE incident_id IS NOT NULL;"
     "CREATE TABLE incidents(id INTEGER PRIMARY KEY, ref TEXT UNIQUE, gkey TEXT, kind TEXT,"
