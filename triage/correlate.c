@@ -412,60 +412,65 @@ static json_t *reasons(const struct tcfg *cfg, const struct inc *i)
     return r;
 }
 
-/* Inserts a new incident with its routing; flush_inc then writes the rest. Returns 0 or -1. */
-static int insert_inc(struct corr *c, struct inc *i)
+/* Binds the correlation fields of i at parameters base+1 .. base+20 (the UPDATE's order). */
+static void bind_score(struct corr *c, sqlite3_stmt *u, int base, const struct inc *i,
+                       const char *rs, const char *es)
 {
-    sqlite3_stmt *s = c->insert;
-    sqlite3_bind_int64(s, 1, i->id);
-    sqlite3_bind_text(s, 2, i->ref, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, i->gkey, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, i->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, i->title, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, i->unit, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, i->asset, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, i->asset_ip, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, i->actor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 10, c->cfg->default_tlp, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, c->cfg->default_pap, -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 12, i->first);
-    sqlite3_bind_double(s, 13, c->now);
-    i->is_new = 0;
-    return step_done(c, s, "new incident");
+    sqlite3_bind_double(u, base + 1, i->first);
+    sqlite3_bind_double(u, base + 2, i->last);
+    sqlite3_bind_int64(u, base + 3, i->count);
+    for (int k = 0; k < 8; k++)
+        sqlite3_bind_int(u, base + 4 + k, i->p[k]);
+    sqlite3_bind_int(u, base + 12, i->stage_mask);
+    sqlite3_bind_int(u, base + 13, i->max_stage);
+    sqlite3_bind_int(u, base + 14, i->score);
+    sqlite3_bind_int(u, base + 15, i->severity);
+    sqlite3_bind_text(u, base + 16, rs, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(u, base + 17, es, -1, SQLITE_TRANSIENT);
+    if (i->campaign_id)
+        sqlite3_bind_int64(u, base + 18, i->campaign_id);
+    else
+        sqlite3_bind_null(u, base + 18);
+    sqlite3_bind_int(u, base + 19, i->hosts);
+    sqlite3_bind_double(u, base + 20, c->now);
 }
 
+/* Writes a dirty incident: one INSERT for a new one (with its routing), else one UPDATE. */
 static int flush_inc(struct corr *c, struct inc *i)
 {
     if (!i->dirty)
         return 0;
-    if (i->is_new && insert_inc(c, i) != 0)
-        return -1;
-    sqlite3_stmt *u = c->update;
     json_t *r = reasons(c->cfg, i);
     char *rs = json_dumps(r, JSON_COMPACT);
     json_decref(r);
     char *es = json_dumps(i->esc, JSON_COMPACT);
-    sqlite3_bind_double(u, 1, i->first);
-    sqlite3_bind_double(u, 2, i->last);
-    sqlite3_bind_int64(u, 3, i->count);
-    for (int k = 0; k < 8; k++)
-        sqlite3_bind_int(u, 4 + k, i->p[k]);
-    sqlite3_bind_int(u, 12, i->stage_mask);
-    sqlite3_bind_int(u, 13, i->max_stage);
-    sqlite3_bind_int(u, 14, i->score);
-    sqlite3_bind_int(u, 15, i->severity);
-    sqlite3_bind_text(u, 16, rs, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(u, 17, es, -1, SQLITE_TRANSIENT);
-    if (i->campaign_id)
-        sqlite3_bind_int64(u, 18, i->campaign_id);
-    else
-        sqlite3_bind_null(u, 18);
-    sqlite3_bind_int(u, 19, i->hosts);
-    sqlite3_bind_double(u, 20, c->now);
-    sqlite3_bind_int64(u, 21, i->id);
+    sqlite3_stmt *u;
+    if (i->is_new) {
+        u = c->insert;
+        sqlite3_bind_int64(u, 1, i->id);
+        sqlite3_bind_text(u, 2, i->ref, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 3, i->gkey, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 4, i->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 5, i->title, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 6, i->unit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 7, i->asset, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 8, i->asset_ip, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 9, i->actor, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 10, c->cfg->default_tlp, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 11, c->cfg->default_pap, -1, SQLITE_STATIC);
+        sqlite3_bind_double(u, 12, i->first);
+        sqlite3_bind_double(u, 13, c->now);
+        bind_score(c, u, 13, i, rs, es);
+        i->is_new = 0;
+    } else {
+        u = c->update;
+        bind_score(c, u, 0, i, rs, es);
+        sqlite3_bind_int64(u, 21, i->id);
+    }
     free(rs);
     free(es);
     i->dirty = 0;
-    return step_done(c, u, "update incident");
+    return step_done(c, u, "write incident");
 }
 
 static void clear_tabs(struct corr *c)
@@ -946,9 +951,13 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                    " first_seen<=? AND merged_into IS NULL AND status IN ('new','acknowledged',"
                    "'investigating','contained') ORDER BY last_seen DESC LIMIT 1"},
         {&c->by_id, "SELECT " INC_COLS " FROM incidents WHERE id=?"},
-        {&c->insert, "INSERT INTO incidents(id, ref, gkey, kind, title, unit, asset, asset_ip,"
-                     " actor, tlp, pap, detected_at, created_at, status, hosts) VALUES(?,?,?,?,?,?,"
-                     "?,?,?,?,?,?,?,'new',1)"},
+        {&c->insert,
+         "INSERT INTO incidents(id, ref, gkey, kind, title, unit, asset, asset_ip, actor, tlp, pap,"
+         " detected_at, created_at, status, first_seen, last_seen, count, p_sev, p_sigsev,"
+         " p_asset, p_geo, p_file, p_volume, p_stage, p_campaign, stage_mask, max_stage, score,"
+         " severity, reasons, escalations, campaign_id, hosts, updated_at) VALUES(?1, ?2, ?3,"
+         " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'new', ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
+         " ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)"},
         {&c->update, "UPDATE incidents SET first_seen=?, last_seen=?, count=?, p_sev=?,"
                      " p_sigsev=?, p_asset=?, p_geo=?, p_file=?, p_volume=?, p_stage=?,"
                      " p_campaign=?, stage_mask=?, max_stage=?, score=?, severity=?, reasons=?,"
