@@ -923,7 +923,7 @@ Test(triage, cli)
     const char *bd = getenv("VIGIL_BUILD_DIR");
     if (bd == NULL)
         cr_skip_test("VIGIL_BUILD_DIR unset");
-    char bin[512], cmd[2048];
+    char bin[512], cmd[4096];
     snprintf(bin, sizeof(bin), "%s/vigil-triage", bd);
     killchain_file("k.json", 1);
     snprintf(cmd, sizeof(cmd), "%s --version >/dev/null", bin);
@@ -953,5 +953,16 @@ Test(triage, cli)
              dir, bin, bin, bin);
     cr_assert_neq(system(cmd), 0);
     cr_assert_eq(access(path("r.html"), F_OK), 0);
+    /* suppressed alerts stay visible on request */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && %s suppress add --sid 2 --reason lab >/dev/null && "
+             "%s ingest k.json >/dev/null && cp k.json k2.json && sed -i 's/10:10:00/10:11:00/' "
+             "k2.json && %s ingest k2.json >/dev/null && %s suppress alerts --json > sa.json",
+             dir, bin, bin, bin, bin);
+    cr_assert_eq(system(cmd), 0);
+    json_t *sa = json_load_file(path("sa.json"), 0, NULL);
+    cr_assert_eq(json_array_size(sa), 1);
+    cr_assert_str_eq(json_string_value(json_array_get(json_array_get(sa, 0), 1)), "2");
+    json_decref(sa);
     cr_assert_eq(access(path("s.json"), F_OK), 0);
 }

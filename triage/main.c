@@ -34,7 +34,7 @@ static const char usage[] =
     "  export ID --format json|md|stix|misp [--lang vi|en] [-o FILE]\n"
     "  report --since DATE [--lang vi|en] [-o FILE]\n"
     "  suppress add [--sid N] [--addr IP] [--asset NAME] [--expires DATE] [--reason R]\n"
-    "  suppress list [--json] | suppress remove ID\n"
+    "  suppress list [--json] | suppress remove ID | suppress alerts [--json]\n"
     "\n"
     "The database is --db, else $VIGIL_TRIAGE_DB, else ./vigil-triage.db. The rules are\n"
     "--config, else $VIGIL_TRIAGE_CONFIG, else the bundled rules/triage.yaml.\n"
@@ -443,7 +443,7 @@ static int cmd_suppress(struct tdb *t, int argc, char **argv)
     const char *v;
     int bad = 0;
     if (argc < 2)
-        return die("suppress add|list|remove") + 1;
+        return die("suppress add|list|remove|alerts") + 1;
     if (strcmp(argv[1], "add") == 0) {
         struct tcfg_supp s = {0};
         for (int i = 2; i < argc; i++) {
@@ -470,6 +470,36 @@ static int cmd_suppress(struct tdb *t, int argc, char **argv)
         if (argc != 3)
             return die("suppress remove ID") + 1;
         return tkt_suppress_remove(t, atoll(argv[2]), err) == 0 ? 0 : die(err);
+    }
+    if (strcmp(argv[1], "alerts") == 0) { /* the suppressed alerts themselves */
+        int json = argc > 2 && strcmp(argv[2], "--json") == 0;
+        sqlite3_stmt *s = tdb_prepare(t,
+                                      "SELECT ts, sid, signature, src_ip, dest_ip FROM events"
+                                      " WHERE suppressed=1 ORDER BY ts DESC LIMIT 1000",
+                                      err);
+        if (s == NULL)
+            return die(err);
+        json_t *rows = json_array();
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            char ts[32], sid[24];
+            tcfg_fmt_time(sqlite3_column_double(s, 0), ts, sizeof(ts));
+            snprintf(sid, sizeof(sid), "%lld", (long long)sqlite3_column_int64(s, 1));
+            const char *sig = (const char *)sqlite3_column_text(s, 2);
+            const char *src = (const char *)sqlite3_column_text(s, 3);
+            const char *dst = (const char *)sqlite3_column_text(s, 4);
+            json_array_append_new(rows, json_pack("[s,s,s,s,s]", ts, sid, or_(src, "-"),
+                                                  or_(dst, "-"), or_(sig, "")));
+        }
+        sqlite3_finalize(s);
+        if (json) {
+            json_dumpf(rows, stdout, JSON_INDENT(2));
+            putchar('\n');
+        } else {
+            const char *head[] = {"TIME", "SID", "SOURCE", "DESTINATION", "SIGNATURE"};
+            tout_table(stdout, head, 5, rows, -1);
+        }
+        json_decref(rows);
+        return 0;
     }
     if (strcmp(argv[1], "list") == 0) {
         json_t *l = tkt_suppress_list(t);
@@ -503,7 +533,7 @@ static int cmd_suppress(struct tdb *t, int argc, char **argv)
         json_decref(l);
         return 0;
     }
-    return die("suppress add|list|remove") + 1;
+    return die("suppress add|list|remove|alerts") + 1;
 }
 
 int main(int argc, char **argv)
