@@ -472,6 +472,34 @@ Test(triage, higher_severity_raises_and_scoring_reasons)
     env_close(&e);
 }
 
+Test(triage, geo_scoring)
+{
+    struct env e;
+    env_open(&e, "scoring:\n  countries: {XX: 15}\n  asns: {\"64496\": 25}\n");
+    FILE *f = fopen(path("g.json"), "w");
+    fputs("{\"timestamp\":\"2026-03-01T10:00:00Z\",\"event_type\":\"alert\",\"src_ip\":"
+          "\"198.51.100.7\",\"dest_ip\":\"10.1.1.1\",\"geoip\":{\"country_iso_code\":\"XX\"},"
+          "\"alert\":{\"signature_id\":1,\"signature\":\"a\",\"severity\":3}}\n",
+          f);
+    fputs("{\"timestamp\":\"2026-03-01T10:00:00Z\",\"event_type\":\"alert\",\"src_ip\":"
+          "\"198.51.100.8\",\"dest_ip\":\"10.1.1.2\",\"geoip\":{\"country\":{\"iso_code\":"
+          "\"YY\"},\"asn\":64496},\"alert\":{\"signature_id\":1,\"signature\":\"a\","
+          "\"severity\":3}}\n",
+          f);
+    fclose(f);
+    struct ting_stats st;
+    ingest(&e, path("g.json"), &st);
+    ting_stats_free(&st);
+    cr_assert_eq(q(&e, "SELECT p_geo FROM incidents WHERE asset_ip='10.1.1.1'"), 15);
+    cr_assert_eq(q(&e, "SELECT p_geo FROM incidents WHERE asset_ip='10.1.1.2'"), 25);
+    json_t *inc = incident_of(&e, "asset_ip='10.1.1.1'");
+    char *r = json_dumps(json_object_get(inc, "reasons"), JSON_COMPACT);
+    cr_assert(strstr(r, "{\"points\":15,\"reason\":\"actor GeoIP/ASN\"}"), "%s", r);
+    free(r);
+    json_decref(inc);
+    env_close(&e);
+}
+
 Test(triage, suppression)
 {
     struct env e;

@@ -369,6 +369,23 @@ const char *tcfg_fmt_time(double t, char *buf, size_t len)
     return buf;
 }
 
+int tcfg_geo_points(const struct tcfg *cfg, const char *geo)
+{
+    int best = 0;
+    if (geo == NULL)
+        return 0;
+    const char *bar = strchr(geo, '|');
+    size_t cl = bar ? (size_t)(bar - geo) : strlen(geo);
+    for (size_t i = 0; i < cfg->ncountries; i++)
+        if (strlen(cfg->countries[i].match) == cl &&
+            strncmp(cfg->countries[i].match, geo, cl) == 0 && cfg->countries[i].points > best)
+            best = cfg->countries[i].points;
+    for (size_t i = 0; bar && i < cfg->nasns; i++)
+        if (strcmp(cfg->asns[i].match, bar + 1) == 0 && cfg->asns[i].points > best)
+            best = cfg->asns[i].points;
+    return best;
+}
+
 /* ---- defaults ---- */
 
 static const struct {

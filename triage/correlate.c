@@ -59,11 +59,8 @@ struct corr {
     struct hit **dirty_hits; /* every dirty hit, for the end of the chunk */
     size_t ndirty, capdirty;
     sqlite3_stmt *find, *by_id, *insert, *update, *ev_upd, *hit_get, *hit_put, *link, *flow_inc,
-        *hist, *seq_get, *seq_put, *supp_hit;
-    struct tcfg_supp *supp;
-    long long *supp_ids; /* DB id of each suppression, 0 for the config's */
-    long long *supp_hits;
-    size_t nsupp;
+        *hist, *seq_get, *seq_put;
+    struct tsup_list supp;
     double now;
     long long next_id; /* the last incident id given out */
     int seq_year;      /* the last INC year used and its counter (written through) */
@@ -310,23 +307,6 @@ static struct inc *get_incident(struct corr *c, const char *gkey, double ts, dou
     return ni;
 }
 
-static int geo_points(const struct tcfg *cfg, const char *geo)
-{
-    int best = 0;
-    if (geo == NULL)
-        return 0;
-    const char *bar = strchr(geo, '|');
-    size_t cl = bar ? (size_t)(bar - geo) : strlen(geo);
-    for (size_t i = 0; i < cfg->ncountries; i++)
-        if (strlen(cfg->countries[i].match) == cl &&
-            strncmp(cfg->countries[i].match, geo, cl) == 0 && cfg->countries[i].points > best)
-            best = cfg->countries[i].points;
-    for (size_t i = 0; bar && i < cfg->nasns; i++)
-        if (strcmp(cfg->asns[i].match, bar + 1) == 0 && cfg->asns[i].points > best)
-            best = cfg->asns[i].points;
-    return best;
-}
-
 struct alert {
     long long id, sid;
     double ts;
@@ -348,7 +328,7 @@ static void apply(struct corr *c, struct inc *i, const struct alert *a, const ch
         i->p[P_SEV] = cfg->sev_points[a->sev];
     if (cfg->sigsev_points[a->sigsev] > i->p[P_SIGSEV])
         i->p[P_SIGSEV] = cfg->sigsev_points[a->sigsev];
-    int g = geo_points(cfg, a->geo);
+    int g = tcfg_geo_points(cfg, a->geo);
     if (g > i->p[P_GEO])
         i->p[P_GEO] = g;
     int fp = a->filehit == 2 ? cfg->yara_points : a->filehit == 1 ? cfg->file_points : 0;
@@ -789,25 +769,6 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     return step_done(c, c->link, "campaign link");
 }
 
-static int suppressed(struct corr *c, const struct alert *a, const char *asset)
-{
-    for (size_t k = 0; k < c->nsupp; k++) {
-        const struct tcfg_supp *s = &c->supp[k];
-        if (s->expires > 0 && s->expires < c->now)
-            continue;
-        if (s->sid != 0 && s->sid != a->sid)
-            continue;
-        if (s->addr != NULL && !((a->src && strcmp(a->src, s->addr) == 0) ||
-                                 (a->dest && strcmp(a->dest, s->addr) == 0)))
-            continue;
-        if (s->asset != NULL && !(asset && strcmp(asset, s->asset) == 0))
-            continue;
-        c->supp_hits[k]++;
-        return 1;
-    }
-    return 0;
-}
-
 static int process(struct corr *c, const struct alert *a, long long *inc_id, int *supp)
 {
     const struct tcfg *cfg = c->cfg;
@@ -857,7 +818,7 @@ static int process(struct corr *c, const struct alert *a, long long *inc_id, int
         actor = "-";
     const struct tcfg_net *n = tcfg_lookup(cfg, host);
     const char *asset = n ? n->name : host;
-    if (suppressed(c, a, asset)) {
+    if (tsup_match(&c->supp, a->sid, a->src, a->dest, asset, c->now)) {
         *supp = 1;
         c->st->suppressed++;
         return 0;
@@ -890,39 +851,6 @@ static int process(struct corr *c, const struct alert *a, long long *inc_id, int
         return -1;
     if (campaign(c, "sig", sid, host, i, a) != 0)
         return -1;
-    return 0;
-}
-
-static int load_supp(struct corr *c)
-{
-    const struct tcfg *cfg = c->cfg;
-    sqlite3_stmt *s =
-        tdb_prepare(c->t, "SELECT id, sid, addr, asset, expires FROM suppressions", c->errbuf);
-    if (s == NULL)
-        return -1;
-    size_t cap = cfg->nsupp + 16;
-    c->supp = calloc(cap, sizeof(*c->supp));
-    c->supp_ids = calloc(cap, sizeof(long long));
-    c->supp_hits = calloc(cap, sizeof(long long));
-    for (size_t k = 0; k < cfg->nsupp; k++)
-        c->supp[c->nsupp++] = cfg->supp[k];
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (c->nsupp == cap) {
-            cap *= 2;
-            c->supp = realloc(c->supp, cap * sizeof(*c->supp));
-            c->supp_ids = realloc(c->supp_ids, cap * sizeof(long long));
-            c->supp_hits = realloc(c->supp_hits, cap * sizeof(long long));
-        }
-        struct tcfg_supp *x = &c->supp[c->nsupp];
-        memset(x, 0, sizeof(*x));
-        x->sid = sqlite3_column_int64(s, 1);
-        x->addr = sqlite3_column_text(s, 2) ? strdup((const char *)sqlite3_column_text(s, 2)) : 0;
-        x->asset = sqlite3_column_text(s, 3) ? strdup((const char *)sqlite3_column_text(s, 3)) : 0;
-        x->expires = sqlite3_column_double(s, 4);
-        c->supp_ids[c->nsupp] = sqlite3_column_int64(s, 0);
-        c->supp_hits[c->nsupp++] = 0;
-    }
-    sqlite3_finalize(s);
     return 0;
 }
 
@@ -978,12 +906,11 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                    " VALUES(?,'vigil-triage',?,?,?,?)"},
         {&c->seq_get, "SELECT value FROM meta WHERE key=?"},
         {&c->seq_put, "INSERT OR REPLACE INTO meta VALUES(?,?)"},
-        {&c->supp_hit, "UPDATE suppressions SET hits=hits+? WHERE id=?"},
     };
     for (size_t k = 0; k < sizeof(stmts) / sizeof(stmts[0]); k++)
         if ((*stmts[k].s = tdb_prepare(t, stmts[k].sql, errbuf)) == NULL)
             goto out;
-    if (load_supp(c) != 0)
+    if (tsup_load(&c->supp, t, cfg, errbuf) != 0)
         goto out;
     done = malloc(CORR_CHUNK * sizeof(*done));
     if (done == NULL)
@@ -1051,13 +978,9 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                 goto out;
             }
         }
-        for (size_t k = 0; k < c->nsupp; k++) {
-            if (c->supp_ids[k] && c->supp_hits[k]) {
-                sqlite3_bind_int64(c->supp_hit, 1, c->supp_hits[k]);
-                sqlite3_bind_int64(c->supp_hit, 2, c->supp_ids[k]);
-                step_done(c, c->supp_hit, "suppression hits");
-            }
-            c->supp_hits[k] = 0;
+        if (tsup_save_hits(&c->supp, t, errbuf) != 0) {
+            tdb_rollback(t);
+            goto out;
         }
         if (c->cached > CORR_CACHE_MAX)
             evict(c, last_ts);
@@ -1075,13 +998,7 @@ out:
     sqlite3_finalize(sel);
     for (size_t k = 0; k < sizeof(stmts) / sizeof(stmts[0]); k++)
         sqlite3_finalize(*stmts[k].s);
-    for (size_t k = cfg->nsupp; k < c->nsupp; k++) {
-        free(c->supp[k].addr);
-        free(c->supp[k].asset);
-    }
-    free(c->supp);
-    free(c->supp_ids);
-    free(c->supp_hits);
+    tsup_free(&c->supp);
     free(c);
     return rc;
 }

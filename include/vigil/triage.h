@@ -83,6 +83,8 @@ int tcfg_internal(const struct tcfg *cfg, const char *ip);
 double tcfg_parse_time(const char *s);
 /* Formats epoch t as ISO 8601 UTC ("2026-01-31T10:00:00Z") into buf. */
 const char *tcfg_fmt_time(double t, char *buf, size_t len);
+/* Returns the points of an actor's "CC|ASN" (scoring.countries / scoring.asns), 0 if none. */
+int tcfg_geo_points(const struct tcfg *cfg, const char *geo);
 /* Returns the stage name ("recon", ...) or "-". */
 const char *tcfg_stage_name(int stage);
 
@@ -134,6 +136,24 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
 void ting_stats_free(struct ting_stats *st);
 /* Classifies an alert's kill-chain stage from its alert object. */
 int ting_stage(const struct tcfg *cfg, const json_t *alert);
+
+/* ---- suppress.c: the suppression list during correlation ---- */
+
+struct tsup_list {
+    struct tcfg_supp *s; /* the config's entries (borrowed), then the store's (owned) */
+    long long *ids;      /* store id of each entry, 0 for the config's */
+    long long *hits;     /* hits not yet written back */
+    size_t n, nconfig;
+};
+
+/* Loads the config's and the store's suppressions. Returns 0 or -1 with errbuf set. */
+int tsup_load(struct tsup_list *l, struct tdb *t, const struct tcfg *cfg, char *errbuf);
+/* Returns 1 (and counts a hit) if an unexpired entry matches the alert at time now, else 0. */
+int tsup_match(struct tsup_list *l, long long sid, const char *src, const char *dest,
+               const char *asset, double now);
+/* Adds the counted hits to the store's entries and resets them. Returns 0 or -1. */
+int tsup_save_hits(struct tsup_list *l, struct tdb *t, char *errbuf);
+void tsup_free(struct tsup_list *l);
 
 /* ---- correlate.c ---- */
 
