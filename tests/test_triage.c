@@ -370,6 +370,13 @@ Test(triage, campaign)
     char *r = json_dumps(json_object_get(c, "reasons"), 0);
     cr_assert(strstr(r, "campaign breadth: 4 hosts") != NULL, "%s", r);
     free(r);
+    char *md = NULL;
+    size_t mdlen = 0;
+    FILE *m = open_memstream(&md, &mdlen);
+    cr_assert_eq(texp_md(m, c, 0, err), 0);
+    fclose(m);
+    cr_assert(strstr(md, "## Member incidents") && strstr(md, "10.20.0.13"), "%s", md);
+    free(md);
     json_decref(c);
     c = incident_of(&e, "kind='campaign' AND gkey='campaign:sig=77'");
     cr_assert_eq(json_integer_value(json_object_get(c, "hosts")), 3);

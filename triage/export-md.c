@@ -57,6 +57,18 @@ int texp_md(FILE *out, const json_t *inc, int vi, char *errbuf)
                 s_(x, "reason"));
     json_array_foreach(json_object_get(inc, "escalations"), i, x)
         fprintf(out, "- %s\n", json_string_value(x));
+    if (json_array_size(json_object_get(inc, "members")) > 0) {
+        fprintf(out, "\n## %s\n\n| ID | %s | %s | %s | %s |\n|---|---|---|---|---|\n",
+                vi ? "Các sự cố thành phần" : "Member incidents", vi ? "Tài sản" : "Asset",
+                vi ? "Đơn vị" : "Unit", vi ? "Cảnh báo" : "Alerts", vi ? "Trạng thái" : "Status");
+        json_array_foreach(json_object_get(inc, "members"), i, x)
+        {
+            fprintf(out, "| %s | %s (%s) | ", s_(x, "ref"), s_(x, "asset"), s_(x, "asset_ip"));
+            cell(out, s_(x, "unit"));
+            fprintf(out, " | %lld | %s |\n",
+                    (long long)json_integer_value(json_object_get(x, "count")), s_(x, "status"));
+        }
+    }
     fprintf(out, "\n## %s\n\n", vi ? "Dấu hiệu (observables)" : "Observables");
     const char *k;
     json_t *arr;
