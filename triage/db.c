@@ -1,0 +1,203 @@
+/* db.c: the triage store: SQLite in WAL mode, schema migrations and transactions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigil/triage.h"
+
+/* Each migration moves the schema from version i to i + 1; never edit one that has shipped. */
+static const char *const migrations[] = {
+    /* 1: events, incidents, tickets, suppression */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE files(path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, offset INTEGER,"
+    " lineno INTEGER, bad INTEGER);"
+    "CREATE TABLE events(id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, hash BLOB NOT NULL,"
+    " ts REAL, event_type TEXT, flow_id INTEGER, src_ip TEXT, src_port INTEGER, dest_ip TEXT,"
+    " dest_port INTEGER, proto TEXT, sid INTEGER, signature TEXT, category TEXT,"
+    " severity INTEGER, sigsev INTEGER, stage INTEGER, geo TEXT, filehit INTEGER,"
+    " pending INTEGER NOT NULL DEFAULT 0, suppressed INTEGER NOT NULL DEFAULT 0,"
+    " incident_id INTEGER);"
+    /* the original text lives apart so that correlation's row updates stay small */
+    "CREATE TABLE event_raw(id INTEGER PRIMARY KEY, raw TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX events_identity ON events(sensor, hash);"
+    "CREATE INDEX events_flow ON events(flow_id) WHERE flow_id IS NOT NULL;"
+    /* small: correlation asks it for every alert (a file on the alert's flow) */
+    "CREATE INDEX events_fileflow ON events(flow_id) WHERE event_type = 'fileinfo';"
+    "CREATE INDEX events_pending ON events(ts, id) WHERE pending = 1;"
+    "CREATE INDEX events_incident ON events(incident_id) WHERE incident_id IS NOT NULL;"
+    "CREATE TABLE incidents(id INTEGER PRIMARY KEY, ref TEXT UNIQUE, gkey TEXT, kind TEXT,"
+    " title TEXT, status TEXT NOT NULL DEFAULT 'new', close_reason TEXT, assignee TEXT,"
+    " unit TEXT, unit_override INTEGER DEFAULT 0, asset TEXT, asset_ip TEXT, actor TEXT,"
+    " tlp TEXT, pap TEXT, first_seen REAL, last_seen REAL, count INTEGER DEFAULT 0,"
+    " hosts INTEGER DEFAULT 1, score INTEGER DEFAULT 0, severity INTEGER DEFAULT 4,"
+    " p_sev INTEGER DEFAULT 0, p_sigsev INTEGER DEFAULT 0, p_asset INTEGER DEFAULT 0,"
+    " p_geo INTEGER DEFAULT 0, p_file INTEGER DEFAULT 0, p_volume INTEGER DEFAULT 0,"
+    " p_stage INTEGER DEFAULT 0, p_campaign INTEGER DEFAULT 0, stage_mask INTEGER DEFAULT 0,"
+    " max_stage INTEGER DEFAULT 0, reasons TEXT, escalations TEXT, campaign_id INTEGER,"
+    " merged_into INTEGER, detected_at REAL, ack_at REAL, contained_at REAL,"
+    " resolved_at REAL, created_at REAL, updated_at REAL);"
+    "CREATE INDEX incidents_key ON incidents(gkey, last_seen);"
+    "CREATE TABLE notes(id INTEGER PRIMARY KEY, incident_id INTEGER, user TEXT, ts REAL,"
+    " text TEXT);"
+    "CREATE TABLE history(id INTEGER PRIMARY KEY, incident_id INTEGER, user TEXT, ts REAL,"
+    " field TEXT, old TEXT, new TEXT);"
+    "CREATE INDEX history_incident ON history(incident_id);"
+    "CREATE TABLE suppressions(id INTEGER PRIMARY KEY, sid INTEGER, addr TEXT, asset TEXT,"
+    " expires REAL, reason TEXT, created REAL, hits INTEGER DEFAULT 0);"
+    "CREATE TABLE campaign_hits(kind TEXT, value TEXT, asset TEXT, last_ts REAL,"
+    " incident_id INTEGER, PRIMARY KEY(kind, value, asset)) WITHOUT ROWID;",
+};
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+static void set_err(char *errbuf, const char *what, sqlite3 *db)
+{
+    if (errbuf != NULL)
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+int tdb_exec(struct tdb *t, const char *sql, char *errbuf)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(t->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        if (errbuf != NULL)
+            snprintf(errbuf, TRIAGE_ERRBUF, "sqlite: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+sqlite3_stmt *tdb_prepare(struct tdb *t, const char *sql, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        set_err(errbuf, "prepare", t->db);
+        return NULL;
+    }
+    return st;
+}
+
+long long tdb_scalar(struct tdb *t, const char *sql, const char *param)
+{
+    sqlite3_stmt *st = tdb_prepare(t, sql, NULL);
+    long long v = -1;
+    if (st == NULL)
+        return -1;
+    if (param != NULL)
+        sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int tdb_schema_version(struct tdb *t)
+{
+    return (int)tdb_scalar(t, "SELECT version FROM schema_version", NULL);
+}
+
+int tdb_begin(struct tdb *t, char *errbuf)
+{
+    if (tdb_exec(t, "BEGIN IMMEDIATE", errbuf) != 0)
+        return -1;
+    t->in_tx = 1;
+    return 0;
+}
+
+int tdb_commit(struct tdb *t, char *errbuf)
+{
+    if (tdb_exec(t, "COMMIT", errbuf) != 0)
+        return -1;
+    t->in_tx = 0;
+    return 0;
+}
+
+void tdb_rollback(struct tdb *t)
+{
+    if (t->in_tx)
+        tdb_exec(t, "ROLLBACK", NULL);
+    t->in_tx = 0;
+}
+
+static int migrate(struct tdb *t, char *errbuf)
+{
+    if (tdb_exec(t, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                 errbuf) != 0)
+        return -1;
+    if (tdb_begin(t, errbuf) != 0)
+        return -1;
+    long long v = tdb_scalar(t, "SELECT version FROM schema_version", NULL);
+    if (v < 0) {
+        if (tdb_exec(t, "INSERT INTO schema_version VALUES(0)", errbuf) != 0)
+            goto fail;
+        v = 0;
+    }
+    if (v > (long long)NMIGRATIONS) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "database schema %lld is newer than this program (%zu)", v,
+                 NMIGRATIONS);
+        goto fail;
+    }
+    for (; v < (long long)NMIGRATIONS; v++) {
+        char sql[96];
+        if (tdb_exec(t, migrations[v], errbuf) != 0)
+            goto fail;
+        snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %lld", v + 1);
+        if (tdb_exec(t, sql, errbuf) != 0)
+            goto fail;
+    }
+    return tdb_commit(t, errbuf);
+fail:
+    tdb_rollback(t);
+    return -1;
+}
+
+struct tdb *tdb_open(const char *path, char *errbuf)
+{
+    struct tdb *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s: %s", path,
+                 t->db ? sqlite3_errmsg(t->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(t->db, 10000);
+    char jm[32] = "";
+    sqlite3_stmt *st = tdb_prepare(t, "PRAGMA journal_mode=WAL", errbuf);
+    if (st == NULL)
+        goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(jm, sizeof(jm), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (strcmp(jm, "wal") != 0) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s: cannot enable WAL mode (%s)", path, jm);
+        goto fail;
+    }
+    if (tdb_exec(t,
+                 "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-131072;"
+                 "PRAGMA temp_store=MEMORY;"
+                 /* checkpoint every 64 MiB, not 4: hot pages are copied back far less often */
+                 "PRAGMA wal_autocheckpoint=16384",
+                 errbuf) != 0)
+        goto fail;
+    if (migrate(t, errbuf) != 0)
+        goto fail;
+    return t;
+fail:
+    if (t->db != NULL)
+        sqlite3_close(t->db);
+    free(t);
+    return NULL;
+}
+
+void tdb_close(struct tdb *t)
+{
+    if (t == NULL)
+        return;
+    tdb_rollback(t);
+    sqlite3_close_v2(t->db);
+    free(t);
+}
