@@ -264,7 +264,20 @@ static int ensure_dir(const char *dir, char *errbuf)
         }
         return 0;
     }
-    if (mkdir(dir, 0750) < 0) {
+    /* Like mkdir -p: the parents first. */
+    char path[4096];
+    snprintf(path, sizeof(path), "%s", dir);
+    for (char *q = path + 1; *q; q++) {
+        if (*q != '/')
+            continue;
+        *q = '\0';
+        if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+            vg_errbuf_set(errbuf, "%s: cannot create log directory: %s", path, strerror(errno));
+            return -1;
+        }
+        *q = '/';
+    }
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
         vg_errbuf_set(errbuf, "%s: cannot create log directory: %s", dir, strerror(errno));
         return -1;
     }
