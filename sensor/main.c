@@ -19,13 +19,14 @@ static struct capture *g_capture;
 static struct afp_group *g_afp;
 /* Option lists, freed at exit whichever way main ends. */
 static char **g_inputs;
-static const char **g_rule_files, **g_sets, **g_yara;
+static const char **g_rule_files, **g_sets, **g_yara, **g_geoip;
 
 static void free_options(void)
 {
     free(g_inputs);
     free(g_rule_files);
     free(g_yara);
+    free(g_geoip);
     free(g_sets);
 }
 
@@ -48,6 +49,8 @@ static void usage(FILE *out)
           "Rules and configuration:\n"
           "  -S FILE             load signatures from FILE; repeat for several\n"
           "  -c FILE             read the YAML configuration FILE\n"
+          "      --geoip-db FILE  a MaxMind City, Country or ASN database for src_geo/dest_geo;\n"
+          "                      repeat for several\n"
           "      --yara-rules PATH  scan extracted files with the YARA rules in PATH (a .yar file\n"
           "                      or a directory); repeat for several\n"
           "      --set KEY=VALUE override a configuration key (e.g. flow.memcap=64mb)\n"
@@ -179,11 +182,12 @@ static void die(const char *msg)
 int main(int argc, char **argv)
 {
     enum { OPT_THREADS = 256, OPT_SET, OPT_USER, OPT_GROUP, OPT_DUMP, OPT_PROGRESS, OPT_NOPROG,
-           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE, OPT_AFP };
+           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE, OPT_GEOIP, OPT_AFP };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
         {"af-packet", required_argument, NULL, OPT_AFP},
         {"yara-rules", required_argument, NULL, OPT_YARA},
+        {"geoip-db", required_argument, NULL, OPT_GEOIP},
         {"filestore", required_argument, NULL, OPT_FILESTORE},
         {"set", required_argument, NULL, OPT_SET},
         {"user", required_argument, NULL, OPT_USER},
@@ -201,10 +205,11 @@ int main(int argc, char **argv)
     const char **rule_files = g_rule_files = calloc((size_t)argc, sizeof(*rule_files));
     const char **sets = g_sets = calloc((size_t)argc, sizeof(*sets));
     const char **yara = g_yara = calloc((size_t)argc, sizeof(*yara));
-    unsigned ninputs = 0, nrules = 0, nsets = 0, nyara = 0;
+    const char **geoip = g_geoip = calloc((size_t)argc, sizeof(*geoip));
+    unsigned ninputs = 0, nrules = 0, nsets = 0, nyara = 0, ngeoip = 0;
     const char *filestore = NULL;
     atexit(free_options);
-    if (inputs == NULL || rule_files == NULL || sets == NULL || yara == NULL)
+    if (inputs == NULL || rule_files == NULL || sets == NULL || yara == NULL || geoip == NULL)
         die("out of memory");
     const char *iface = NULL, *afp_if = NULL, *outdir = NULL, *config_path = NULL, *bpf_file = NULL;
     const char *user = NULL, *group = NULL;
@@ -263,6 +268,9 @@ int main(int argc, char **argv)
             break;
         case OPT_YARA:
             yara[nyara++] = optarg;
+            break;
+        case OPT_GEOIP:
+            geoip[ngeoip++] = optarg;
             break;
         case OPT_FILESTORE:
             filestore = optarg;
@@ -328,6 +336,8 @@ int main(int argc, char **argv)
         die(errbuf);
     set.yara_rules = yara;
     set.nyara_rules = nyara;
+    set.geoip_dbs = geoip;
+    set.ngeoip_dbs = ngeoip;
     if (dump) {
         config_dump(cfg, stdout);
         sensor_settings_free(&set);

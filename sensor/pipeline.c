@@ -292,6 +292,9 @@ int pipeline_start_outputs(struct pipeline *pl, struct eve_ctx *ectx, char *errb
     if (set->cfg != NULL) {
         if ((pl->enrich = enrich_new(set->cfg, errbuf)) == NULL)
             return -1;
+        for (unsigned i = 0; i < set->ngeoip_dbs; i++)
+            if (enrich_add_database(pl->enrich, set->geoip_dbs[i], errbuf) < 0)
+                return -1; /* pipeline_free frees pl->enrich */
         if (!enrich_active(pl->enrich)) {
             enrich_free(pl->enrich);
             pl->enrich = NULL;

@@ -43,6 +43,8 @@ struct sensor_settings {
     int files_enabled;              /* outputs.eve.types.files (default yes; needs the app layer) */
     const char *const *yara_rules;  /* --yara-rules paths, added to the configuration's */
     unsigned nyara_rules;
+    const char *const *geoip_dbs; /* --geoip-db files, added to geoip-database */
+    unsigned ngeoip_dbs;
 };
 
 /* What a run did, for the summary line and the exit status. */
