@@ -41,6 +41,8 @@ static void usage(FILE *out)
           "Output:\n"
           "  -l DIR              write eve.json into DIR (default: default-log-dir, or .)\n"
           "      --filestore DIR store each extracted file once, as DIR/xx/SHA256 (+ .json)\n"
+          "      --eve-redis URL also XADD every EVE record to a Redis stream, spooling on disk\n"
+          "                      while Redis is away: redis://host:port/db?stream=vigil:eve\n"
           "Rules and configuration:\n"
           "  -S FILE             load signatures from FILE; repeat for several\n"
           "  -c FILE             read the YAML configuration FILE\n"
@@ -173,11 +175,12 @@ static void die(const char *msg)
 int main(int argc, char **argv)
 {
     enum { OPT_THREADS = 256, OPT_SET, OPT_USER, OPT_GROUP, OPT_DUMP, OPT_PROGRESS, OPT_NOPROG,
-           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE };
+           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE, OPT_EVE_REDIS };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
         {"yara-rules", required_argument, NULL, OPT_YARA},
         {"filestore", required_argument, NULL, OPT_FILESTORE},
+        {"eve-redis", required_argument, NULL, OPT_EVE_REDIS},
         {"set", required_argument, NULL, OPT_SET},
         {"user", required_argument, NULL, OPT_USER},
         {"group", required_argument, NULL, OPT_GROUP},
@@ -195,7 +198,7 @@ int main(int argc, char **argv)
     const char **sets = g_sets = calloc((size_t)argc, sizeof(*sets));
     const char **yara = g_yara = calloc((size_t)argc, sizeof(*yara));
     unsigned ninputs = 0, nrules = 0, nsets = 0, nyara = 0;
-    const char *filestore = NULL;
+    const char *filestore = NULL, *eve_redis = NULL;
     atexit(free_options);
     if (inputs == NULL || rule_files == NULL || sets == NULL || yara == NULL)
         die("out of memory");
@@ -255,6 +258,9 @@ int main(int argc, char **argv)
         case OPT_FILESTORE:
             filestore = optarg;
             break;
+        case OPT_EVE_REDIS:
+            eve_redis = optarg;
+            break;
         case OPT_USER:
             user = optarg;
             break;
@@ -304,6 +310,10 @@ int main(int argc, char **argv)
     }
     if (outdir != NULL)
         config_set(cfg, "default-log-dir", outdir, NULL);
+    if (eve_redis != NULL) {
+        config_set(cfg, "outputs.eve.redis.enabled", "yes", NULL);
+        config_set(cfg, "outputs.eve.redis.server", eve_redis, NULL);
+    }
     if (progress != -2)
         config_set(cfg, "progress", progress ? "yes" : "no", NULL);
     if (filestore != NULL) {

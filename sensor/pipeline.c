@@ -341,6 +341,20 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
             return -1;
         }
     }
+    if (pl.sink != NULL &&
+        eve_sink_set_sensor_name(pl.sink, set->sensor_name[0] ? set->sensor_name : NULL) < 0) {
+        vg_errbuf_set(errbuf, "out of memory");
+        pipeline_free(&pl);
+        return -1;
+    }
+    if (pl.sink != NULL && set->eve_redis_enabled) {
+        struct eve_redis *r = eve_redis_start(&set->redis, errbuf);
+        if (r == NULL) {
+            pipeline_free(&pl);
+            return -1;
+        }
+        eve_sink_attach_redis(pl.sink, r);
+    }
     if (files_start(&pl, errbuf) < 0) {
         pipeline_free(&pl);
         return -1;
