@@ -525,7 +525,8 @@ static int spool_open(struct eve_redis *r, char *errbuf)
         r->segs[r->nsegs++] = (struct segment){seq, (uint64_t)sb.st_size};
     }
     closedir(d);
-    qsort(r->segs, r->nsegs, sizeof(*r->segs), seg_cmp);
+    if (r->nsegs > 1)
+        qsort(r->segs, r->nsegs, sizeof(*r->segs), seg_cmp);
     size_t k = 0;
     for (size_t i = 0; i < r->nsegs; i++) {
         seg_path(r, r->segs[i].seq, path, sizeof(path));
