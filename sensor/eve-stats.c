@@ -201,5 +201,16 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(eve, "bytes", s->eve.bytes);
     eve_set_uint(eve, "write_errors", s->eve.write_errors);
     eve_set_uint(eve, "dropped", s->eve.dropped);
+    if (s->eve.redis_enabled) {
+        const struct eve_redis_stats *r = &s->eve.redis;
+        json_t *ro = sub(eve, "redis");
+        eve_set_uint(ro, "sent", r->sent);
+        eve_set_uint(ro, "spooled", r->spooled);
+        eve_set_uint(ro, "replayed", r->replayed);
+        eve_set_uint(ro, "dropped", r->dropped);
+        eve_set_uint(ro, "errors", r->errors);
+        eve_set_uint(ro, "connected", r->connected);
+        eve_set_uint(ro, "spool_bytes", r->spool_bytes);
+    }
     return o;
 }

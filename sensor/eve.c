@@ -23,6 +23,8 @@ struct eve_sink {
     int partial;  /* a cut-off record could not be removed: start the next write on a new line */
     struct eve_sink_stats st;
     vg_time_t last_error_report;
+    struct eve_redis *redis; /* second destination, or NULL */
+    char *sensor_name;       /* the "sensor" field of every record, or NULL */
 };
 
 struct eve_writer {
@@ -80,10 +82,26 @@ int eve_sink_reopen(struct eve_sink *s, char *errbuf)
     return rc;
 }
 
+void eve_sink_attach_redis(struct eve_sink *s, struct eve_redis *r)
+{
+    pthread_mutex_lock(&s->lock);
+    s->redis = r;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int eve_sink_set_sensor_name(struct eve_sink *s, const char *name)
+{
+    free(s->sensor_name);
+    s->sensor_name = name ? strdup(name) : NULL;
+    return name == NULL || s->sensor_name != NULL ? 0 : -1;
+}
+
 void eve_sink_close(struct eve_sink *s)
 {
     if (s == NULL)
         return;
+    eve_redis_stop(s->redis);
+    free(s->sensor_name);
     close(s->fd);
     pthread_mutex_destroy(&s->lock);
     free(s->path);
@@ -94,6 +112,10 @@ void eve_sink_get_stats(struct eve_sink *s, struct eve_sink_stats *out)
 {
     pthread_mutex_lock(&s->lock);
     *out = s->st;
+    if (s->redis != NULL) {
+        out->redis_enabled = 1;
+        eve_redis_get_stats(s->redis, &out->redis);
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -147,6 +169,9 @@ int eve_sink_write(struct eve_sink *s, const char *buf, size_t len, uint64_t nre
         s->st.records += nrec;
         s->st.bytes += len;
     }
+    /* Redis gets the records whatever became of the file write, in the file's order. */
+    if (s->redis != NULL)
+        eve_redis_push(s->redis, buf, len, nrec);
     pthread_mutex_unlock(&s->lock);
     return err != 0 ? -1 : 0;
 }
@@ -177,6 +202,8 @@ int eve_writer_flush(struct eve_writer *w)
 
 int eve_writer_write(struct eve_writer *w, json_t *rec)
 {
+    if (w->sink->sensor_name != NULL)
+        json_object_set_new(rec, "sensor", json_string(w->sink->sensor_name));
     size_t room = EVE_WRITER_BUF - w->len;
     size_t n = json_dumpb(rec, w->buf + w->len, room > 0 ? room - 1 : 0, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (n == 0) {

@@ -46,6 +46,8 @@ static void usage(FILE *out)
           "Output:\n"
           "  -l DIR              write eve.json into DIR (default: default-log-dir, or .)\n"
           "      --filestore DIR store each extracted file once, as DIR/xx/SHA256 (+ .json)\n"
+          "      --eve-redis URL also XADD every EVE record to a Redis stream, spooling on disk\n"
+          "                      while Redis is away: redis://host:port/db?stream=vigil:eve\n"
           "Rules and configuration:\n"
           "  -S FILE             load signatures from FILE; repeat for several\n"
           "  -c FILE             read the YAML configuration FILE\n"
@@ -182,13 +184,14 @@ static void die(const char *msg)
 int main(int argc, char **argv)
 {
     enum { OPT_THREADS = 256, OPT_SET, OPT_USER, OPT_GROUP, OPT_DUMP, OPT_PROGRESS, OPT_NOPROG,
-           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE, OPT_GEOIP, OPT_AFP };
+           OPT_TEST_RULES, OPT_YARA, OPT_FILESTORE, OPT_GEOIP, OPT_AFP, OPT_EVE_REDIS };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
         {"af-packet", required_argument, NULL, OPT_AFP},
         {"yara-rules", required_argument, NULL, OPT_YARA},
         {"geoip-db", required_argument, NULL, OPT_GEOIP},
         {"filestore", required_argument, NULL, OPT_FILESTORE},
+        {"eve-redis", required_argument, NULL, OPT_EVE_REDIS},
         {"set", required_argument, NULL, OPT_SET},
         {"user", required_argument, NULL, OPT_USER},
         {"group", required_argument, NULL, OPT_GROUP},
@@ -207,7 +210,7 @@ int main(int argc, char **argv)
     const char **yara = g_yara = calloc((size_t)argc, sizeof(*yara));
     const char **geoip = g_geoip = calloc((size_t)argc, sizeof(*geoip));
     unsigned ninputs = 0, nrules = 0, nsets = 0, nyara = 0, ngeoip = 0;
-    const char *filestore = NULL;
+    const char *filestore = NULL, *eve_redis = NULL;
     atexit(free_options);
     if (inputs == NULL || rule_files == NULL || sets == NULL || yara == NULL || geoip == NULL)
         die("out of memory");
@@ -275,6 +278,9 @@ int main(int argc, char **argv)
         case OPT_FILESTORE:
             filestore = optarg;
             break;
+        case OPT_EVE_REDIS:
+            eve_redis = optarg;
+            break;
         case OPT_USER:
             user = optarg;
             break;
@@ -324,6 +330,10 @@ int main(int argc, char **argv)
     }
     if (outdir != NULL)
         config_set(cfg, "default-log-dir", outdir, NULL);
+    if (eve_redis != NULL) {
+        config_set(cfg, "outputs.eve.redis.enabled", "yes", NULL);
+        config_set(cfg, "outputs.eve.redis.server", eve_redis, NULL);
+    }
     if (progress != -2)
         config_set(cfg, "progress", progress ? "yes" : "no", NULL);
     if (filestore != NULL) {

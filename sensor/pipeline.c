@@ -314,6 +314,17 @@ int pipeline_start_outputs(struct pipeline *pl, struct eve_ctx *ectx, char *errb
             return -1;
         }
     }
+    if (pl->sink != NULL &&
+        eve_sink_set_sensor_name(pl->sink, set->sensor_name[0] ? set->sensor_name : NULL) < 0) {
+        vg_errbuf_set(errbuf, "out of memory");
+        return -1;
+    }
+    if (pl->sink != NULL && set->eve_redis_enabled) {
+        struct eve_redis *r = eve_redis_start(&set->redis, errbuf);
+        if (r == NULL)
+            return -1;
+        eve_sink_attach_redis(pl->sink, r);
+    }
     return files_start(pl, errbuf);
 }
 

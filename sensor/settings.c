@@ -174,6 +174,22 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
         config_get_bool(c, "outputs.eve.types.anomaly", 1, &s->eve_anomaly, errbuf) < 0 ||
         config_get_bool(c, "outputs.eve.types.stats", 1, &s->eve_stats, errbuf) < 0)
         return -1;
+    const char *sn = config_get(c, "sensor-name");
+    if (sn != NULL && (sn[0] == '\0' || strlen(sn) >= sizeof(s->sensor_name))) {
+        vg_errbuf_set(errbuf, "sensor-name: must be 1 to %zu characters",
+                      sizeof(s->sensor_name) - 1);
+        return -1;
+    }
+    if (sn != NULL)
+        snprintf(s->sensor_name, sizeof(s->sensor_name), "%s", sn);
+    else if (gethostname(s->sensor_name, sizeof(s->sensor_name) - 1) < 0)
+        s->sensor_name[0] = '\0';
+    if (eve_redis_config_load(&s->redis, &s->eve_redis_enabled, c, s->outdir, errbuf) < 0)
+        return -1;
+    if (s->eve_redis_enabled && !s->eve_enabled) {
+        vg_errbuf_set(errbuf, "outputs.eve.redis needs outputs.eve.enabled: yes");
+        return -1;
+    }
     const char *fn = config_get(c, "outputs.eve.filename");
     if (fn != NULL) {
         if (fn[0] == '\0' || strchr(fn, '/') != NULL || strlen(fn) >= sizeof(s->eve_filename)) {

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "vigil/eve-redis.h"
 #include "vigil/flow.h"
 #include "vigil/packet.h"
 
@@ -14,6 +15,8 @@ struct eve_sink_stats {
     uint64_t bytes;        /* bytes written */
     uint64_t write_errors; /* failed writes (disk full, I/O error) */
     uint64_t dropped;      /* records lost to failed writes or serialisation errors */
+    int redis_enabled;     /* a Redis stream gets the records too (redis below is valid) */
+    struct eve_redis_stats redis;
 };
 
 struct eve_sink;
@@ -28,6 +31,15 @@ int eve_sink_reopen(struct eve_sink *s, char *errbuf);
 /* Closes the sink. Every writer on it must have been freed. */
 void eve_sink_close(struct eve_sink *s);
 
+/*
+ * Makes r a second destination of s: every whole-line write also goes to r, in the order of
+ * the file. s takes r over and stops it (draining to Redis or the spool) in eve_sink_close.
+ */
+void eve_sink_attach_redis(struct eve_sink *s, struct eve_redis *r);
+
+/* Sets the "sensor" field every record written through s carries (NULL: none). 0, or -1 (OOM). */
+int eve_sink_set_sensor_name(struct eve_sink *s, const char *name);
+
 /* Copies the sink's counters into out. Safe from any thread. */
 void eve_sink_get_stats(struct eve_sink *s, struct eve_sink_stats *out);
 
@@ -41,7 +53,10 @@ int eve_sink_write(struct eve_sink *s, const char *buf, size_t len, uint64_t nre
 /* Creates a thread's buffer into s. Returns NULL when out of memory. */
 struct eve_writer *eve_writer_new(struct eve_sink *s);
 
-/* Serialises rec as one line into the buffer, flushing first if it is full. 0, or -1 dropped. */
+/*
+ * Serialises rec as one line into the buffer, flushing first if it is full; adds the sink's
+ * "sensor" field to rec first. 0, or -1 dropped.
+ */
 int eve_writer_write(struct eve_writer *w, json_t *rec);
 
 /* Writes out what the buffer holds. Returns 0, or -1 if the sink failed. */

@@ -8,6 +8,7 @@
 #include "vigil/config.h"
 #include "vigil/defrag.h"
 #include "vigil/detect.h"
+#include "vigil/eve-redis.h"
 #include "vigil/app-layer.h"
 #include "vigil/flow.h"
 
@@ -25,6 +26,9 @@ struct sensor_settings {
     uint32_t stats_interval; /* seconds between periodic stats records; 0 for the final only */
     int eve_enabled;
     int eve_flow, eve_anomaly, eve_stats; /* record types written */
+    char sensor_name[256];                /* every record's "sensor" (sensor-name, or hostname) */
+    int eve_redis_enabled;                /* outputs.eve.redis.enabled, or --eve-redis */
+    struct eve_redis_config redis;
     int community_id;
     uint16_t community_id_seed;
     int progress; /* -1: when stderr is a terminal, 0: never, 1: always */
