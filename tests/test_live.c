@@ -63,6 +63,8 @@ static void skip_unless_possible(void)
         cr_skip_test("tcpreplay is not installed");
 }
 
+static void netns_teardown(void);
+
 /* Creates the namespace pair joined by veth: vg0 in ns_a, vg1 in ns_b, both up, no IPv6 chatter. */
 static void netns_setup(void)
 {
@@ -71,9 +73,17 @@ static void netns_setup(void)
     snprintf(ns_a, sizeof(ns_a), "vigil-t-%ld-%u-a", (long)getpid(), ns_seq);
     snprintf(ns_b, sizeof(ns_b), "vigil-t-%ld-%u-b", (long)getpid(), ns_seq);
     ns_seq++;
-    cr_assert_eq(sh("ip netns add %s", ns_a), 0);
-    cr_assert_eq(sh("ip netns add %s", ns_b), 0);
-    cr_assert_eq(sh("ip link add vg0 netns %s type veth peer name vg1 netns %s", ns_a, ns_b), 0);
+    /* A container may allow root but not namespaces or veth: that is a skip, not a failure. */
+    if (sh("ip netns add %s 2>/dev/null", ns_a) != 0) {
+        ns_a[0] = ns_b[0] = '\0';
+        cr_skip_test("cannot create network namespaces here");
+    }
+    if (sh("ip netns add %s 2>/dev/null", ns_b) != 0 ||
+        sh("ip link add vg0 netns %s type veth peer name vg1 netns %s 2>/dev/null", ns_a, ns_b) !=
+            0) {
+        netns_teardown();
+        cr_skip_test("cannot create a veth pair between namespaces here");
+    }
     const char *ns[2] = {ns_a, ns_b};
     for (int i = 0; i < 2; i++) {
         sh("ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
