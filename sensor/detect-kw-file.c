@@ -254,6 +254,11 @@ static struct hash_list *hashlist_read(struct detect_engine *e, FILE *fp, const 
         h->n++;
     }
     free(line);
+    line = NULL;
+    if (ferror(fp)) {
+        vg_errbuf_set(errbuf, "%s: cannot read hash list %s: %s", kw, path, strerror(errno));
+        goto fail;
+    }
     if (h->n > 1) {
         g_hlen = hlen;
         qsort(h->v, h->n, hlen, cmp_hash);
@@ -265,11 +270,12 @@ static struct hash_list *hashlist_read(struct detect_engine *e, FILE *fp, const 
     }
     return h;
 oom:
+    vg_errbuf_set(errbuf, "out of memory");
+fail:
     free(line);
     free(h->v);
     free(h->path);
     free(h);
-    vg_errbuf_set(errbuf, "out of memory");
     return NULL;
 }
 

@@ -516,3 +516,56 @@ Test(detect_files, transaction_buffers_with_file_keywords)
     detect_file_state_free(&state);
     h_free(&h);
 }
+
+Test(detect_files, hostile_hash_lists)
+{
+    struct harness h = {0};
+    h.dir = tu_tmpdir();
+    /* Binary bytes, NULs, CR LF endings, a very long run of hex, no final newline. */
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/hostile.md5", h.dir);
+    FILE *fp = fopen(path, "wb");
+    cr_assert_not_null(fp);
+    static const unsigned char junk[] = {0x00, 0xff, 0xfe, '\n', 'a', 'b', '\n', '\r', '\n'};
+    fwrite(junk, 1, sizeof(junk), fp);
+    fputs(EICAR_MD5 "\r\n", fp);
+    for (int i = 0; i < 100000; i++)
+        fputc('a', fp);
+    static const char nul_tail[] = "\n" EICAR_MD5 "\0tail\n";
+    fwrite(nul_tail, 1, sizeof(nul_tail) - 1, fp);
+    fputs("d41d8cd98f00b204e9800998ecf8427e", fp);
+    fclose(fp);
+    char sub[4200];
+    snprintf(sub, sizeof(sub), "%s/adir", h.dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    h_load(&h,
+           "alert http any any -> any any (filemd5:hostile.md5; sid:1;)\n"
+           "alert http any any -> any any (filemd5:adir; sid:2;)\n"
+           "alert http any any -> any any (filemd5:; sid:3;)\n"
+           "alert http any any -> any any (filemd5:!; sid:4;)\n",
+           NULL);
+    rmdir(sub);
+    cr_assert_eq(h.rep.loaded, 1, "%s", h.errors);
+    /* "ab" and the 100000-digit run are bad lines; the others load. */
+    cr_assert(strstr(h.errors, "hostile.md5:2: filemd5: a hash of 2 hex digits, not 32") != NULL,
+              "%s", h.errors);
+    cr_assert(strstr(h.errors, "hostile.md5:5: filemd5: a hash of 100000 hex digits, not 32") !=
+                  NULL,
+              "%s", h.errors);
+    cr_assert(strstr(h.errors, "test.rules:2: sid 2: filemd5: cannot read hash list") != NULL, "%s",
+              h.errors);
+    cr_assert(strstr(h.errors, "test.rules:3: sid 3: filemd5 needs a hash-list file name") != NULL,
+              "%s", h.errors);
+    cr_assert(strstr(h.errors, "test.rules:4: sid 4: filemd5 needs a hash-list file name") != NULL,
+              "%s", h.errors);
+    cr_assert_eq(h.rep.failed, 3 + 2);
+    h_flow_packet(&h, FLOW_DIR_TOCLIENT);
+    run_file(&h, "eicar", 68, "data", 0);
+    cr_assert_eq(count(&h, 1), 1);
+    h.nalerts = 0;
+    struct detect_file empty = file_of("empty", 1, 0, "empty");
+    empty.md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    detect_file(h.t, &h.p, h.f, &empty, NULL, on_alert, &h);
+    cr_assert_eq(count(&h, 1), 1, "the last line, without a newline, loads");
+    h_free(&h);
+}
