@@ -188,11 +188,9 @@ bad:
 
 /* ---- filemd5, filesha1, filesha256: hash-list files ---- */
 
-static size_t g_hlen; /* the comparator's hash length (loading is single-threaded per engine) */
-
-static int cmp_hash(const void *a, const void *b)
+static int cmp_hash(const void *a, const void *b, void *hlen)
 {
-    return memcmp(a, b, g_hlen);
+    return memcmp(a, b, *(const uint8_t *)hlen);
 }
 
 static int hexval(int c)
@@ -260,8 +258,7 @@ static struct hash_list *hashlist_read(struct detect_engine *e, FILE *fp, const 
         goto fail;
     }
     if (h->n > 1) {
-        g_hlen = hlen;
-        qsort(h->v, h->n, hlen, cmp_hash);
+        qsort_r(h->v, h->n, hlen, cmp_hash, &hlen);
         size_t o = 1;
         for (size_t i = 1; i < h->n; i++)
             if (memcmp(h->v + i * hlen, h->v + (o - 1) * hlen, hlen) != 0)
