@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fwrite(data, 1, size, f);
     fclose(f);
     const char *files[1] = {path};
-    struct detect_config dc = {cfg, files, 1, NULL, NULL, NULL, 0};
+    struct detect_config dc = {cfg, files, 1, NULL, NULL, NULL, 0, NULL};
     struct detect_load_report rep;
     char err[VG_ERRBUF_SIZE];
     FILE *devnull = fopen("/dev/null", "w");

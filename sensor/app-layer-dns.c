@@ -163,5 +163,5 @@ static json_t *dns_alert_object(const struct app_layer *a, struct app_flow *af, 
 
 const struct app_proto_ops app_dns_ops = {
     APP_DNS,    dns_new, dns_free, dns_feed, dns_gap_cb, NULL,
-    dns_update, dns_alert_object,
+    dns_update, dns_alert_object, NULL, /* no files */
 };

@@ -156,7 +156,21 @@ static json_t *http_alert_object(const struct app_layer *a, struct app_flow *af,
     return NULL;
 }
 
+/* Transaction tx_id and its buffers, for the file rules. */
+static void *http_tx_find(struct app_flow *af, uint64_t tx_id, app_buf_fn *get)
+{
+    unsigned n = http_tx_count(af->st);
+    for (unsigned i = 0; i < n; i++) {
+        struct http_tx *tx = http_tx_get(af->st, i);
+        if (tx != NULL && tx->id == tx_id) {
+            *get = http_get;
+            return tx;
+        }
+    }
+    return NULL;
+}
+
 const struct app_proto_ops app_http_ops = {
     APP_HTTP,    http_new,    http_free,   http_feed, http_gap_cb, http_eof_cb,
-    http_update, http_alert_object,
+    http_update, http_alert_object, http_tx_find,
 };

@@ -13,6 +13,8 @@ struct app_txrec {
     uint8_t logged;
     void *dstate;  /* detect_tx's state */
     void *file[2]; /* the adapter's open file per direction (struct vfile, struct file_mime) */
+    void *fstate;  /* detect_file's state (file rules that matched this transaction) */
+    uint8_t fstore; /* keep its files, bit per direction (an alert on it, filestore tx) */
 };
 
 /* A flow's application state (flow->app). */
@@ -29,6 +31,7 @@ struct app_flow {
     unsigned ntx, ctx;
     uint8_t *win[2]; /* the latest stream bytes, for stream inspection */
     uint32_t wlen[2];
+    uint8_t fstore; /* keep every file of the flow, bit per direction (filestore ssn) */
 };
 
 /* One pass of the layer: what the stream callback and the adapters need. */
@@ -42,6 +45,9 @@ struct app_pass {
     int final; /* the flow is ending */
     struct vg_packet *pseudo; /* at flow end: the packet p points to, turned to each direction */
 };
+
+/* Returns buffer b of a transaction (struct detect_tx's get). */
+typedef const uint8_t *(*app_buf_fn)(void *txp, unsigned b, int dir, unsigned idx, uint32_t *len);
 
 /* A protocol parser behind the layer. The adapters hold the parser's state in af->st. */
 struct app_proto_ops {
@@ -57,6 +63,8 @@ struct app_proto_ops {
     /* The record of transaction tx_id for an alert, with its key. */
     json_t *(*alert_object)(const struct app_layer *a, struct app_flow *af, uint64_t tx_id,
                             const char **key);
+    /* Transaction tx_id (its buffers through *get) for the file rules; NULL if not there. */
+    void *(*tx_find)(struct app_flow *af, uint64_t tx_id, app_buf_fn *get);
 };
 
 extern const struct app_proto_ops app_http_ops, app_tls_ops, app_smtp_ops, app_dns_ops;
@@ -84,6 +92,20 @@ void app_log(struct app_pass *x, const char *event_type, const char *key, json_t
 
 /* Counts a parse error of the flow's protocol. */
 void app_count_error(struct app_pass *x, unsigned proto);
+
+/* A packet standing for flow f in direction dir at time when (pcap_cnt 0). */
+void app_pseudo_packet(struct vg_packet *p, const struct flow *f, int dir, vg_time_t when);
+
+/* app-layer-files.c: files to detection and the filestore, one per worker's layer. */
+struct app_files;
+struct app_files *app_files_new(void); /* NULL when out of memory */
+void app_files_free(struct app_files *fs);
+/* Starts pass x (observing x->io->files); returns the pass it interrupts (normally NULL). */
+struct app_pass *app_files_begin(struct app_files *fs, struct app_pass *x);
+/* Ends the pass begun last; at the outermost, hands on the files held during it. */
+void app_files_end(struct app_files *fs, struct app_pass *prev);
+/* Some rule alerted on transaction tx_id of the pass's flow: keep its files (policy alert). */
+void app_files_tx_alert(struct app_files *fs, struct app_pass *x, uint64_t tx_id);
 
 /* The worker's DNS message scratch. */
 struct dns_message *app_layer_dns_scratch(struct app_layer *a);

@@ -132,7 +132,21 @@ static json_t *smtp_alert_object(const struct app_layer *a, struct app_flow *af,
     return NULL;
 }
 
+/* Transaction tx_id and its buffers, for the file rules. */
+static void *smtp_tx_find(struct app_flow *af, uint64_t tx_id, app_buf_fn *get)
+{
+    unsigned n = smtp_tx_count(af->st);
+    for (unsigned i = 0; i < n; i++) {
+        const struct smtp_tx *tx = smtp_tx_get(af->st, i);
+        if (tx != NULL && tx->id == tx_id) {
+            *get = smtp_get;
+            return (void *)tx;
+        }
+    }
+    return NULL;
+}
+
 const struct app_proto_ops app_smtp_ops = {
     APP_SMTP,    smtp_new, smtp_free, smtp_feed_cb, smtp_gap_cb, smtp_eof_cb,
-    smtp_update, smtp_alert_object,
+    smtp_update, smtp_alert_object, smtp_tx_find,
 };

@@ -15,6 +15,7 @@ struct app_layer {
     uint8_t *scratch;        /* stream window plus new data, for stream inspection */
     uint32_t scratch_cap;
     struct app_layer_stats st;
+    struct app_files *files; /* tracked files to detection and the filestore */
 };
 
 /* ---- Configuration ---- */
@@ -88,8 +89,9 @@ struct app_layer *app_layer_new(const struct app_config *c, char *errbuf)
     a->cfg = *c;
     a->stream = stream_engine_new(&c->stream, errbuf);
     a->dns = malloc(sizeof(*a->dns));
-    if (a->stream == NULL || a->dns == NULL) {
-        if (a->dns == NULL)
+    a->files = app_files_new();
+    if (a->stream == NULL || a->dns == NULL || a->files == NULL) {
+        if (a->dns == NULL || a->files == NULL)
             vg_errbuf_set(errbuf, "out of memory for the application layer");
         app_layer_free(a);
         return NULL;
@@ -101,6 +103,7 @@ void app_layer_free(struct app_layer *a)
 {
     if (a == NULL)
         return;
+    app_files_free(a->files);
     free(a->scratch);
     free(a->dns);
     stream_engine_free(a->stream);
@@ -160,12 +163,24 @@ void app_txrec_release(struct app_flow *af, uint64_t upto)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < af->ntx; i++) {
-        if (af->tx[i].id <= upto)
+        if (af->tx[i].id <= upto) {
             detect_tx_state_free(&af->tx[i].dstate);
-        else
+            detect_file_state_free(&af->tx[i].fstate);
+        } else
             af->tx[k++] = af->tx[i];
     }
     af->ntx = k;
+}
+
+/* A transaction alert goes to the output; its files are then kept (filestore.policy alert). */
+static void tx_alert(void *ctx, const struct vg_packet *p, struct flow *f, int dir,
+                     const struct detect_alert *a)
+{
+    struct app_pass *x = ctx;
+    if (x->io->alert != NULL)
+        x->io->alert(x->io->alert_ctx, p, f, dir, a);
+    if (a->has_tx)
+        app_files_tx_alert(x->a->files, x, a->tx_id);
 }
 
 void app_inspect_tx(struct app_pass *x, struct app_txrec *rec, unsigned proto, const uint8_t prog[2],
@@ -179,7 +194,7 @@ void app_inspect_tx(struct app_pass *x, struct app_txrec *rec, unsigned proto, c
     rec->prog[0] = prog[0];
     rec->prog[1] = prog[1];
     struct detect_tx t = {rec->id, (uint16_t)proto, {prog[0], prog[1]}, get, txp, &rec->dstate};
-    detect_tx(x->io->dt, x->p, x->f, dir, &t, x->final, x->io->alert, x->io->alert_ctx);
+    detect_tx(x->io->dt, x->p, x->f, dir, &t, x->final, tx_alert, x);
 }
 
 void app_log(struct app_pass *x, const char *event_type, const char *key, json_t *obj,
@@ -438,6 +453,11 @@ static void pseudo_packet(struct vg_packet *p, const struct flow *f, int dir, vg
     memcpy(p->vlan_id, f->vlan_id, sizeof(p->vlan_id));
 }
 
+void app_pseudo_packet(struct vg_packet *p, const struct flow *f, int dir, vg_time_t when)
+{
+    pseudo_packet(p, f, dir, when);
+}
+
 static void on_stream(void *ctx, struct flow *f, int dir, const uint8_t *data, uint32_t len,
                       uint64_t offset, unsigned flags)
 {
@@ -534,6 +554,7 @@ void app_layer_packet(struct app_layer *a, const struct app_io *io, const struct
     if (f == NULL || p->ip_ver == 0 || (p->flags & VG_PKT_FRAGMENT))
         return;
     struct app_pass x = {a, io, p, f, p->ts, dir, 0, NULL};
+    struct app_pass *prev = app_files_begin(a->files, &x);
     if (p->proto == 6) {
         unsigned ev = stream_handle_packet(a->stream, f, p, dir, on_stream, &x);
         if (ev != 0)
@@ -541,6 +562,7 @@ void app_layer_packet(struct app_layer *a, const struct app_io *io, const struct
     } else if (p->proto == 17) {
         udp_packet(&x, p, dir);
     }
+    app_files_end(a->files, prev);
 }
 
 void app_layer_flow_end(struct app_layer *a, const struct app_io *io, struct flow *f,
@@ -549,11 +571,14 @@ void app_layer_flow_end(struct app_layer *a, const struct app_io *io, struct flo
     struct vg_packet pp;
     pseudo_packet(&pp, f, 0, when);
     struct app_pass x = {a, io, &pp, f, when, 0, 0, &pp};
+    struct app_pass *prev = app_files_begin(a->files, &x);
     if (f->stream != NULL)
         stream_flow_end(a->stream, f, on_stream, &x);
     struct app_flow *af = f->app;
-    if (af == NULL)
+    if (af == NULL) {
+        app_files_end(a->files, prev);
         return;
+    }
     x.final = 1;
     af->x = &x;
     if (af->ops != NULL) {
@@ -568,6 +593,7 @@ void app_layer_flow_end(struct app_layer *a, const struct app_io *io, struct flo
     }
     free(af);
     f->app = NULL;
+    app_files_end(a->files, prev);
 }
 
 json_t *app_layer_alert_object(struct app_layer *a, struct flow *f, uint64_t tx_id,

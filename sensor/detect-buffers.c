@@ -72,6 +72,9 @@ static const struct detect_buffer_info buffers[DB__COUNT] = {
     [DB_JA3S_HASH] = {"ja3s.hash", "ja3s_hash", NULL, APP_TLS, TC, {0, L}, 0},
     [DB_JA3S_STRING] = {"ja3s.string", "ja3s_string", NULL, APP_TLS, TC, {0, L}, 0},
     [DB_BASE64_DATA] = {"base64_data", NULL, NULL, APP_UNKNOWN, TS | TC, {0, 0}, 0},
+    /* A tracked file's name and type: inspected by detect_file, not with transactions. */
+    [DB_FILE_NAME] = {"file.name", NULL, NULL, APP_UNKNOWN, TS | TC, {0, 0}, 0},
+    [DB_FILE_MAGIC] = {"file.magic", NULL, NULL, APP_UNKNOWN, TS | TC, {0, 0}, 0},
 };
 
 /* Sticky names Suricata also accepts for a buffer. */

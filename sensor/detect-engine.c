@@ -9,6 +9,7 @@
 #include <x86intrin.h>
 
 #include "detect-internal.h"
+#include "vigil/enrich.h"
 
 #define MAX_RULE_LEN (256 * 1024)
 
@@ -253,6 +254,8 @@ struct detect_engine *detect_engine_load(const struct detect_config *c,
     }
     pthread_mutex_init(&e->xbits_lock, NULL);
     e->vars.cfg = c->cfg;
+    e->enrich = c->enrich;
+    e->load_errors = errors;
     e->profiling = c->profiling;
     e->stream_lookback = (uint32_t)cfg_uint(c->cfg, "detect.stream-lookback", 4096, 65536);
     e->pcre_match_limit = (uint32_t)cfg_uint(c->cfg, "detect.pcre.match-limit", 3500, 1u << 30);
@@ -279,6 +282,16 @@ struct detect_engine *detect_engine_load(const struct detect_config *c,
         qsort(e->sigs, e->nsigs, sizeof(*e->sigs), cmp_sig);
     for (unsigned i = 0; i < e->nsigs; i++) {
         e->sigs[i]->idx = i;
+        e->ngeo_rules += e->sigs[i]->ngeo > 0;
+        if (e->sigs[i]->is_file) {
+            /* Inspected by detect_file on each file, never per packet. */
+            uint32_t *v = realloc(e->file_rules, (e->nfile_rules + 1) * sizeof(*v));
+            if (v == NULL)
+                goto fail;
+            e->file_rules = v;
+            e->file_rules[e->nfile_rules++] = i;
+            continue;
+        }
         if (e->sigs[i]->nbufs == 0 || (e->sigs[i]->fp_buf < 0 && !e->sigs[i]->has_payload &&
                                         !e->sigs[i]->is_tx)) {
             uint32_t *v = realloc(e->pkt_rules, (e->npkt_rules + 1) * sizeof(*v));
@@ -289,6 +302,8 @@ struct detect_engine *detect_engine_load(const struct detect_config *c,
         }
     }
     rep->loaded = e->nsigs;
+    rep->failed += e->load_bad_lines; /* bad hash-list lines, as bad threshold-file lines */
+    e->load_errors = NULL;
     const char *tf = c->cfg ? config_get(c->cfg, "threshold-file") : NULL;
     if (tf != NULL && tf[0] != '\0') {
         int bad = detect_threshold_file_apply(e, tf, errors, errbuf);
@@ -319,6 +334,8 @@ void detect_engine_free(struct detect_engine *e)
         detect_sig_free(e->sigs[i]);
     free(e->sigs);
     free(e->pkt_rules);
+    free(e->file_rules);
+    detect_hashlists_free(e);
     detect_index_free(e);
     detect_prefilter_free(e);
     detect_vars_free(&e->vars);
@@ -393,6 +410,9 @@ struct detect_thread *detect_thread_new(struct detect_engine *e, char *errbuf)
     pcre2_jit_stack_assign(t->mctx, NULL, t->jit);
     if (e->scratch && hs_clone_scratch(e->scratch, &t->scratch) != HS_SUCCESS)
         goto oom;
+    if (e->ngeo_rules > 0 && e->enrich != NULL &&
+        (t->geo_cache = enrich_cache_new(e->enrich, 0)) == NULL)
+        goto oom;
     return t;
 oom:
     vg_errbuf_set(errbuf, "detect: out of memory for a thread context");
@@ -416,6 +436,7 @@ void detect_thread_free(struct detect_thread *t)
     pcre2_jit_stack_free(t->jit);
     if (t->scratch)
         hs_free_scratch(t->scratch);
+    enrich_cache_free(t->geo_cache);
     free(t);
 }
 
@@ -704,7 +725,7 @@ static void raise_alert(struct detect_thread *t, const struct sig *s, const stru
     VG_CNT_INC(t->st.alerts);
     if (f != NULL)
         f->flags |= FLOW_F_ALERTED;
-    struct detect_alert a = {&s->info, has_tx, tx_id, stream};
+    struct detect_alert a = {&s->info, has_tx, tx_id, stream, t->cur_file};
     if (cb)
         cb(ctx, p, f, dir, &a);
 }
@@ -739,8 +760,8 @@ static void check_sig(struct detect_thread *t, const struct sig *s, const struct
     VG_CNT_INC(t->rs[s->idx].checks);
     VG_CNT_INC(t->st.rules_checked);
     uint64_t t0 = t->e->profiling ? __rdtsc() : 0;
-    if (header_ok(s, p, f, dir, stream) && payload_ok(t, s, buf, len, base, min_end) &&
-        detect_bits_check(t->e, s, f, p))
+    if (header_ok(s, p, f, dir, stream) && (s->ngeo == 0 || detect_geoip_ok(t, s, p)) &&
+        payload_ok(t, s, buf, len, base, min_end) && detect_bits_check(t->e, s, f, p))
         raise_alert(t, s, p, f, dir, 0, 0, stream, cb, ctx);
     if (t->e->profiling)
         VG_CNT_ADD(t->rs[s->idx].ticks, __rdtsc() - t0);
@@ -997,11 +1018,35 @@ void detect_tx(struct detect_thread *t, const struct vg_packet *p, struct flow *
         VG_CNT_INC(t->rs[si].checks);
         VG_CNT_INC(t->st.rules_checked);
         uint64_t t0 = e->profiling ? __rdtsc() : 0;
-        if (header_ok(s, p, f, dir, 0) && tx_buffers_ok(t, s, tx, p, dir) &&
-            detect_bits_check(e, s, f, p))
+        if (header_ok(s, p, f, dir, 0) && (s->ngeo == 0 || detect_geoip_ok(t, s, p)) &&
+            tx_buffers_ok(t, s, tx, p, dir) && detect_bits_check(e, s, f, p))
             raise_alert(t, s, p, f, dir, 1, tx->id, 0, cb, ctx);
         if (e->profiling)
             VG_CNT_ADD(t->rs[si].ticks, __rdtsc() - t0);
     }
     ts->npending = keep;
+}
+
+/* ---- For detect-file.c: the same checks and alerting as the inspections above ---- */
+
+int detect_range_match(const struct sm_range *r, uint64_t v)
+{
+    return range_ok(r, v);
+}
+
+int detect_sig_header_ok(const struct sig *s, const struct vg_packet *p, struct flow *f, int dir)
+{
+    return header_ok(s, p, f, dir, 0);
+}
+
+int detect_sig_tx_buffers_ok(struct detect_thread *t, const struct sig *s, struct detect_tx *tx,
+                             const struct vg_packet *p, int dir)
+{
+    return tx_buffers_ok(t, s, tx, p, dir);
+}
+
+void detect_sig_alert(struct detect_thread *t, const struct sig *s, const struct vg_packet *p,
+                      struct flow *f, int dir, uint64_t tx_id, detect_alert_fn cb, void *ctx)
+{
+    raise_alert(t, s, p, f, dir, 1, tx_id, 0, cb, ctx);
 }

@@ -281,6 +281,49 @@ struct sig_suppress {
     struct sig_suppress *next;
 };
 
+/* ---- geoip (detect-kw-geoip.c) ---- */
+
+enum geo_which { GEO_SRC = 1, GEO_DST = 2, GEO_ANY = 3, GEO_BOTH = 4 };
+
+/* geoip:[src|dst|both|any,]CC[,CC...]; one '!' negates the whole list, as in Suricata. */
+struct geo_check {
+    uint8_t which; /* enum geo_which */
+    uint8_t negated;
+    uint16_t n;
+    uint16_t *codes; /* two-letter country codes, packed as (c0 << 8) | c1 */
+};
+
+struct sig;
+/* 1 if every geoip check of s holds for packet p (IPv4 only, as in Suricata). */
+int detect_geoip_ok(struct detect_thread *t, const struct sig *s, const struct vg_packet *p);
+
+/* ---- File rules (detect-kw-file.c parses, detect-file.c evaluates) ---- */
+
+/* A hash-list file of filemd5/filesha1/filesha256, loaded once per engine and shared. */
+struct hash_list {
+    char *path;   /* as opened */
+    uint8_t hlen; /* 16, 20 or 32 bytes */
+    uint8_t *v;   /* n sorted, distinct hashes of hlen bytes */
+    size_t n;
+};
+
+enum file_store_scope { FSCOPE_FILE, FSCOPE_TX, FSCOPE_FLOW };
+
+/* What a file rule checks beyond its file.name/file.magic buffers. */
+struct sig_file {
+    struct sm_range *size; /* filesize checks, all must hold */
+    uint8_t nsize;
+    struct {
+        const struct hash_list *list;
+        uint8_t negated;
+    } * hash;
+    uint8_t nhash;
+    uint8_t store;       /* the rule has filestore */
+    uint8_t store_dirs;  /* filestore direction: bit 0 to server, bit 1 to client; 0 the rule's */
+    uint8_t store_scope; /* enum file_store_scope */
+    uint8_t at_close;    /* derived: needs the closed file (magic, size, hashes, file.data) */
+};
+
 /* ---- Signatures ---- */
 
 enum sig_action { ACT_ALERT, ACT_DROP, ACT_REJECT, ACT_PASS };
@@ -311,6 +354,9 @@ struct sig {
     struct thr_spec *thr;
     struct thr_spec *dfilter;
     struct sig_suppress *suppress; /* from threshold.config */
+    struct geo_check *geo;         /* geoip keywords, all must hold */
+    uint8_t ngeo;
+    struct sig_file *fl; /* file keywords; set for file rules only */
 
     /* Derived at load. */
     uint32_t idx;           /* evaluation order */
@@ -320,6 +366,8 @@ struct sig {
     uint8_t has_payload;    /* inspects DB_PAYLOAD */
     uint8_t dirs;           /* packet directions it can match: bit 0 to server, 1 to client */
     uint8_t uses_flowbits;  /* reads flowbits: ordered after the rules that set them */
+    uint8_t is_file;        /* a file rule: evaluated by detect_file on each file, never per
+                             * packet or transaction (file keywords or filestore) */
     char *file;
     int line;
 };
@@ -399,6 +447,15 @@ struct detect_engine {
     uint32_t inspection_budget;
     int profiling;
     int pcre_hyperscan; /* run exact pcre matches through per-buffer Hyperscan databases */
+    /* geoip and file rules (detect-kw-geoip.c, detect-kw-file.c, detect-file.c). */
+    const struct enrich *enrich; /* NULL, or without a country database: geoip unsupported */
+    unsigned ngeo_rules;
+    uint32_t *file_rules; /* file rules, in evaluation order */
+    unsigned nfile_rules;
+    struct hash_list **hashlists;
+    unsigned nhashlists;
+    FILE *load_errors;       /* where loading reports bad hash-list lines (file:line) */
+    unsigned load_bad_lines; /* bad hash-list lines, counted as failed in the report */
 };
 
 /* Per-thread state (detect-engine.c). */
@@ -428,6 +485,8 @@ struct detect_thread {
     unsigned pcre_cap;
     struct detect_stats st;
     struct detect_rule_stats *rs;
+    struct enrich_cache *geo_cache; /* this thread's GeoIP look-ups (geoip rules only) */
+    struct vfile *cur_file;         /* the file detect_file is inspecting, for its alerts */
 };
 
 /* ---- Functions shared between the files ---- */
@@ -507,6 +566,24 @@ uint32_t detect_transform(struct detect_thread *t, uint16_t xf, const uint8_t *i
  */
 int detect_threshold_file_apply(struct detect_engine *e, const char *path, FILE *errors,
                                 char *errbuf);
+
+/* detect-kw-geoip.c, detect-kw-file.c: what their keywords own. */
+void detect_geo_free(struct sig *s);
+void detect_sig_file_free(struct sig_file *fl);
+void detect_hashlists_free(struct detect_engine *e);
+/* 1 if s is a file rule (file keywords, or items on file.name/file.magic). */
+int detect_sig_is_file(const struct sig *s);
+/* Checks and classifies file rule s (open or close time, its file directions); nothing for
+ * other rules. 0, or -1 with errbuf set (an unusable combination). */
+int detect_file_finish_sig(struct sig *s, char *errbuf);
+
+/* detect-engine.c: the checks and alerting of the other inspections, for detect-file.c. */
+int detect_range_match(const struct sm_range *r, uint64_t v);
+int detect_sig_header_ok(const struct sig *s, const struct vg_packet *p, struct flow *f, int dir);
+int detect_sig_tx_buffers_ok(struct detect_thread *t, const struct sig *s, struct detect_tx *tx,
+                             const struct vg_packet *p, int dir);
+void detect_sig_alert(struct detect_thread *t, const struct sig *s, const struct vg_packet *p,
+                      struct flow *f, int dir, uint64_t tx_id, detect_alert_fn cb, void *ctx);
 
 /* 1 if a suppress entry silences rule s on packet p. */
 int detect_suppressed(const struct sig *s, const struct vg_packet *p);

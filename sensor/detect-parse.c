@@ -346,8 +346,9 @@ static struct name_entry *name_slot(const char *name)
 
 static void names_init(void)
 {
-    const struct kw_def *tables[] = {detect_payload_keywords, detect_other_keywords};
-    for (size_t t = 0; t < 2; t++) {
+    const struct kw_def *tables[] = {detect_payload_keywords, detect_other_keywords,
+                                     detect_geoip_keywords, detect_file_keywords};
+    for (size_t t = 0; t < VG_ARRAY_LEN(tables); t++) {
         for (const struct kw_def *k = tables[t]; k->name; k++) {
             struct name_entry *e = name_slot(k->name);
             e->name = k->name;
@@ -473,6 +474,7 @@ static int finish_sig(struct parse_ctx *pc)
     if (s->info.msg == NULL && (s->info.msg = strdup("")) == NULL)
         return -1;
     uint8_t buf_dirs = 3;
+    int file_rule = detect_sig_is_file(s); /* files have their own directions */
     for (unsigned b = 0; b < s->nbufs; b++) {
         const struct detect_buffer_info *bi = detect_buffer_info(s->bufs[b].id);
         if (s->bufs[b].n == 0) {
@@ -482,12 +484,14 @@ static int finish_sig(struct parse_ctx *pc)
             }
             continue;
         }
-        if (s->bufs[b].id == DB_PAYLOAD || s->bufs[b].id == DB_BASE64_DATA) {
+        if (s->bufs[b].id == DB_PAYLOAD || s->bufs[b].id == DB_BASE64_DATA ||
+            s->bufs[b].id == DB_FILE_NAME || s->bufs[b].id == DB_FILE_MAGIC) {
             s->has_payload |= s->bufs[b].id == DB_PAYLOAD;
             continue;
         }
         s->is_tx = 1;
-        buf_dirs &= bi->dirs;
+        if (!file_rule)
+            buf_dirs &= bi->dirs;
         if (bi->app_proto != APP_UNKNOWN) {
             if (s->app_proto != APP_UNKNOWN && s->app_proto != bi->app_proto) {
                 vg_errbuf_set(pc->errbuf, "%s cannot be used in a %s rule", bi->name,
@@ -534,6 +538,8 @@ static int finish_sig(struct parse_ctx *pc)
     }
     if (s->info.priority == 0)
         s->info.priority = 3;
+    if (detect_file_finish_sig(s, pc->errbuf) < 0)
+        return -1;
     choose_fast_pattern(s);
     return 0;
 }
@@ -675,6 +681,8 @@ void detect_sig_free(struct sig *s)
     free(s->fi);
     free(s->thr);
     free(s->dfilter);
+    detect_geo_free(s);
+    detect_sig_file_free(s->fl);
     for (struct sig_suppress *x = s->suppress, *nx; x != NULL; x = nx) {
         nx = x->next;
         free(x);

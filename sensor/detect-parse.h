@@ -31,6 +31,8 @@ struct kw_def {
 /* detect-kw-payload.c and detect-kw-other.c register their keywords here. */
 extern const struct kw_def detect_payload_keywords[];
 extern const struct kw_def detect_other_keywords[];
+extern const struct kw_def detect_geoip_keywords[]; /* detect-kw-geoip.c */
+extern const struct kw_def detect_file_keywords[];  /* detect-kw-file.c */
 
 /* Returns the sig_buf for buffer id (creating it at the end), or NULL when out of memory. */
 struct sig_buf *parse_buf(struct parse_ctx *pc, unsigned id);

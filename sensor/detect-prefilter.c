@@ -209,6 +209,8 @@ static int collect(struct detect_engine *e, struct build *bl, struct detect_load
     int rc = -1;
     for (unsigned si = 0; si < e->nsigs; si++) {
         struct sig *s = e->sigs[si];
+        if (s->is_file)
+            continue; /* detect_file checks file rules on each file, without a prefilter */
         /* Exact Hyperscan ids for pcre items on untransformed buffers. */
         for (unsigned b = 0; b < s->nbufs; b++) {
             for (unsigned i = 0; i < s->bufs[b].n; i++) {

@@ -61,6 +61,8 @@ struct file_thread {
     struct eve_writer *writer; /* when output goes to a sink */
     struct file_stats st;      /* written by this thread only (VG_CNT) */
     struct file_thread *next;
+    file_observe_fn observe; /* detection's hook (file_thread_set_observer), or NULL */
+    void *observe_ctx;
 };
 
 struct vfile {
@@ -77,6 +79,7 @@ struct vfile {
     EVP_MD_CTX *md[3];
     uint64_t size; /* bytes hashed */
     int truncated, gaps, alerted, over_depth;
+    int closed;        /* file_close ran (hashes and magic are final) */
     int content_short; /* the memcap stopped buffering: content is a prefix */
     int skipped;       /* the queue was full: no scan, no store */
     uint8_t *buf;      /* content kept (prefix when content_short) */

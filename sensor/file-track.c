@@ -354,6 +354,8 @@ struct vfile *file_open(struct file_thread *t, const struct file_meta *m)
         return NULL;
     }
     VG_CNT_INC(t->st.opened);
+    if (t->observe != NULL)
+        t->observe(t->observe_ctx, f, FILE_EV_OPEN);
     return f;
 }
 
@@ -489,7 +491,6 @@ void file_close(struct vfile *f, int truncated)
     if (f == NULL)
         return;
     struct file_thread *t = f->t;
-    struct file_engine *e = t->e;
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned n;
     char *outs[3] = {f->md5, f->sha1, f->sha256};
@@ -508,6 +509,16 @@ void file_close(struct vfile *f, int truncated)
     VG_CNT_INC(t->st.closed);
     if (f->truncated)
         VG_CNT_INC(t->st.truncated);
+    f->closed = 1;
+    if (t->observe != NULL && t->observe(t->observe_ctx, f, FILE_EV_CLOSE) == FILE_HOLD)
+        return;
+    file_release(f);
+}
+
+void file_release(struct vfile *f)
+{
+    struct file_thread *t = f->t;
+    struct file_engine *e = t->e;
     if (e->pool != NULL) {
         f->t = NULL;
         if (file_pool_push(e->pool, f) == 0)

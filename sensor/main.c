@@ -11,6 +11,7 @@
 
 #include "vigil/capture.h"
 #include "vigil/config.h"
+#include "vigil/enrich.h"
 #include "vigil/privs.h"
 #include "vigil/sensor.h"
 
@@ -20,9 +21,11 @@ static struct afp_group *g_afp;
 /* Option lists, freed at exit whichever way main ends. */
 static char **g_inputs;
 static const char **g_rule_files, **g_sets, **g_yara, **g_geoip;
+static struct enrich *g_enrich;
 
 static void free_options(void)
 {
+    enrich_free(g_enrich);
     free(g_inputs);
     free(g_rule_files);
     free(g_yara);
@@ -348,6 +351,9 @@ int main(int argc, char **argv)
     set.nyara_rules = nyara;
     set.geoip_dbs = geoip;
     set.ngeoip_dbs = ngeoip;
+    if (!dump && (g_enrich = sensor_enrich_new(&set, errbuf)) == NULL)
+        die(errbuf);
+    set.enrich = g_enrich;
     if (dump) {
         config_dump(cfg, stdout);
         sensor_settings_free(&set);

@@ -289,7 +289,9 @@ int pipeline_start_outputs(struct pipeline *pl, struct eve_ctx *ectx, char *errb
     const struct sensor_settings *set = pl->set;
     ectx->community_id = set->community_id;
     ectx->community_id_seed = set->community_id_seed;
-    if (set->cfg != NULL) {
+    if (set->enrich != NULL) {
+        ectx->enrich = enrich_active(set->enrich) ? set->enrich : NULL; /* the caller's */
+    } else if (set->cfg != NULL) {
         if ((pl->enrich = enrich_new(set->cfg, errbuf)) == NULL)
             return -1;
         for (unsigned i = 0; i < set->ngeoip_dbs; i++)
@@ -299,8 +301,8 @@ int pipeline_start_outputs(struct pipeline *pl, struct eve_ctx *ectx, char *errb
             enrich_free(pl->enrich);
             pl->enrich = NULL;
         }
+        ectx->enrich = pl->enrich;
     }
-    ectx->enrich = pl->enrich;
 
     if (set->eve_enabled) {
         char path[sizeof(set->outdir) + sizeof(set->eve_filename) + 2];

@@ -50,6 +50,12 @@ static void worker_alert(void *ctx, const struct vg_packet *p, struct flow *f, i
         if (obj != NULL)
             json_object_set_new(rec, key, obj);
     }
+    if (rec != NULL && a->file != NULL) {
+        /* A file rule's alert carries the file, as Suricata's "files" list. */
+        json_t *files = json_array();
+        json_array_append_new(files, file_alert_info(a->file)); /* takes it, even on failure */
+        json_object_set_new(rec, "files", files);
+    }
     if (rec != NULL) {
         worker_enrich(w, rec, 1);
         eve_writer_write(w->eve, rec);

@@ -63,7 +63,7 @@ static void h_init(struct harness *h, const char *rules, const char *yaml)
     char cls[4096];
     snprintf(cls, sizeof(cls), "%s/rules/classification.config", tu_env("VIGIL_SOURCE_DIR"));
     const char *files[1] = {path};
-    struct detect_config dc = {cfg, files, 1, cls, NULL, NULL, 0};
+    struct detect_config dc = {cfg, files, 1, cls, NULL, NULL, 0, NULL};
     FILE *errs = fmemopen(h->errors, sizeof(h->errors) - 1, "w");
     h->e = detect_engine_load(&dc, &h->rep, errs, err);
     fclose(errs);
@@ -545,7 +545,7 @@ Test(detect, compiled_databases_are_cached)
         fprintf(f, "alert tcp any any -> any any (content:\"cached-%d\"; sid:%d;)\n", i, i + 1);
     fclose(f);
     const char *files[1] = {rules};
-    struct detect_config dc = {NULL, files, 1, NULL, NULL, cache, 0};
+    struct detect_config dc = {NULL, files, 1, NULL, NULL, cache, 0, NULL};
     struct detect_load_report rep;
     char err[VG_ERRBUF_SIZE];
     FILE *errs = fopen("/dev/null", "w");

@@ -52,6 +52,8 @@ struct app_layer;
 
 /* Creates one worker's application layer. NULL with errbuf set on failure. */
 struct app_layer *app_layer_new(const struct app_config *c, char *errbuf);
+/* Frees a; it hands on the files it holds and unhooks itself from io->files, so free the
+ * file_thread afterwards. */
 void app_layer_free(struct app_layer *a);
 
 /*

@@ -56,8 +56,12 @@ enum detect_buffer_id {
     DB_JA3S_HASH,
     DB_JA3S_STRING,
     DB_BASE64_DATA, /* what base64_decode decoded, within the rule */
+    DB_FILE_NAME,   /* a file's name (file.name, filename, fileext): file rules only */
+    DB_FILE_MAGIC,  /* a file's libmagic type (file.magic, filemagic): file rules only */
     DB__COUNT
 };
+
+struct enrich; /* vigil/enrich.h */
 
 /* What loading a ruleset needs. */
 struct detect_config {
@@ -68,6 +72,10 @@ struct detect_config {
     const char *reference_file;
     const char *cache_dir; /* where compiled Hyperscan databases are cached; NULL: no cache */
     int profiling;         /* count time per rule */
+    /* GeoIP for the geoip keyword (its City or Country databases); it must outlive the engine.
+     * NULL, or no such database: rules using geoip are reported unsupported, as
+     * "geoip (no database)". */
+    const struct enrich *enrich;
 };
 
 /* The outcome of a load, for the start-up report and --test-rules. */
@@ -104,12 +112,15 @@ struct detect_sig_info {
  */
 json_t *detect_sig_metadata_json(const struct detect_sig_info *s);
 
+struct vfile; /* the file layer's (vigil/files.h); detection only passes it through */
+
 /* One alert raised on a packet. */
 struct detect_alert {
     const struct detect_sig_info *sig;
     int has_tx;
     uint64_t tx_id;
     int stream; /* matched on reassembled stream data rather than the packet alone */
+    struct vfile *file; /* the file a file rule matched (detect_file), else NULL */
 };
 
 typedef void (*detect_alert_fn)(void *ctx, const struct vg_packet *p, struct flow *f, int dir,
@@ -186,6 +197,55 @@ struct detect_tx {
  */
 void detect_tx(struct detect_thread *t, const struct vg_packet *p, struct flow *f, int dir,
                struct detect_tx *tx, int final, detect_alert_fn cb, void *ctx);
+
+/*
+ * A file as the file keywords see it (filled by the caller from the file layer). name, magic
+ * and the hashes are borrowed for the call; magic and the hashes (lower-case hex) are NULL
+ * until the file is closed.
+ */
+struct detect_file {
+    struct vfile *handle; /* passed back in each alert (detect_alert.file) */
+    uint64_t tx_id;
+    int dir;       /* FLOW_DIR_TOSERVER or FLOW_DIR_TOCLIENT: the way the file travels */
+    int closed;    /* 0: just opened (only the name is known), 1: closed */
+    int truncated; /* closed before its end (the transfer was cut or passed a limit) */
+    const uint8_t *name;
+    uint32_t name_len;
+    uint64_t size;
+    const char *magic;
+    const char *md5, *sha1, *sha256;
+};
+
+/* What detect_file found beyond its alerts: which files the filestore keyword asks to keep. */
+enum {
+    DETECT_FILE_ALERTED = 1u << 0,       /* a rule alerted on this file */
+    DETECT_FILE_STORE = 1u << 1,         /* filestore (scope file): keep this file */
+    DETECT_FILE_STORE_TX_TS = 1u << 2,   /* filestore scope tx: keep the tx's files to server */
+    DETECT_FILE_STORE_TX_TC = 1u << 3,   /* ... and to client */
+    DETECT_FILE_STORE_FLOW_TS = 1u << 4, /* filestore scope ssn/flow: every file of the flow */
+    DETECT_FILE_STORE_FLOW_TC = 1u << 5,
+};
+
+/* 1 if some loaded rule inspects files (file keywords or filestore), else 0. */
+int detect_wants_files(const struct detect_thread *t);
+
+/*
+ * Inspects file df of flow f with the file rules (rules with file.name, file.magic, filename,
+ * fileext, filemagic, filesize, filemd5/sha1/sha256 or filestore). Call it when the file
+ * opens and again when it closes: rules that need only the name are evaluated at the open,
+ * the others at the close, so each rule sees a file once. p is the packet the file event came
+ * with (its addresses are oriented as the file travels); tx gives the buffers of the file's
+ * transaction (http.*, file.data) for rules that combine them with file keywords, or is NULL.
+ * tx->state keeps which rules alerted on the transaction, so a rule alerts once per
+ * transaction as in Suricata (tx->get may be NULL if only the state is given). Alerts go to
+ * cb with has_tx set and file = df->handle. Returns DETECT_FILE_* bits.
+ */
+unsigned detect_file(struct detect_thread *t, const struct vg_packet *p, struct flow *f,
+                     const struct detect_file *df, struct detect_tx *tx, detect_alert_fn cb,
+                     void *ctx);
+
+/* Frees what detect_file kept for a transaction (tx->state of detect_file). */
+void detect_file_state_free(void **state);
 
 /* Frees what detection kept for a transaction (*state) and for a flow (f->detect). */
 void detect_tx_state_free(void **state);

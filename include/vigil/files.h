@@ -194,6 +194,58 @@ void file_set_alerted(struct vfile *f);
  */
 void file_close(struct vfile *f, int truncated);
 
+/*
+ * The hook detection uses (docs/files.md, "Rule keywords"): an observer told on the worker
+ * thread about each file of a file_thread as it opens and as it closes.
+ */
+enum file_event {
+    FILE_EV_OPEN,  /* opened: the name is known */
+    FILE_EV_CLOSE, /* closed: size, hashes, magic and the truncated state are final */
+};
+
+/* An observer's answer to FILE_EV_CLOSE: keep the file until file_release(). */
+#define FILE_HOLD 1
+
+/*
+ * At FILE_EV_CLOSE the observer may mark the file (file_set_alerted) before it is scanned and
+ * stored, or return FILE_HOLD to keep it (nothing scanned, stored or written yet) until it
+ * calls file_release(f) on the same thread. Otherwise it returns 0.
+ */
+typedef int (*file_observe_fn)(void *ctx, struct vfile *f, enum file_event ev);
+
+/* Sets t's observer (fn NULL: none). */
+void file_thread_set_observer(struct file_thread *t, file_observe_fn fn, void *ctx);
+
+/* Hands on a file its observer held: scanned, stored and written as file_close does. f is
+ * freed or owned by the scanner pool afterwards. */
+void file_release(struct vfile *f);
+
+/* 1 if file_set_alerted decides whether t's files are stored (filestore on, policy alert). */
+int file_thread_store_on_alert(const struct file_thread *t);
+
+/* What a file is, for detection. Borrowed from the file: valid until it is released. */
+struct file_view {
+    const char *app_proto;
+    uint64_t tx_id;
+    int direction; /* FILE_TOSERVER or FILE_TOCLIENT */
+    const uint8_t *name;
+    size_t name_len;
+    uint64_t size; /* bytes hashed so far */
+    int closed, truncated;
+    const char *magic;               /* NULL until closed, or without files.magic */
+    const char *md5, *sha1, *sha256; /* lower-case hex; NULL until closed */
+};
+
+/* Fills out for f. */
+void file_get_view(const struct vfile *f, struct file_view *out);
+
+/*
+ * The fileinfo object of f as an alert's "files" list carries it (Suricata's): filename,
+ * state OPEN/CLOSED/TRUNCATED, size, tx_id, and magic and hashes once closed. Returns a new
+ * object, or NULL when out of memory.
+ */
+json_t *file_alert_info(const struct vfile *f);
+
 /* The stable signature_id of YARA rule name (docs/files.md). */
 uint32_t file_yara_sid(const char *rule);
 

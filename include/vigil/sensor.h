@@ -49,6 +49,9 @@ struct sensor_settings {
     unsigned nyara_rules;
     const char *const *geoip_dbs; /* --geoip-db files, added to geoip-database */
     unsigned ngeoip_dbs;
+    /* GeoIP, ASN and assets (sensor_enrich_new), shared by the geoip keyword and the EVE
+     * fields; owned by the caller. NULL: the run builds its own for EVE, geoip is unsupported. */
+    const struct enrich *enrich;
 };
 
 /* What a run did, for the summary line and the exit status. */
@@ -73,6 +76,13 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
 
 /* Frees what sensor_settings_load allocated. */
 void sensor_settings_free(struct sensor_settings *s);
+
+/*
+ * Builds the enrichment context of s: the configuration's geoip-database, enrich.* keys and
+ * the --geoip-db files. Returns it (inactive if nothing is configured), or NULL with errbuf
+ * set when a database or the inventory cannot be loaded. Free it with enrich_free.
+ */
+struct enrich *sensor_enrich_new(const struct sensor_settings *s, char *errbuf);
 
 /*
  * Loads the ruleset s names (none: returns an engine with no rules). Prints each rule that
