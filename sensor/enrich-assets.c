@@ -379,7 +379,10 @@ static int parse_entry(struct loader *l, const struct config_node *m, struct enr
                 size_t hl = strlen(as->hosts[i]);
                 if (hl > 0 && as->hosts[i][hl - 1] == '.')
                     ((char *)as->hosts[i])[hl - 1] = '\0';
+                /* One trailing dot is the DNS root; a second one ("a..") would never match a
+                 * look-up. */
                 if (hl > ASSETS_MAX_HOST || as->hosts[i][0] == '\0' ||
+                    as->hosts[i][strlen(as->hosts[i]) - 1] == '.' ||
                     strchr(as->hosts[i], ' ') != NULL) {
                     load_error(l, f->line, "bad host name \"%.64s\"", as->hosts[i]);
                     rc = -1;

@@ -950,3 +950,23 @@ Test(enrich, eve_geoip)
     enrich_cache_free(c);
     enrich_free(e);
 }
+
+/* A host name with two trailing dots is refused: look-ups strip one dot, so it could never match
+ * (a fuzz_assets finding). One trailing dot is the DNS root and is accepted. */
+Test(assets, host_trailing_dots)
+{
+    static const char y[] =
+        "assets:\n"
+        "  - {id: a, network: 10.1.0.0/16, hosts: [a.example..], unit: U, system: S}\n"
+        "  - {id: b, network: 10.2.0.0/16, hosts: [B.example.], unit: U, system: S}\n";
+    char err[VG_ERRBUF_SIZE] = "";
+    cr_assert_null(enrich_assets_load_mem(y, strlen(y), "inv.yaml", 0, err));
+    cr_assert(strstr(err, "inv.yaml:2: bad host name \"a.example.\"") == err, "%s", err);
+    struct enrich_assets *as =
+        enrich_assets_load_mem(y, strlen(y), "inv.yaml", ENRICH_ASSETS_PARTIAL, err);
+    cr_assert_not_null(as, "%s", err);
+    cr_assert_eq(enrich_assets_count(as), 1);
+    cr_assert_null(enrich_assets_lookup_host(as, "a.example."));
+    cr_assert_str_eq(enrich_assets_lookup_host(as, "b.example")->id, "b");
+    enrich_assets_free(as);
+}
