@@ -8,15 +8,6 @@
 #define XB_BUCKETS 4096
 #define XB_MAX 100000
 
-/* What detection keeps on a flow (f->detect). */
-struct detect_flow {
-    uint64_t *bits;
-    unsigned nbits; /* capacity in bits */
-    int64_t *ints;
-    uint8_t *int_set;
-    unsigned nints;
-};
-
 struct xb_entry {
     struct xb_entry *next;
     uint32_t bit;
@@ -30,7 +21,7 @@ struct xb_table {
     unsigned n;
 };
 
-static struct detect_flow *flow_state(struct flow *f, unsigned nbits, unsigned nints)
+struct detect_flow *detect_flow_get(struct flow *f, unsigned nbits, unsigned nints)
 {
     struct detect_flow *d = f->detect;
     if (d == NULL) {
@@ -72,6 +63,8 @@ void detect_flow_free(struct flow *f)
     free(d->bits);
     free(d->ints);
     free(d->int_set);
+    free(d->carry[0].v);
+    free(d->carry[1].v);
     free(d);
     f->detect = NULL;
 }
@@ -201,13 +194,20 @@ void detect_xbits_free(struct detect_engine *e)
 static int cmp_range(int64_t v, uint8_t op, int64_t t)
 {
     switch (op) {
-    case RANGE_EQ: return v == t;
-    case RANGE_NE: return v != t;
-    case RANGE_LT: return v < t;
-    case RANGE_GT: return v > t;
-    case RANGE_LE: return v <= t;
-    case RANGE_GE: return v >= t;
-    default: return 0;
+    case RANGE_EQ:
+        return v == t;
+    case RANGE_NE:
+        return v != t;
+    case RANGE_LT:
+        return v < t;
+    case RANGE_GT:
+        return v > t;
+    case RANGE_LE:
+        return v <= t;
+    case RANGE_GE:
+        return v >= t;
+    default:
+        return 0;
     }
 }
 
@@ -284,7 +284,7 @@ void detect_bits_apply(struct detect_engine *e, const struct sig *s, struct flow
         const struct bit_op *op = &s->fb[i];
         if (op->cmd != BIT_SET && op->cmd != BIT_UNSET && op->cmd != BIT_TOGGLE)
             continue;
-        struct detect_flow *d = flow_state(f, e->flowbits.n, 0);
+        struct detect_flow *d = detect_flow_get(f, e->flowbits.n, 0);
         if (d == NULL)
             return;
         for (unsigned k = 0; k < op->n; k++) {
@@ -302,7 +302,7 @@ void detect_bits_apply(struct detect_engine *e, const struct sig *s, struct flow
         const struct int_op *op = &s->fi[i];
         if (op->cmd != INT_SET && op->cmd != INT_ADD && op->cmd != INT_SUB)
             continue;
-        struct detect_flow *d = flow_state(f, 0, e->flowints.n);
+        struct detect_flow *d = detect_flow_get(f, 0, e->flowints.n);
         if (d == NULL)
             return;
         int64_t v = op->value;

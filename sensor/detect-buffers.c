@@ -1,4 +1,5 @@
-/* detect-buffers.c: the buffers rules inspect (sticky buffers, legacy modifiers) and their transforms. */
+/* detect-buffers.c: the buffers rules inspect (sticky buffers, legacy modifiers) and their
+ * transforms. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,39 +23,38 @@ static const struct detect_buffer_info buffers[DB__COUNT] = {
     [DB_HTTP_URI_RAW] = {"http.uri.raw", "http_raw_uri", "http_raw_uri", APP_HTTP, TS, {L, 0}, 0},
     [DB_HTTP_METHOD] = {"http.method", "http_method", "http_method", APP_HTTP, TS, {L, 0}, 0},
     [DB_HTTP_PROTOCOL] = {"http.protocol", "http_protocol", NULL, APP_HTTP, TS | TC, {L, L}, 0},
-    [DB_HTTP_REQUEST_LINE] = {"http.request_line", "http_request_line", NULL, APP_HTTP, TS,
-                              {L, 0}, 0},
+    [DB_HTTP_REQUEST_LINE] =
+        {"http.request_line", "http_request_line", NULL, APP_HTTP, TS, {L, 0}, 0},
     [DB_HTTP_HOST] = {"http.host", "http_host", "http_host", APP_HTTP, TS, {H, 0}, 0},
-    [DB_HTTP_HOST_RAW] = {"http.host.raw", "http_raw_host", "http_raw_host", APP_HTTP, TS,
-                          {H, 0}, 0},
-    [DB_HTTP_USER_AGENT] = {"http.user_agent", "http_user_agent", "http_user_agent", APP_HTTP,
-                            TS, {H, 0}, 0},
+    [DB_HTTP_HOST_RAW] =
+        {"http.host.raw", "http_raw_host", "http_raw_host", APP_HTTP, TS, {H, 0}, 0},
+    [DB_HTTP_USER_AGENT] =
+        {"http.user_agent", "http_user_agent", "http_user_agent", APP_HTTP, TS, {H, 0}, 0},
     [DB_HTTP_COOKIE] = {"http.cookie", "http_cookie", "http_cookie", APP_HTTP, TS | TC, {H, H}, 0},
     [DB_HTTP_REFERER] = {"http.referer", "http_referer", NULL, APP_HTTP, TS, {H, 0}, 0},
     [DB_HTTP_HEADER] = {"http.header", "http_header", "http_header", APP_HTTP, TS | TC, {H, H}, 0},
-    [DB_HTTP_HEADER_RAW] = {"http.header.raw", "http_raw_header", "http_raw_header", APP_HTTP,
-                            TS | TC, {H, H}, 0},
-    [DB_HTTP_HEADER_NAMES] = {"http.header_names", "http_header_names", NULL, APP_HTTP, TS | TC,
-                              {H, H}, 0},
-    [DB_HTTP_CONTENT_TYPE] = {"http.content_type", "http_content_type", NULL, APP_HTTP, TS | TC,
-                              {H, H}, 0},
-    [DB_HTTP_CONTENT_LEN] = {"http.content_len", "http_content_len", NULL, APP_HTTP, TS | TC,
-                             {H, H}, 0},
+    [DB_HTTP_HEADER_RAW] =
+        {"http.header.raw", "http_raw_header", "http_raw_header", APP_HTTP, TS | TC, {H, H}, 0},
+    [DB_HTTP_HEADER_NAMES] =
+        {"http.header_names", "http_header_names", NULL, APP_HTTP, TS | TC, {H, H}, 0},
+    [DB_HTTP_CONTENT_TYPE] =
+        {"http.content_type", "http_content_type", NULL, APP_HTTP, TS | TC, {H, H}, 0},
+    [DB_HTTP_CONTENT_LEN] =
+        {"http.content_len", "http_content_len", NULL, APP_HTTP, TS | TC, {H, H}, 0},
     [DB_HTTP_START] = {"http.start", "http_start", NULL, APP_HTTP, TS | TC, {H, H}, 0},
     [DB_HTTP_ACCEPT] = {"http.accept", "http_accept", NULL, APP_HTTP, TS, {H, 0}, 0},
     [DB_HTTP_ACCEPT_ENC] = {"http.accept_enc", "http_accept_enc", NULL, APP_HTTP, TS, {H, 0}, 0},
-    [DB_HTTP_ACCEPT_LANG] = {"http.accept_lang", "http_accept_lang", NULL, APP_HTTP, TS, {H, 0},
-                             0},
-    [DB_HTTP_CONNECTION] = {"http.connection", "http_connection", NULL, APP_HTTP, TS | TC,
-                            {H, H}, 0},
-    [DB_HTTP_REQUEST_BODY] = {"http.request_body", "http_client_body", "http_client_body",
-                              APP_HTTP, TS, {C, 0}, 0},
-    [DB_HTTP_STAT_CODE] = {"http.stat_code", "http_stat_code", "http_stat_code", APP_HTTP, TC,
-                           {0, L}, 0},
-    [DB_HTTP_STAT_MSG] = {"http.stat_msg", "http_stat_msg", "http_stat_msg", APP_HTTP, TC,
-                          {0, L}, 0},
-    [DB_HTTP_RESPONSE_LINE] = {"http.response_line", "http_response_line", NULL, APP_HTTP, TC,
-                               {0, L}, 0},
+    [DB_HTTP_ACCEPT_LANG] = {"http.accept_lang", "http_accept_lang", NULL, APP_HTTP, TS, {H, 0}, 0},
+    [DB_HTTP_CONNECTION] =
+        {"http.connection", "http_connection", NULL, APP_HTTP, TS | TC, {H, H}, 0},
+    [DB_HTTP_REQUEST_BODY] =
+        {"http.request_body", "http_client_body", "http_client_body", APP_HTTP, TS, {C, 0}, 0},
+    [DB_HTTP_STAT_CODE] =
+        {"http.stat_code", "http_stat_code", "http_stat_code", APP_HTTP, TC, {0, L}, 0},
+    [DB_HTTP_STAT_MSG] =
+        {"http.stat_msg", "http_stat_msg", "http_stat_msg", APP_HTTP, TC, {0, L}, 0},
+    [DB_HTTP_RESPONSE_LINE] =
+        {"http.response_line", "http_response_line", NULL, APP_HTTP, TC, {0, L}, 0},
     [DB_HTTP_SERVER] = {"http.server", "http_server", NULL, APP_HTTP, TC, {0, H}, 0},
     [DB_HTTP_LOCATION] = {"http.location", "http_location", NULL, APP_HTTP, TC, {0, H}, 0},
     [DB_FILE_DATA] = {"file.data", "file_data", NULL, APP_UNKNOWN, TS | TC, {C, C}, 0},
@@ -63,8 +63,8 @@ static const struct detect_buffer_info buffers[DB__COUNT] = {
     [DB_TLS_CERT_SUBJECT] = {"tls.cert_subject", "tls_cert_subject", NULL, APP_TLS, TC, {0, H}, 0},
     [DB_TLS_CERT_ISSUER] = {"tls.cert_issuer", "tls_cert_issuer", NULL, APP_TLS, TC, {0, H}, 0},
     [DB_TLS_CERT_SERIAL] = {"tls.cert_serial", "tls_cert_serial", NULL, APP_TLS, TC, {0, H}, 0},
-    [DB_TLS_CERT_FINGERPRINT] = {"tls.cert_fingerprint", "tls_cert_fingerprint", NULL, APP_TLS,
-                                 TC, {0, H}, 0},
+    [DB_TLS_CERT_FINGERPRINT] =
+        {"tls.cert_fingerprint", "tls_cert_fingerprint", NULL, APP_TLS, TC, {0, H}, 0},
     [DB_TLS_CERTS] = {"tls.certs", NULL, NULL, APP_TLS, TC, {0, H}, 1},
     [DB_TLS_VERSION] = {"tls.version.raw", NULL, NULL, APP_TLS, TC, {0, L}, 0},
     [DB_JA3_HASH] = {"ja3.hash", "ja3_hash", NULL, APP_TLS, TS, {L, 0}, 0},
@@ -82,10 +82,14 @@ static const struct {
     const char *name;
     unsigned id;
 } extra_names[] = {
-    {"http.response_body", DB_FILE_DATA},  {"http_server_body", DB_FILE_DATA},
-    {"http.server_body", DB_FILE_DATA},    {"http.request_header", DB_HTTP_HEADER},
-    {"http.response_header", DB_HTTP_HEADER}, {"http.client_body", DB_HTTP_REQUEST_BODY},
-    {"tls.subject", DB_TLS_CERT_SUBJECT},  {"tls.issuerdn", DB_TLS_CERT_ISSUER},
+    {"http.response_body", DB_FILE_DATA},
+    {"http_server_body", DB_FILE_DATA},
+    {"http.server_body", DB_FILE_DATA},
+    {"http.request_header", DB_HTTP_HEADER},
+    {"http.response_header", DB_HTTP_HEADER},
+    {"http.client_body", DB_HTTP_REQUEST_BODY},
+    {"tls.subject", DB_TLS_CERT_SUBJECT},
+    {"tls.issuerdn", DB_TLS_CERT_ISSUER},
     {"pkt_data", DB_PAYLOAD},
 };
 
@@ -208,4 +212,31 @@ uint32_t detect_transform(struct detect_thread *t, uint16_t xf, const uint8_t *i
     }
     *out = b;
     return n;
+}
+
+int detect_fp_literal(const struct sig_buf *sb, const struct sm *m, const uint8_t **pat,
+                      uint32_t *len)
+{
+    const uint8_t *p = m->c.pat;
+    uint32_t n = m->c.len;
+    if (m->flags & SM_F_FP_CHOP) {
+        p += m->c.fp_off;
+        n = m->c.fp_len;
+    }
+    if (sb->transforms & ~(XF_DOTPREFIX | XF_TOLOWER))
+        return -1;
+    /* dotprefix puts a '.' before the raw bytes: a literal that starts with '.' may have
+     * matched that one, so the raw buffer holds the rest; any other literal is in it whole. */
+    if ((sb->transforms & XF_DOTPREFIX) && n > 0 && p[0] == '.') {
+        p++;
+        n--;
+    }
+    if (n == 0)
+        return -1;
+    if (pat != NULL)
+        *pat = p;
+    if (len != NULL)
+        *len = n;
+    /* to_lowercase: the raw buffer holds the literal in some case. */
+    return (m->flags & SM_F_NOCASE) || (sb->transforms & XF_TOLOWER) ? 1 : 0;
 }

@@ -198,10 +198,10 @@ unsigned detect_file(struct detect_thread *t, const struct vg_packet *p, struct 
         VG_CNT_INC(t->rs[si].checks);
         VG_CNT_INC(t->st.rules_checked);
         uint64_t t0 = e->profiling ? __rdtsc() : 0;
-        int ok = detect_sig_header_ok(s, p, f, df->dir) &&
+        int ok = detect_header_ok(s, p, f, df->dir, 0) &&
                  (s->ngeo == 0 || detect_geoip_ok(t, s, p)) && size_ok(fl, df) &&
                  hashes_ok(fl, df) && (df->magic != NULL || !uses_magic(s)) &&
-                 detect_sig_tx_buffers_ok(t, s, &view, p, df->dir) && detect_bits_check(e, s, f, p);
+                 detect_tx_buffers_ok(t, s, &view, p, df->dir) && detect_bits_check(e, s, f, p);
         if (ok) {
             out |= store_bits(fl, df);
             /* Once per transaction and direction, as Suricata's stateful detection: a second
@@ -210,7 +210,7 @@ unsigned detect_file(struct detect_thread *t, const struct vg_packet *p, struct 
             if (!has_matched(st, key)) {
                 uint64_t before = VG_CNT_GET(t->st.alerts);
                 t->cur_file = df->handle;
-                detect_sig_alert(t, s, p, f, df->dir, df->tx_id, cb, ctx);
+                detect_raise_alert(t, s, p, f, df->dir, 1, df->tx_id, 0, cb, ctx);
                 t->cur_file = NULL;
                 if (VG_CNT_GET(t->st.alerts) != before)
                     out |= DETECT_FILE_ALERTED;

@@ -1,4 +1,5 @@
-/* detect-index.c: finds the header-only rules a packet can match by protocol and address, not by scan. */
+/* detect-index.c: finds the header-only rules a packet can match by protocol, port and address, not
+ * by scan. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,8 @@
 /* A side wider than this (in IPv4 addresses) is "broad": the rule is not indexed by it. */
 #define NARROW_V4 (1u << 24)
 #define NARROW_V6_BITS 104 /* at most a /24 of IPv6 space per range... */
+/* A port set of at most this many ports is narrow: the rule is indexed by its ports. */
+#define NARROW_PORTS 4096
 
 /* One (range, rule) pair before the segments are built. */
 struct ent4 {
@@ -180,17 +183,97 @@ static int narrow(const struct addr_group *g)
     return 1;
 }
 
+/* The number of ports in g (0 for any). */
+static unsigned port_count(const struct port_group *g)
+{
+    if (g->any)
+        return 0;
+    unsigned n = 0;
+    for (unsigned i = 0; i < sizeof(g->bits); i++)
+        n += (unsigned)__builtin_popcount(g->bits[i]);
+    return n;
+}
+
+/* Port p's rules go to ix; pass 0 counts them, pass 1 fills them in (fill: per-port cursor). */
+static void port_add(struct port_index *ix, const struct port_group *g, uint32_t rule, int pass,
+                     uint32_t *fill)
+{
+    for (unsigned port = 0; port < 65536; port++) {
+        if (!detect_port_match(g, (uint16_t)port))
+            continue;
+        if (pass == 0)
+            ix->off[port + 1]++;
+        else
+            ix->rules[ix->off[port] + fill[port]++] = rule;
+    }
+}
+
+/* Which port set of s (non-bidirectional TCP or UDP) indexes it: 1 source, 2 destination, 0
+ * none. The destination port is the usual narrow side. */
+static int port_side(const struct sig *s)
+{
+    if (s->bidir || (s->proto != SP_TCP && s->proto != SP_UDP))
+        return 0;
+    unsigned dn = port_count(s->dp), sn = port_count(s->sp);
+    if (dn > 0 && dn <= NARROW_PORTS)
+        return 2;
+    if (sn > 0 && sn <= NARROW_PORTS)
+        return 1;
+    return 0;
+}
+
+/* Builds the port indexes of class c from the rules port_side() picks. */
+static int build_ports(struct detect_engine *e, unsigned c)
+{
+    struct rule_index *ix = &e->hdr_index[c];
+    unsigned proto = c == PCLASS_TCP ? SP_TCP : SP_UDP;
+    struct port_index *sides[2] = {&ix->sp, &ix->dp};
+    for (int side = 1; side <= 2; side++) {
+        struct port_index *pi = sides[side - 1];
+        uint32_t *fill = NULL;
+        for (int pass = 0; pass < 2; pass++) {
+            for (unsigned k = 0; k < e->npkt_rules; k++) {
+                const struct sig *s = e->sigs[e->pkt_rules[k]];
+                if (s->proto != proto || port_side(s) != side)
+                    continue;
+                if (pi->off == NULL && (pi->off = calloc(65537, sizeof(uint32_t))) == NULL)
+                    return -1;
+                port_add(pi, side == 1 ? s->sp : s->dp, e->pkt_rules[k], pass, fill);
+            }
+            if (pi->off == NULL)
+                break;
+            if (pass == 0) {
+                for (unsigned port = 0; port < 65536; port++)
+                    pi->off[port + 1] += pi->off[port];
+                pi->rules = malloc((pi->off[65536] ? pi->off[65536] : 1) * sizeof(uint32_t));
+                fill = calloc(65536, sizeof(uint32_t));
+                if (pi->rules == NULL || fill == NULL) {
+                    free(fill);
+                    return -1;
+                }
+            }
+        }
+        free(fill);
+    }
+    return 0;
+}
+
 /* The protocol classes a rule can match. */
 static unsigned proto_classes(const struct sig *s)
 {
     switch (s->proto) {
-    case SP_TCP: return 1u << PCLASS_TCP;
-    case SP_UDP: return 1u << PCLASS_UDP;
+    case SP_TCP:
+        return 1u << PCLASS_TCP;
+    case SP_UDP:
+        return 1u << PCLASS_UDP;
     case SP_ICMP:
     case SP_ICMPV4:
-    case SP_ICMPV6: return 1u << PCLASS_ICMP;
-    case SP_SCTP: return 1u << PCLASS_OTHER;
-    default: return (1u << PCLASS__COUNT) - 1;
+    case SP_ICMPV6:
+        return 1u << PCLASS_ICMP;
+    case SP_SCTP:
+        return 1u << PCLASS_OTHER;
+    default:
+        return (1u << PCLASS__COUNT) - 1;
     }
 }
 
@@ -238,6 +321,8 @@ int detect_index_build(struct detect_engine *e)
         uint32_t ri = e->pkt_rules[k];
         const struct sig *s = e->sigs[ri];
         unsigned classes = proto_classes(s);
+        if (port_side(s) != 0)
+            continue; /* in the port index of its class (build_ports) */
         /* Bidirectional rules may match either address: they stay broad. */
         int by_src = !s->bidir && narrow(s->src);
         int by_dst = !s->bidir && !by_src && narrow(s->dst);
@@ -260,10 +345,14 @@ int detect_index_build(struct detect_engine *e)
             }
         }
     }
+    if (build_ports(e, PCLASS_TCP) < 0 || build_ports(e, PCLASS_UDP) < 0)
+        goto out;
     for (unsigned c = 0; c < PCLASS__COUNT; c++) {
         struct rule_index *ix = &e->hdr_index[c];
-        if (build4(&ix->src4, src[c].e4, src[c].n4) < 0 || build6(&ix->src6, src[c].e6, src[c].n6) < 0 ||
-            build4(&ix->dst4, dst[c].e4, dst[c].n4) < 0 || build6(&ix->dst6, dst[c].e6, dst[c].n6) < 0)
+        if (build4(&ix->src4, src[c].e4, src[c].n4) < 0 ||
+            build6(&ix->src6, src[c].e6, src[c].n6) < 0 ||
+            build4(&ix->dst4, dst[c].e4, dst[c].n4) < 0 ||
+            build6(&ix->dst6, dst[c].e6, dst[c].n6) < 0)
             goto out;
     }
     rc = 0;
@@ -296,19 +385,15 @@ void detect_index_free(struct detect_engine *e)
     for (unsigned c = 0; c < PCLASS__COUNT; c++) {
         struct rule_index *ix = &e->hdr_index[c];
         free(ix->broad);
+        free(ix->sp.off);
+        free(ix->sp.rules);
+        free(ix->dp.off);
+        free(ix->dp.rules);
         free4(&ix->src4);
         free4(&ix->dst4);
         free6(&ix->src6);
         free6(&ix->dst6);
         memset(ix, 0, sizeof(*ix));
-    }
-}
-
-static inline void add(struct detect_thread *t, uint32_t r)
-{
-    if (t->mark[r] != t->stamp) {
-        t->mark[r] = t->stamp;
-        t->cand[t->ncand++] = r;
     }
 }
 
@@ -318,7 +403,7 @@ static void collect4(struct detect_thread *t, const struct seg_index4 *ix, const
     if (s < 0)
         return;
     for (uint32_t k = ix->off[s]; k < ix->off[s + 1]; k++)
-        add(t, ix->rules[k]);
+        detect_prefilter_add(t, ix->rules[k]);
 }
 
 static void collect6(struct detect_thread *t, const struct seg_index6 *ix, const uint8_t *a)
@@ -332,29 +417,31 @@ static void collect6(struct detect_thread *t, const struct seg_index6 *ix, const
     if (s < 0)
         return;
     for (uint32_t k = ix->off[s]; k < ix->off[s + 1]; k++)
-        add(t, ix->rules[k]);
+        detect_prefilter_add(t, ix->rules[k]);
 }
 
-static int cmp_rule(const void *a, const void *b)
+static void collect_port(struct detect_thread *t, const struct port_index *pi, uint16_t port)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    if (pi->off == NULL)
+        return;
+    for (uint32_t k = pi->off[port]; k < pi->off[port + 1]; k++)
+        detect_prefilter_add(t, pi->rules[k]);
 }
 
 void detect_index_collect(struct detect_thread *t, const struct vg_packet *p)
 {
-    if (++t->stamp == 0) {
-        memset(t->mark, 0, t->e->nsigs * sizeof(*t->mark));
-        t->stamp = 1;
-    }
-    t->ncand = 0;
-    unsigned c = p->proto == 6    ? PCLASS_TCP
-                 : p->proto == 17 ? PCLASS_UDP
+    detect_prefilter_begin(t);
+    unsigned c = p->proto == 6                       ? PCLASS_TCP
+                 : p->proto == 17                    ? PCLASS_UDP
                  : (p->proto == 1 || p->proto == 58) ? PCLASS_ICMP
                                                      : PCLASS_OTHER;
     const struct rule_index *ix = &t->e->hdr_index[c];
     for (unsigned k = 0; k < ix->nbroad; k++)
-        add(t, ix->broad[k]);
+        detect_prefilter_add(t, ix->broad[k]);
+    if (p->flags & VG_PKT_HAS_PORTS) {
+        collect_port(t, &ix->sp, p->sp);
+        collect_port(t, &ix->dp, p->dp);
+    }
     if (p->ip_ver == 4) {
         collect4(t, &ix->src4, p->src.u8);
         collect4(t, &ix->dst4, p->dst.u8);
@@ -362,6 +449,5 @@ void detect_index_collect(struct detect_thread *t, const struct vg_packet *p)
         collect6(t, &ix->src6, p->src.u8);
         collect6(t, &ix->dst6, p->dst.u8);
     }
-    if (t->ncand > 1)
-        qsort(t->cand, t->ncand, sizeof(*t->cand), cmp_rule);
+    detect_prefilter_end(t);
 }

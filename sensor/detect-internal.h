@@ -12,16 +12,14 @@
 
 /* ---- Buffers (detect-buffers.c) ---- */
 
-
-
 struct detect_buffer_info {
-    const char *name;      /* sticky buffer keyword ("http.uri") */
-    const char *alias;     /* another sticky name ("http_uri" style), or NULL */
-    const char *modifier;  /* legacy content modifier ("http_uri"), or NULL */
-    uint16_t app_proto;    /* protocol it belongs to; APP_UNKNOWN for the payload */
-    uint8_t dirs;          /* bit 0: to server, bit 1: to client */
-    uint8_t progress[2];   /* progress needed in each direction (enum detect_progress) */
-    uint8_t multi;         /* several instances per transaction (tls.certs) */
+    const char *name;     /* sticky buffer keyword ("http.uri") */
+    const char *alias;    /* another sticky name ("http_uri" style), or NULL */
+    const char *modifier; /* legacy content modifier ("http_uri"), or NULL */
+    uint16_t app_proto;   /* protocol it belongs to; APP_UNKNOWN for the payload */
+    uint8_t dirs;         /* bit 0: to server, bit 1: to client */
+    uint8_t progress[2];  /* progress needed in each direction (enum detect_progress) */
+    uint8_t multi;        /* several instances per transaction (tls.certs) */
 };
 
 const struct detect_buffer_info *detect_buffer_info(unsigned id);
@@ -132,7 +130,7 @@ struct sm_pcre {
     int8_t hs_ok;   /* -1 not checked yet, 0 Hyperscan cannot run it exactly, 1 it can */
     char *hs_expr;  /* set when hs_ok is 1 */
     uint32_t hs_flags;
-    int32_t hs_id;  /* its id in the buffer's Hyperscan pcre database, -1 if not there */
+    int32_t hs_id; /* its id in the buffer's Hyperscan pcre database, -1 if not there */
 };
 
 enum byte_flags {
@@ -175,7 +173,7 @@ struct sm {
         struct sm_content c;
         struct sm_pcre p;
         struct sm_byte b;
-        struct sm_num at; /* isdataat */
+        struct sm_num at;  /* isdataat */
         struct sm_range r; /* bsize */
     };
 };
@@ -273,7 +271,8 @@ struct thr_spec {
     uint32_t count, seconds;
 };
 
-/* A suppress entry of threshold.config: no alert at all (addrs NULL), or not for these addresses. */
+/* A suppress entry of threshold.config: no alert at all (addrs NULL), or not for these addresses.
+ */
 enum sup_track { SUP_BY_SRC, SUP_BY_DST, SUP_BY_EITHER };
 struct sig_suppress {
     uint8_t track;
@@ -359,30 +358,39 @@ struct sig {
     struct sig_file *fl; /* file keywords; set for file rules only */
 
     /* Derived at load. */
-    uint32_t idx;           /* evaluation order */
-    int16_t fp_buf;         /* buffer holding the fast pattern, -1: none */
-    int16_t fp_item;        /* its item index, or -1 for a regex prefilter */
-    uint8_t is_tx;          /* inspects application buffers: evaluated per transaction */
-    uint8_t has_payload;    /* inspects DB_PAYLOAD */
-    uint8_t dirs;           /* packet directions it can match: bit 0 to server, 1 to client */
-    uint8_t uses_flowbits;  /* reads flowbits: ordered after the rules that set them */
-    uint8_t is_file;        /* a file rule: evaluated by detect_file on each file, never per
-                             * packet or transaction (file keywords or filestore) */
+    uint32_t idx;          /* evaluation order */
+    int16_t fp_buf;        /* buffer holding the fast pattern, -1: none */
+    int16_t fp_item;       /* its item index, or -1 for a regex prefilter */
+    uint8_t is_tx;         /* inspects application buffers: evaluated per transaction */
+    uint8_t has_payload;   /* inspects DB_PAYLOAD */
+    uint8_t has_dsize;     /* has dsize: looks at packets, never at stream data */
+    uint8_t dirs;          /* packet directions it can match: bit 0 to server, 1 to client */
+    uint8_t uses_flowbits; /* reads flowbits: ordered after the rules that set them */
+    uint8_t is_file;       /* a file rule: evaluated by detect_file on each file, never per
+                            * packet or transaction (file keywords or filestore) */
     char *file;
     int line;
 };
 
 /* ---- Prefilter (detect-prefilter.c) ---- */
 
-struct prefilter {
+/* What selects rules for one buffer in one direction. */
+struct prefilter_dir {
     hs_database_t *lit; /* fast-pattern literals */
     hs_database_t *re;  /* regexes of rules without a literal (HS_FLAG_PREFILTER) */
     uint32_t *start;    /* pattern id -> sigs[start[id] .. start[id+1]) */
     uint32_t *sigs;
-    unsigned npat;      /* literal ids first, then regex ids */
+    unsigned npat; /* literal ids first, then regex ids */
     unsigned nlit;
-    uint32_t *always;   /* rules on this buffer that no pattern selects */
+    uint32_t max_lit; /* the longest literal, in bytes */
+    uint32_t *always; /* rules on this buffer that no pattern selects */
     unsigned nalways;
+};
+
+/* A buffer's prefilters, to server (d[0]) and to client (d[1]): a rule is in the ones of the
+ * directions it reads the buffer in. */
+struct prefilter {
+    struct prefilter_dir d[2];
     hs_database_t *pcre; /* pcre items that only need to know whether they match */
     unsigned npcre;
 };
@@ -405,9 +413,16 @@ struct seg_index6 {
     unsigned nseg;
 };
 
+/* Rules by port: port p holds rules[off[p] .. off[p + 1]); off is NULL when there are none. */
+struct port_index {
+    uint32_t *off;
+    uint32_t *rules;
+};
+
 struct rule_index {
     uint32_t *broad; /* rules checked on every packet of the class */
     unsigned nbroad;
+    struct port_index sp, dp;     /* rules indexed by a narrow source or destination port set */
     struct seg_index4 src4, dst4; /* rules indexed by a narrow source or destination set */
     struct seg_index6 src6, dst6;
 };
@@ -469,10 +484,19 @@ struct detect_thread {
     uint32_t stamp;
     uint32_t *cand;
     unsigned ncand;
+    uint32_t *cand_tmp; /* room for sorting cand */
+    /* The prefilter candidates of the stream data that was exactly packet pkt's payload
+     * (detect-stream.c), so detect_packet need not scan the same bytes again. */
+    const struct vg_packet *pkt;
+    uint64_t pkt_cnt;
+    uint32_t *pkt_cand;
+    unsigned npkt_cand;
+    uint32_t *txmark; /* per-sig stamp: done or pending on the transaction inspected */
+    uint32_t txstamp;
     uint32_t *alerted; /* per-sig stamp: alerted on the current packet */
     uint32_t pkt_stamp;
     uint64_t stamp_cnt; /* pcap_cnt of the packet pkt_stamp belongs to */
-    uint8_t *xfbuf; /* transformed buffer */
+    uint8_t *xfbuf;     /* transformed buffer */
     size_t xfcap;
     uint8_t *b64buf;
     /* Which Hyperscan pcre ids matched the buffer inspected last (scanned on first need). */
@@ -493,8 +517,8 @@ struct detect_thread {
 
 /* detect-parse.c: parses one rule. Returns the sig, or NULL with a reason in errbuf; *unsupported
  * gets the keyword when the failure is an unsupported keyword. */
-struct sig *detect_parse_rule(struct detect_engine *e, const char *text, const char *file,
-                              int line, char *errbuf, char *unsupported, size_t unsupported_len);
+struct sig *detect_parse_rule(struct detect_engine *e, const char *text, const char *file, int line,
+                              char *errbuf, char *unsupported, size_t unsupported_len);
 void detect_sig_free(struct sig *s);
 
 /* detect-config.c: classification.config; variables' defaults. */
@@ -508,7 +532,7 @@ void detect_registry_free(struct bit_registry *r);
 struct inspect_ctx {
     struct detect_thread *t;
     const struct sig *sig;
-    int buf_id;       /* the buffer inspected (for the Hyperscan pcre database) */
+    int buf_id; /* the buffer inspected (for the Hyperscan pcre database) */
     const uint8_t *buf;
     uint32_t len;
     uint64_t base;    /* absolute offset of buf[0] (stream inspection), else 0 */
@@ -532,8 +556,27 @@ void detect_pcre_free(struct sm_pcre *p);
 int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
                            struct detect_load_report *rep, char *errbuf);
 void detect_prefilter_free(struct detect_engine *e);
-/* Collects the candidate rules for buffer id over buf into t->cand (deduplicated, sorted). */
-void detect_prefilter_scan(struct detect_thread *t, unsigned id, const uint8_t *buf, uint32_t len);
+/* Collects the candidate rules for buffer id in direction dir (FLOW_DIR_*; a packet without a
+ * flow counts as to server) over buf into t->cand (deduplicated, sorted). */
+void detect_prefilter_scan(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
+                           uint32_t len);
+/* 1 if no rule is selected through buffer id in either direction. */
+int detect_prefilter_empty(const struct detect_engine *e, unsigned id);
+/* The steps of detect_prefilter_scan, for callers that collect from several sources: begin
+ * empties t->cand; the others add (deduplicated) the rules always checked on buffer id, those
+ * whose literal or regex prefilter occurs in buf, or one rule; end sorts t->cand. */
+void detect_prefilter_begin(struct detect_thread *t);
+void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir);
+void detect_prefilter_literals(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
+                               uint32_t len);
+void detect_prefilter_regexes(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
+                              uint32_t len);
+void detect_prefilter_add(struct detect_thread *t, uint32_t sig);
+void detect_prefilter_end(struct detect_thread *t);
+/* Sorts v[0..n), values below limit, ascending; tmp has room for n. */
+void detect_sort_u32(uint32_t *v, unsigned n, uint32_t *tmp, uint32_t limit);
+/* A fresh stamp for t->txmark (cleared when the stamps wrap). */
+uint32_t detect_txmark_begin(struct detect_thread *t);
 
 /* detect-threshold.c */
 struct thr_table *detect_thr_new(void);
@@ -547,12 +590,46 @@ int detect_index_build(struct detect_engine *e);
 void detect_index_free(struct detect_engine *e);
 void detect_index_collect(struct detect_thread *t, const struct vg_packet *p);
 
+/* Stream candidates carried between the inspections of one flow direction (detect-stream.c):
+ * rules whose literal occurred in stream bytes ending at most at stream offset until. */
+struct stream_carry {
+    const struct detect_engine *e; /* the engine whose rule indices these are */
+    struct carry_ent {
+        uint32_t sig;
+        uint64_t until;
+    } * v;
+    unsigned n, cap;
+    uint8_t full; /* the list is incomplete: scan the whole window next time */
+};
+
+/* What detection keeps on a flow (f->detect). */
+struct detect_flow {
+    uint64_t *bits;
+    unsigned nbits; /* capacity in bits */
+    int64_t *ints;
+    uint8_t *int_set;
+    unsigned nints;
+    struct stream_carry carry[2]; /* per direction */
+};
+
+/* detect-bits.c: f's detection state, made or grown to hold nbits flowbits and nints
+ * flowints; NULL when out of memory. */
+struct detect_flow *detect_flow_get(struct flow *f, unsigned nbits, unsigned nints);
+
 /* detect-bits.c: flowbits, xbits and flowints of a flow. */
 int detect_bits_check(struct detect_engine *e, const struct sig *s, struct flow *f,
                       const struct vg_packet *p);
 void detect_bits_apply(struct detect_engine *e, const struct sig *s, struct flow *f,
                        const struct vg_packet *p);
 void detect_xbits_free(struct detect_engine *e);
+
+/* detect-buffers.c: the literal the prefilter looks for in the raw (untransformed) buffer so
+ * that content m of sb is selected: its fast_pattern part, less a leading '.' that dotprefix
+ * may have added. Sets *pat and *len (either may be NULL); returns 1 if the literal is
+ * caseless, 0 if not, -1 if sb's transforms leave no literal that must occur in the raw
+ * buffer (strip_whitespace, url_decode...). */
+int detect_fp_literal(const struct sig_buf *sb, const struct sm *m, const uint8_t **pat,
+                      uint32_t *len);
 
 /* detect-buffers.c: transforms a buffer into t->xfbuf; returns the new length. */
 uint32_t detect_transform(struct detect_thread *t, uint16_t xf, const uint8_t *in, uint32_t len,
@@ -577,13 +654,28 @@ int detect_sig_is_file(const struct sig *s);
  * other rules. 0, or -1 with errbuf set (an unusable combination). */
 int detect_file_finish_sig(struct sig *s, char *errbuf);
 
-/* detect-engine.c: the checks and alerting of the other inspections, for detect-file.c. */
+/* detect-inspect.c: the checks and alerting every inspection shares. */
+/* 1 if v satisfies r. */
 int detect_range_match(const struct sm_range *r, uint64_t v);
-int detect_sig_header_ok(const struct sig *s, const struct vg_packet *p, struct flow *f, int dir);
-int detect_sig_tx_buffers_ok(struct detect_thread *t, const struct sig *s, struct detect_tx *tx,
-                             const struct vg_packet *p, int dir);
-void detect_sig_alert(struct detect_thread *t, const struct sig *s, const struct vg_packet *p,
-                      struct flow *f, int dir, uint64_t tx_id, detect_alert_fn cb, void *ctx);
+/* 1 if the header, flow and packet keywords of s accept packet p (stream: stream data). */
+int detect_header_ok(const struct sig *s, const struct vg_packet *p, struct flow *f, int dir,
+                     int stream);
+/* Starts the once-per-packet alert stamp for p (kept when p is the packet stamped last). */
+void detect_stamp_packet(struct detect_thread *t, const struct vg_packet *p);
+/* s matched: applies its flowbits, then alerts through cb unless noalert, pass, suppression or
+ * a threshold stops it. Without has_tx a rule alerts at most once per packet stamp. */
+void detect_raise_alert(struct detect_thread *t, const struct sig *s, const struct vg_packet *p,
+                        struct flow *f, int dir, int has_tx, uint64_t tx_id, int stream,
+                        detect_alert_fn cb, void *ctx);
+/* Verifies packet or stream rule s over buf (payload items; base and min_end as in struct
+ * inspect_ctx) and alerts on a match. */
+void detect_check_sig(struct detect_thread *t, const struct sig *s, const struct vg_packet *p,
+                      struct flow *f, int dir, const uint8_t *buf, uint32_t len, uint64_t base,
+                      uint32_t min_end, int stream, detect_alert_fn cb, void *ctx);
+
+/* detect-tx.c: 1 if every application buffer item of s matches transaction tx. */
+int detect_tx_buffers_ok(struct detect_thread *t, const struct sig *s, struct detect_tx *tx,
+                         const struct vg_packet *p, int dir);
 
 /* 1 if a suppress entry silences rule s on packet p. */
 int detect_suppressed(const struct sig *s, const struct vg_packet *p);

@@ -267,7 +267,7 @@ static int parse_action(struct sig *s, const char *a)
     static const struct {
         const char *name;
         uint8_t act;
-    } acts[] = {{"alert", ACT_ALERT},      {"drop", ACT_DROP},         {"reject", ACT_REJECT},
+    } acts[] = {{"alert", ACT_ALERT},      {"drop", ACT_DROP},        {"reject", ACT_REJECT},
                 {"rejectsrc", ACT_REJECT}, {"rejectdst", ACT_REJECT}, {"rejectboth", ACT_REJECT},
                 {"pass", ACT_PASS},        {"sdrop", ACT_DROP}};
     for (size_t i = 0; i < VG_ARRAY_LEN(acts); i++) {
@@ -286,10 +286,9 @@ static int parse_proto(struct parse_ctx *pc, const char *p)
     static const struct {
         const char *name;
         uint8_t proto;
-    } l4[] = {{"ip", SP_IP},         {"tcp", SP_TCP},         {"udp", SP_UDP},
-              {"icmp", SP_ICMP},     {"icmpv4", SP_ICMPV4},   {"icmpv6", SP_ICMPV6},
-              {"sctp", SP_SCTP},     {"pkthdr", SP_IP},       {"ipv4", SP_IP},
-              {"ipv6", SP_IP}};
+    } l4[] = {{"ip", SP_IP},         {"tcp", SP_TCP},       {"udp", SP_UDP},   {"icmp", SP_ICMP},
+              {"icmpv4", SP_ICMPV4}, {"icmpv6", SP_ICMPV6}, {"sctp", SP_SCTP}, {"pkthdr", SP_IP},
+              {"ipv4", SP_IP},       {"ipv6", SP_IP}};
     for (size_t i = 0; i < VG_ARRAY_LEN(l4); i++) {
         if (strcmp(l4[i].name, p) == 0) {
             s->proto = l4[i].proto;
@@ -419,10 +418,12 @@ oom:
     return -1;
 }
 
-/* The length of content m's fast pattern (after fast_pattern:offset,length). */
-static uint32_t fp_len(const struct sm *m)
+/* The length of the literal the prefilter looks for to select content m of sb. */
+static uint32_t fp_len(const struct sig_buf *sb, const struct sm *m)
 {
-    return (m->flags & SM_F_FP_CHOP) ? m->c.fp_len : m->c.len;
+    uint32_t len = 0;
+    detect_fp_literal(sb, m, NULL, &len);
+    return len;
 }
 
 /* Picks the fast pattern as Suricata does: the marked one, else the longest in the most
@@ -436,14 +437,16 @@ static void choose_fast_pattern(struct sig *s)
     int best_app = 0;
     for (unsigned b = 0; b < s->nbufs; b++) {
         const struct sig_buf *sb = &s->bufs[b];
-        if (sb->transforms != 0 || sb->id == DB_BASE64_DATA)
+        if (sb->id == DB_BASE64_DATA)
             continue;
         /* A transaction rule is selected through its application buffers. */
         if (s->is_tx && sb->id == DB_PAYLOAD)
             continue;
         for (unsigned i = 0; i < sb->n; i++) {
             const struct sm *m = &sb->items[i];
-            if (m->type != SM_CONTENT || (m->flags & SM_F_NEGATED) || fp_len(m) == 0)
+            /* The prefilter scans the raw buffer: detect_fp_literal() says what it can find. */
+            if (m->type != SM_CONTENT || (m->flags & SM_F_NEGATED) ||
+                detect_fp_literal(sb, m, NULL, NULL) < 0)
                 continue;
             if (m->flags & SM_F_FAST_PATTERN) {
                 s->fp_buf = (int16_t)b;
@@ -451,10 +454,10 @@ static void choose_fast_pattern(struct sig *s)
                 return;
             }
             int app = sb->id != DB_PAYLOAD;
-            if (best_b < 0 || app > best_app || (app == best_app && fp_len(m) > best_len)) {
+            if (best_b < 0 || app > best_app || (app == best_app && fp_len(sb, m) > best_len)) {
                 best_b = (int)b;
                 best_i = (int)i;
-                best_len = fp_len(m);
+                best_len = fp_len(sb, m);
                 best_app = app;
             }
         }
@@ -475,6 +478,8 @@ static int finish_sig(struct parse_ctx *pc)
         return -1;
     uint8_t buf_dirs = 3;
     int file_rule = detect_sig_is_file(s); /* files have their own directions */
+    for (unsigned k = 0; k < s->npc; k++)
+        s->has_dsize |= s->pc[k].type == PC_DSIZE;
     for (unsigned b = 0; b < s->nbufs; b++) {
         const struct detect_buffer_info *bi = detect_buffer_info(s->bufs[b].id);
         if (s->bufs[b].n == 0) {
@@ -544,8 +549,8 @@ static int finish_sig(struct parse_ctx *pc)
     return 0;
 }
 
-struct sig *detect_parse_rule(struct detect_engine *e, const char *text, const char *file,
-                              int line, char *errbuf, char *unsupported, size_t unsupported_len)
+struct sig *detect_parse_rule(struct detect_engine *e, const char *text, const char *file, int line,
+                              char *errbuf, char *unsupported, size_t unsupported_len)
 {
     unsupported[0] = '\0';
     char *copy = strdup(text);
@@ -601,8 +606,10 @@ struct sig *detect_parse_rule(struct detect_engine *e, const char *text, const c
     while (ntok < 8 && (t = next_token(&hp)) != NULL)
         tok[ntok++] = t;
     if (ntok != 7) {
-        vg_errbuf_set(errbuf, "header needs 7 fields (action proto src sport dir dst dport), "
-                              "got %u", ntok);
+        vg_errbuf_set(errbuf,
+                      "header needs 7 fields (action proto src sport dir dst dport), "
+                      "got %u",
+                      ntok);
         goto fail;
     }
     if (parse_action(s, tok[0]) < 0) {

@@ -1,4 +1,5 @@
-/* detect-prefilter.c: per-buffer Hyperscan databases of fast patterns, the scan, and the on-disk cache. */
+/* detect-prefilter.c: Hyperscan databases of fast patterns per buffer and direction, the scan, and
+ * the on-disk cache. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -9,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "detect-internal.h"
 
-#define CACHE_MAGIC "VIGILHS1"
+#define CACHE_MAGIC "VIGILHS2"
 
 /* The inputs of one database, collected before compiling. */
 struct pat_list {
@@ -29,10 +32,14 @@ static int pl_add(struct pat_list *l, const void *expr, size_t len, unsigned fla
         unsigned *f = realloc(l->flags, cap * sizeof(*f));
         unsigned *i = realloc(l->ids, cap * sizeof(*i));
         size_t *ln = realloc(l->lens, cap * sizeof(*ln));
-        if (e) l->expr = e;
-        if (f) l->flags = f;
-        if (i) l->ids = i;
-        if (ln) l->lens = ln;
+        if (e)
+            l->expr = e;
+        if (f)
+            l->flags = f;
+        if (i)
+            l->ids = i;
+        if (ln)
+            l->lens = ln;
         if (!e || !f || !i || !ln)
             return -1;
         l->cap = cap;
@@ -83,17 +90,7 @@ struct lit_index {
 
 static uint64_t lit_key(const uint8_t *p, size_t len, int nocase)
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned outl = 0;
-    uint8_t nc = (uint8_t)nocase;
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    EVP_DigestUpdate(md, &nc, 1);
-    EVP_DigestUpdate(md, p, len);
-    EVP_DigestFinal_ex(md, out, &outl);
-    EVP_MD_CTX_free(md);
-    uint64_t k;
-    memcpy(&k, out, sizeof(k));
+    uint64_t k = XXH3_64bits_withSeed(p, len, (uint64_t)nocase);
     return k ? k : 1;
 }
 
@@ -137,8 +134,11 @@ static int li_get(struct lit_index *li, uint64_t key, uint32_t *val, uint32_t ne
     return 0;
 }
 
+/* The inputs of one (buffer, direction) prefilter. */
 struct build {
-    struct pat_list lit, re, pcre;
+    struct pat_list lit, re;
+    struct lit_index li; /* literal -> its id in lit */
+    uint32_t max_lit;    /* the longest literal */
     struct pair *pairs;
     unsigned npairs, cap;
     uint32_t *always;
@@ -175,6 +175,16 @@ static int add_always(struct build *b, uint32_t sig)
     return 0;
 }
 
+static void build_free(struct build *b)
+{
+    pl_free(&b->lit);
+    pl_free(&b->re);
+    free(b->li.keys);
+    free(b->li.vals);
+    free(b->pairs);
+    free(b->always);
+}
+
 /* The buffer through which a rule without a fast pattern is selected. */
 static int primary_buffer(const struct sig *s)
 {
@@ -185,6 +195,17 @@ static int primary_buffer(const struct sig *s)
     return -1;
 }
 
+/* The directions (bit 0 to server, bit 1 to client) in which rule s reads buffer id, as
+ * detect_tx and the packet inspection see them: a buffer that exists one way only is read
+ * that way; another follows the rule's own directions. */
+static unsigned read_dirs(const struct sig *s, unsigned id)
+{
+    unsigned bd = detect_buffer_info(id)->dirs;
+    if (bd != 3)
+        return bd;
+    return s->dirs ? s->dirs : 3;
+}
+
 /* The first positive pcre of buffer id that Hyperscan supports, for a regex prefilter. */
 static const struct sm_pcre *prefilter_regex(struct sig *s, unsigned id)
 {
@@ -193,20 +214,47 @@ static const struct sm_pcre *prefilter_regex(struct sig *s, unsigned id)
             continue;
         for (unsigned i = 0; i < s->bufs[b].n; i++) {
             struct sm *m = &s->bufs[b].items[i];
-            if (m->type == SM_PCRE && !(m->flags & SM_F_NEGATED) &&
-                detect_pcre_hs_supported(&m->p))
+            if (m->type == SM_PCRE && !(m->flags & SM_F_NEGATED) && detect_pcre_hs_supported(&m->p))
                 return &m->p;
         }
     }
     return NULL;
 }
 
-/* Collects the compile inputs of every buffer. */
-static int collect(struct detect_engine *e, struct build *bl, struct detect_load_report *rep)
+/* Puts rule si's selection into b: its literal, its regex, or the always-checked list. */
+static int collect_one(struct build *b, struct sig *s, uint32_t si, const struct sig_buf *sb,
+                       const struct sm *m, const struct sm_pcre *re)
 {
-    struct lit_index li[DB__COUNT];
-    memset(li, 0, sizeof(li));
-    int rc = -1;
+    if (m != NULL) {
+        const uint8_t *p = NULL;
+        uint32_t len = 0;
+        int nocase = detect_fp_literal(sb, m, &p, &len);
+        uint32_t id;
+        int seen = li_get(&b->li, lit_key(p, len, nocase), &id, b->lit.n);
+        if (seen < 0)
+            return -1;
+        if (len > b->max_lit)
+            b->max_lit = len;
+        unsigned flags = HS_FLAG_SINGLEMATCH | (nocase ? HS_FLAG_CASELESS : 0);
+        if (!seen && pl_add(&b->lit, p, len, flags, b->lit.n) < 0)
+            return -1;
+        return add_pair(b, id, si);
+    }
+    (void)s;
+    if (re != NULL) {
+        /* Regex ids follow the literal ids; fixed up once all literals are known. */
+        if (pl_add(&b->re, re->hs_expr, strlen(re->hs_expr), re->hs_flags | HS_FLAG_PREFILTER,
+                   b->re.n) < 0)
+            return -1;
+        return add_pair(b, 0x80000000u | (b->re.n - 1), si);
+    }
+    return add_always(b, si);
+}
+
+/* Collects the compile inputs: bl[buffer * 2 + direction], and each buffer's exact pcre list. */
+static int collect(struct detect_engine *e, struct build *bl, struct pat_list *pcre,
+                   struct detect_load_report *rep)
+{
     for (unsigned si = 0; si < e->nsigs; si++) {
         struct sig *s = e->sigs[si];
         if (s->is_file)
@@ -219,75 +267,65 @@ static int collect(struct detect_engine *e, struct build *bl, struct detect_load
                     continue;
                 if (e->pcre_hyperscan && s->bufs[b].transforms == 0 &&
                     detect_pcre_hs_supported(&m->p)) {
-                    struct pat_list *pl = &bl[s->bufs[b].id].pcre;
+                    struct pat_list *pl = &pcre[s->bufs[b].id];
                     m->p.hs_id = (int32_t)pl->n;
-                    if (pl_add(pl, m->p.hs_expr, strlen(m->p.hs_expr), m->p.hs_flags,
-                               pl->n) < 0)
-                        goto out;
+                    if (pl_add(pl, m->p.hs_expr, strlen(m->p.hs_expr), m->p.hs_flags, pl->n) < 0)
+                        return -1;
                     rep->pcre_hyperscan++;
                 } else {
                     rep->pcre_pcre2++;
                 }
             }
         }
+        const struct sig_buf *sb = NULL;
+        const struct sm *m = NULL;
+        const struct sm_pcre *re = NULL;
+        int id;
         if (s->fp_buf >= 0) {
-            const struct sig_buf *sb = &s->bufs[s->fp_buf];
-            const struct sm *m = &sb->items[s->fp_item];
-            const uint8_t *p = m->c.pat;
-            size_t len = m->c.len;
-            if (m->flags & SM_F_FP_CHOP) {
-                p += m->c.fp_off;
-                len = m->c.fp_len;
-            }
-            int nocase = (m->flags & SM_F_NOCASE) != 0;
-            struct build *b = &bl[sb->id];
-            uint32_t id;
-            int seen = li_get(&li[sb->id], lit_key(p, len, nocase), &id, b->lit.n);
-            if (seen < 0)
-                goto out;
-            if (!seen && pl_add(&b->lit, p, len, HS_FLAG_SINGLEMATCH | (nocase ? HS_FLAG_CASELESS : 0),
-                                b->lit.n) < 0)
-                goto out;
-            if (add_pair(b, id, si) < 0)
-                goto out;
-            continue;
+            sb = &s->bufs[s->fp_buf];
+            m = &sb->items[s->fp_item];
+            id = sb->id;
+        } else {
+            if ((id = primary_buffer(s)) < 0)
+                continue; /* header and packet keywords only: detect-index.c */
+            re = prefilter_regex(s, (unsigned)id);
         }
-        int pb = primary_buffer(s);
-        if (pb < 0)
-            continue; /* header and packet keywords only: checked on every packet */
-        const struct sm_pcre *re = prefilter_regex(s, (unsigned)pb);
-        if (re != NULL) {
-            /* Regex ids follow the literal ids; fixed up once all literals are known. */
-            struct build *b = &bl[pb];
-            if (pl_add(&b->re, re->hs_expr, strlen(re->hs_expr),
-                       re->hs_flags | HS_FLAG_PREFILTER, b->re.n) < 0 ||
-                add_pair(b, 0x80000000u | (b->re.n - 1), si) < 0)
-                goto out;
-            continue;
-        }
-        if (add_always(&bl[pb], si) < 0)
-            goto out;
+        unsigned dirs = read_dirs(s, (unsigned)id);
+        for (unsigned d = 0; d < 2; d++)
+            if (((dirs >> d) & 1) && collect_one(&bl[id * 2 + d], s, si, sb, m, re) < 0)
+                return -1;
     }
-    rc = 0;
-out:
-    for (unsigned i = 0; i < DB__COUNT; i++) {
-        free(li[i].keys);
-        free(li[i].vals);
-    }
-    return rc;
+    return 0;
 }
 
-/* The cache key: everything that goes into the databases, plus Hyperscan's version. */
-static void cache_key(struct build *bl, char out[65])
+/* The databases of one buffer in a fixed order, for the cache and for freeing. */
+#define PF_NDB 5
+static void pf_dbs(struct prefilter *pf, hs_database_t **dbs[PF_NDB])
+{
+    dbs[0] = &pf->d[0].lit;
+    dbs[1] = &pf->d[0].re;
+    dbs[2] = &pf->d[1].lit;
+    dbs[3] = &pf->d[1].re;
+    dbs[4] = &pf->pcre;
+}
+
+/* The cache key: everything that goes into the databases, Hyperscan's version and the CPU
+ * features it compiles for. */
+static void cache_key(struct build *bl, struct pat_list *pcre, char out[65])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     const char *ver = hs_version();
     EVP_DigestUpdate(md, ver, strlen(ver));
     EVP_DigestUpdate(md, CACHE_MAGIC, strlen(CACHE_MAGIC));
+    hs_platform_info_t plat;
+    memset(&plat, 0, sizeof(plat));
+    if (hs_populate_platform(&plat) == HS_SUCCESS)
+        EVP_DigestUpdate(md, &plat, sizeof(plat));
     for (unsigned b = 0; b < DB__COUNT; b++) {
-        struct pat_list *lists[3] = {&bl[b].lit, &bl[b].re, &bl[b].pcre};
-        for (int k = 0; k < 3; k++) {
+        struct pat_list *lists[PF_NDB] = {&bl[b * 2].lit, &bl[b * 2].re, &bl[b * 2 + 1].lit,
+                                          &bl[b * 2 + 1].re, &pcre[b]};
+        for (int k = 0; k < PF_NDB; k++) {
             uint32_t n = lists[k]->n;
             EVP_DigestUpdate(md, &b, sizeof(b));
             EVP_DigestUpdate(md, &n, sizeof(n));
@@ -307,8 +345,8 @@ static void cache_key(struct build *bl, char out[65])
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static hs_database_t *compile_list(struct pat_list *l, int literal, char *errbuf,
-                                   const char *what, unsigned buf)
+static hs_database_t *compile_list(struct pat_list *l, int literal, char *errbuf, const char *what,
+                                   unsigned buf)
 {
     if (l->n == 0)
         return NULL;
@@ -319,8 +357,8 @@ static hs_database_t *compile_list(struct pat_list *l, int literal, char *errbuf
         rc = hs_compile_lit_multi((const char *const *)l->expr, l->flags, l->ids, l->lens, l->n,
                                   HS_MODE_BLOCK, NULL, &db, &err);
     else
-        rc = hs_compile_multi((const char *const *)l->expr, l->flags, l->ids, l->n,
-                              HS_MODE_BLOCK, NULL, &db, &err);
+        rc = hs_compile_multi((const char *const *)l->expr, l->flags, l->ids, l->n, HS_MODE_BLOCK,
+                              NULL, &db, &err);
     if (rc != HS_SUCCESS) {
         vg_errbuf_set(errbuf, "Hyperscan: %s database of buffer %s: %s (pattern %d)", what,
                       detect_buffer_info(buf)->name, err ? err->message : "compile failed",
@@ -329,6 +367,19 @@ static hs_database_t *compile_list(struct pat_list *l, int literal, char *errbuf
         return NULL;
     }
     return db;
+}
+
+static void free_dbs(struct detect_engine *e)
+{
+    for (unsigned b = 0; b < DB__COUNT; b++) {
+        hs_database_t **dbs[PF_NDB];
+        pf_dbs(&e->pf[b], dbs);
+        for (int k = 0; k < PF_NDB; k++) {
+            if (*dbs[k])
+                hs_free_database(*dbs[k]);
+            *dbs[k] = NULL;
+        }
+    }
 }
 
 /* Reads the cached databases into e, if the file exists and is whole. 1 loaded, 0 not. */
@@ -340,8 +391,9 @@ static int cache_read(struct detect_engine *e, const char *path)
     char magic[8];
     int ok = fread(magic, 1, 8, f) == 8 && memcmp(magic, CACHE_MAGIC, 8) == 0;
     for (unsigned b = 0; ok && b < DB__COUNT; b++) {
-        hs_database_t **dbs[3] = {&e->pf[b].lit, &e->pf[b].re, &e->pf[b].pcre};
-        for (int k = 0; ok && k < 3; k++) {
+        hs_database_t **dbs[PF_NDB];
+        pf_dbs(&e->pf[b], dbs);
+        for (int k = 0; ok && k < PF_NDB; k++) {
             uint64_t len;
             if (fread(&len, sizeof(len), 1, f) != 1 || len > (1ULL << 32)) {
                 ok = 0;
@@ -357,23 +409,33 @@ static int cache_read(struct detect_engine *e, const char *path)
         }
     }
     fclose(f);
-    if (!ok) {
-        for (unsigned b = 0; b < DB__COUNT; b++) {
-            hs_database_t **dbs[3] = {&e->pf[b].lit, &e->pf[b].re, &e->pf[b].pcre};
-            for (int k = 0; k < 3; k++) {
-                if (*dbs[k])
-                    hs_free_database(*dbs[k]);
-                *dbs[k] = NULL;
-            }
-        }
-    }
+    if (!ok)
+        free_dbs(e);
     return ok;
+}
+
+/* Makes directory dir and its missing parents (mode 0750). 0, or -1. */
+static int mkdir_parents(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return -1;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0750) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0750) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* Writes the databases to path atomically (a temporary file, then rename). */
 static void cache_write(struct detect_engine *e, const char *dir, const char *path)
 {
-    mkdir(dir, 0750);
+    if (mkdir_parents(dir) < 0)
+        return;
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
@@ -381,14 +443,16 @@ static void cache_write(struct detect_engine *e, const char *dir, const char *pa
         return;
     int ok = fwrite(CACHE_MAGIC, 1, 8, f) == 8;
     for (unsigned b = 0; ok && b < DB__COUNT; b++) {
-        hs_database_t *dbs[3] = {e->pf[b].lit, e->pf[b].re, e->pf[b].pcre};
-        for (int k = 0; ok && k < 3; k++) {
+        hs_database_t **dbs[PF_NDB];
+        pf_dbs(&e->pf[b], dbs);
+        for (int k = 0; ok && k < PF_NDB; k++) {
             uint64_t len = 0;
             char *bytes = NULL;
             size_t slen = 0;
-            if (dbs[k] && hs_serialize_database(dbs[k], &bytes, &slen) == HS_SUCCESS)
+            if (*dbs[k] && hs_serialize_database(*dbs[k], &bytes, &slen) == HS_SUCCESS)
                 len = slen;
-            ok = fwrite(&len, sizeof(len), 1, f) == 1 && (len == 0 || fwrite(bytes, 1, len, f) == len);
+            ok = fwrite(&len, sizeof(len), 1, f) == 1 &&
+                 (len == 0 || fwrite(bytes, 1, len, f) == len);
             free(bytes);
         }
     }
@@ -400,30 +464,67 @@ static void cache_write(struct detect_engine *e, const char *dir, const char *pa
         unlink(tmp);
 }
 
+/* Fills the pattern -> rules arrays of pf from b. 0, or -1 out of memory. */
+static int finish_dir(struct prefilter_dir *pf, struct build *x, struct detect_load_report *rep)
+{
+    pf->nlit = x->lit.n;
+    pf->max_lit = x->max_lit;
+    pf->npat = x->lit.n + x->re.n;
+    /* Regex pair ids come after the literals. */
+    for (unsigned i = 0; i < x->npairs; i++)
+        if (x->pairs[i].pat & 0x80000000u)
+            x->pairs[i].pat = pf->nlit + (x->pairs[i].pat & 0x7fffffffu);
+    if (x->npairs > 1)
+        qsort(x->pairs, x->npairs, sizeof(*x->pairs), cmp_pair);
+    pf->start = calloc(pf->npat + 1, sizeof(uint32_t));
+    pf->sigs = malloc((x->npairs ? x->npairs : 1) * sizeof(uint32_t));
+    if (pf->start == NULL || pf->sigs == NULL)
+        return -1;
+    for (unsigned i = 0; i < x->npairs; i++) {
+        pf->sigs[i] = x->pairs[i].sig;
+        pf->start[x->pairs[i].pat + 1]++;
+    }
+    for (unsigned i = 0; i < pf->npat; i++)
+        pf->start[i + 1] += pf->start[i];
+    pf->always = x->always;
+    pf->nalways = x->nalways;
+    x->always = NULL;
+    rep->prefilter_patterns += pf->npat;
+    rep->prefilter_dbs += (pf->lit != NULL) + (pf->re != NULL);
+    rep->always_checked += pf->nalways;
+    return 0;
+}
+
 int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
                            struct detect_load_report *rep, char *errbuf)
 {
-    struct build *bl = calloc(DB__COUNT, sizeof(*bl));
-    if (bl == NULL) {
-        vg_errbuf_set(errbuf, "out of memory");
-        return -1;
-    }
+    struct build *bl = calloc(DB__COUNT * 2, sizeof(*bl));
+    struct pat_list *pcre = calloc(DB__COUNT, sizeof(*pcre));
     int rc = -1;
-    if (collect(e, bl, rep) < 0) {
+    if (bl == NULL || pcre == NULL) {
+        vg_errbuf_set(errbuf, "out of memory");
+        goto out;
+    }
+    if (collect(e, bl, pcre, rep) < 0) {
         vg_errbuf_set(errbuf, "out of memory building the prefilter");
         goto out;
     }
 
     char key[65], path[4200] = "";
-    cache_key(bl, key);
+    cache_key(bl, pcre, key);
     if (cache_dir != NULL) {
         snprintf(path, sizeof(path), "%s/vigil-%s.hsdb", cache_dir, key);
         rep->cache_hit = cache_read(e, path);
     }
     for (unsigned b = 0; b < DB__COUNT && !rep->cache_hit; b++) {
-        if ((bl[b].lit.n && !(e->pf[b].lit = compile_list(&bl[b].lit, 1, errbuf, "literal", b))) ||
-            (bl[b].re.n && !(e->pf[b].re = compile_list(&bl[b].re, 0, errbuf, "regex", b))) ||
-            (bl[b].pcre.n && !(e->pf[b].pcre = compile_list(&bl[b].pcre, 0, errbuf, "pcre", b))))
+        struct prefilter *pf = &e->pf[b];
+        for (unsigned d = 0; d < 2; d++) {
+            struct build *x = &bl[b * 2 + d];
+            if ((x->lit.n && !(pf->d[d].lit = compile_list(&x->lit, 1, errbuf, "literal", b))) ||
+                (x->re.n && !(pf->d[d].re = compile_list(&x->re, 0, errbuf, "regex", b))))
+                goto out;
+        }
+        if (pcre[b].n && !(pf->pcre = compile_list(&pcre[b], 0, errbuf, "pcre", b)))
             goto out;
     }
     if (!rep->cache_hit && cache_dir != NULL)
@@ -431,68 +532,43 @@ int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
 
     for (unsigned b = 0; b < DB__COUNT; b++) {
         struct prefilter *pf = &e->pf[b];
-        struct build *x = &bl[b];
-        pf->nlit = x->lit.n;
-        pf->npat = x->lit.n + x->re.n;
-        pf->npcre = x->pcre.n;
-        /* Regex pair ids come after the literals. */
-        for (unsigned i = 0; i < x->npairs; i++)
-            if (x->pairs[i].pat & 0x80000000u)
-                x->pairs[i].pat = pf->nlit + (x->pairs[i].pat & 0x7fffffffu);
-        if (x->npairs > 1)
-            qsort(x->pairs, x->npairs, sizeof(*x->pairs), cmp_pair);
-        pf->start = calloc(pf->npat + 1, sizeof(uint32_t));
-        pf->sigs = malloc((x->npairs ? x->npairs : 1) * sizeof(uint32_t));
-        if (pf->start == NULL || pf->sigs == NULL) {
-            vg_errbuf_set(errbuf, "out of memory");
-            goto out;
+        pf->npcre = pcre[b].n;
+        rep->prefilter_dbs += pf->pcre != NULL;
+        for (unsigned d = 0; d < 2; d++) {
+            if (finish_dir(&pf->d[d], &bl[b * 2 + d], rep) < 0) {
+                vg_errbuf_set(errbuf, "out of memory");
+                goto out;
+            }
         }
-        for (unsigned i = 0; i < x->npairs; i++) {
-            pf->sigs[i] = x->pairs[i].sig;
-            pf->start[x->pairs[i].pat + 1]++;
-        }
-        for (unsigned i = 0; i < pf->npat; i++)
-            pf->start[i + 1] += pf->start[i];
-        pf->always = x->always;
-        pf->nalways = x->nalways;
-        x->always = NULL;
-        rep->prefilter_patterns += pf->npat;
-        rep->prefilter_dbs += (pf->lit != NULL) + (pf->re != NULL) + (pf->pcre != NULL);
-        rep->always_checked += pf->nalways;
     }
     rc = 0;
 out:
-    for (unsigned b = 0; b < DB__COUNT; b++) {
-        pl_free(&bl[b].lit);
-        pl_free(&bl[b].re);
-        pl_free(&bl[b].pcre);
-        free(bl[b].pairs);
-        free(bl[b].always);
-    }
+    for (unsigned i = 0; bl != NULL && i < DB__COUNT * 2; i++)
+        build_free(&bl[i]);
+    for (unsigned b = 0; pcre != NULL && b < DB__COUNT; b++)
+        pl_free(&pcre[b]);
     free(bl);
+    free(pcre);
     return rc;
 }
 
 void detect_prefilter_free(struct detect_engine *e)
 {
+    free_dbs(e);
     for (unsigned b = 0; b < DB__COUNT; b++) {
         struct prefilter *pf = &e->pf[b];
-        if (pf->lit)
-            hs_free_database(pf->lit);
-        if (pf->re)
-            hs_free_database(pf->re);
-        if (pf->pcre)
-            hs_free_database(pf->pcre);
-        free(pf->start);
-        free(pf->sigs);
-        free(pf->always);
+        for (unsigned d = 0; d < 2; d++) {
+            free(pf->d[d].start);
+            free(pf->d[d].sigs);
+            free(pf->d[d].always);
+        }
         memset(pf, 0, sizeof(*pf));
     }
 }
 
 struct scan_ctx {
     struct detect_thread *t;
-    const struct prefilter *pf;
+    const struct prefilter_dir *pf;
     unsigned offset; /* added to the ids of the database scanned */
 };
 
@@ -520,30 +596,112 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* Candidate lists are sorted on every scan, and qsort's calls through a comparator cost: short
+ * lists take an insertion sort, longer ones an 8-bit radix sort, one pass per byte of limit. */
+void detect_sort_u32(uint32_t *v, unsigned n, uint32_t *tmp, uint32_t limit)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    if (n <= 32) {
+        for (unsigned i = 1; i < n; i++) {
+            uint32_t x = v[i];
+            unsigned j = i;
+            while (j > 0 && v[j - 1] > x) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+        return;
+    }
+    uint32_t *src = v, *dst = tmp;
+    for (unsigned shift = 0; shift < 32 && (limit >> shift) != 0; shift += 8) {
+        unsigned cnt[257] = {0};
+        for (unsigned i = 0; i < n; i++)
+            cnt[((src[i] >> shift) & 0xff) + 1]++;
+        for (unsigned k = 0; k < 256; k++)
+            cnt[k + 1] += cnt[k];
+        for (unsigned i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 0xff]++] = src[i];
+        uint32_t *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
 }
 
-void detect_prefilter_scan(struct detect_thread *t, unsigned id, const uint8_t *buf, uint32_t len)
+uint32_t detect_txmark_begin(struct detect_thread *t)
 {
-    const struct prefilter *pf = &t->e->pf[id];
+    if (++t->txstamp == 0) {
+        memset(t->txmark, 0, t->e->nsigs * sizeof(*t->txmark));
+        t->txstamp = 1;
+    }
+    return t->txstamp;
+}
+
+void detect_prefilter_begin(struct detect_thread *t)
+{
     if (++t->stamp == 0) {
         memset(t->mark, 0, t->e->nsigs * sizeof(*t->mark));
         t->stamp = 1;
     }
     t->ncand = 0;
+}
+
+void detect_prefilter_add(struct detect_thread *t, uint32_t sig)
+{
+    add_cand(t, sig);
+}
+
+/* The prefilter of buffer id for direction dir (anything but 1 counts as to server). */
+static const struct prefilter_dir *pf_dir(const struct detect_thread *t, unsigned id, int dir)
+{
+    return &t->e->pf[id].d[dir == 1];
+}
+
+void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir)
+{
+    const struct prefilter_dir *pf = pf_dir(t, id, dir);
     for (unsigned i = 0; i < pf->nalways; i++)
         add_cand(t, pf->always[i]);
-    if (len > 0) {
-        struct scan_ctx sc = {t, pf, 0};
-        if (pf->lit)
-            hs_scan(pf->lit, (const char *)buf, len, 0, t->scratch, on_match, &sc);
-        sc.offset = pf->nlit;
-        if (pf->re)
-            hs_scan(pf->re, (const char *)buf, len, 0, t->scratch, on_match, &sc);
-    }
+}
+
+void detect_prefilter_literals(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
+                               uint32_t len)
+{
+    const struct prefilter_dir *pf = pf_dir(t, id, dir);
+    struct scan_ctx sc = {t, pf, 0};
+    if (pf->lit && len > 0)
+        hs_scan(pf->lit, (const char *)buf, len, 0, t->scratch, on_match, &sc);
+}
+
+void detect_prefilter_regexes(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
+                              uint32_t len)
+{
+    const struct prefilter_dir *pf = pf_dir(t, id, dir);
+    struct scan_ctx sc = {t, pf, pf->nlit};
+    if (pf->re && len > 0)
+        hs_scan(pf->re, (const char *)buf, len, 0, t->scratch, on_match, &sc);
+}
+
+void detect_prefilter_end(struct detect_thread *t)
+{
     if (t->ncand > 1)
-        qsort(t->cand, t->ncand, sizeof(*t->cand), cmp_u32);
+        detect_sort_u32(t->cand, t->ncand, t->cand_tmp, t->e->nsigs);
+}
+
+void detect_prefilter_scan(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
+                           uint32_t len)
+{
+    detect_prefilter_begin(t);
+    detect_prefilter_always(t, id, dir);
+    detect_prefilter_literals(t, id, dir, buf, len);
+    detect_prefilter_regexes(t, id, dir, buf, len);
+    detect_prefilter_end(t);
+}
+
+int detect_prefilter_empty(const struct detect_engine *e, unsigned id)
+{
+    const struct prefilter *pf = &e->pf[id];
+    return pf->d[0].npat == 0 && pf->d[0].nalways == 0 && pf->d[1].npat == 0 &&
+           pf->d[1].nalways == 0;
 }
