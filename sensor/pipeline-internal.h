@@ -51,6 +51,7 @@ struct worker {
     struct detect_engine *engine;
     struct detect_thread *dt;
     struct detect_stats dstats_old; /* counters of thread contexts replaced by reloads */
+    pthread_mutex_t dt_lock;        /* held to swap dt on a reload and to read its counters */
     struct flow_table *flows;
     struct app_layer *app; /* NULL when app-layer.enabled is no */
     struct app_io io;      /* how the app layer reaches detection and the log */
@@ -76,7 +77,11 @@ int worker_init(struct worker *w, unsigned id, const struct sensor_settings *set
                 struct detect_engine **engine_slot, unsigned *switched, char *errbuf);
 
 /* Adds the worker's detection counters (all rulesets it used) into out. */
-void worker_detect_stats(const struct worker *w, struct detect_stats *out);
+void worker_detect_stats(struct worker *w, struct detect_stats *out);
+
+/* Adds the worker's per-rule counters into out (one per rule of e) if it runs e; else nothing. */
+void worker_rule_stats_add(struct worker *w, const struct detect_engine *e,
+                           struct detect_rule_stats *out);
 
 /* The worker thread: processes batches until one carries BATCH_EOF, then flushes its flows. */
 void *worker_main(void *arg);

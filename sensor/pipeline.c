@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "pipeline-internal.h"
+#include "vigil/defrag.h"
 #include "vigil/enrich.h"
 #include "vigil/files.h"
-#include "vigil/defrag.h"
 #include "vigil/progress.h"
 #include "vigil/stats.h"
 
@@ -18,11 +18,23 @@ static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
 static volatile sig_atomic_t reload_requested;
 
-void sensor_request_stop(void) { stop_requested = 1; }
-void sensor_request_reopen(void) { reopen_requested = 1; }
-void sensor_request_reload(void) { reload_requested = 1; }
+void sensor_request_stop(void)
+{
+    stop_requested = 1;
+}
+void sensor_request_reopen(void)
+{
+    reopen_requested = 1;
+}
+void sensor_request_reload(void)
+{
+    reload_requested = 1;
+}
 
-int pipeline_stop_requested(void) { return stop_requested; }
+int pipeline_stop_requested(void)
+{
+    return stop_requested;
+}
 
 int pipeline_take_reopen(void)
 {
@@ -80,8 +92,7 @@ void pipeline_reload_step(struct pipeline *pl)
             pl->reload_failures++;
         }
     }
-    if (pl->retired != NULL &&
-        __atomic_load_n(&pl->switched, __ATOMIC_ACQUIRE) >= pl->nworkers) {
+    if (pl->retired != NULL && __atomic_load_n(&pl->switched, __ATOMIC_ACQUIRE) >= pl->nworkers) {
         detect_engine_free(pl->retired);
         pl->retired = NULL;
     }
@@ -230,13 +241,29 @@ static int files_start(struct pipeline *pl, char *errbuf)
         struct file_rules_info ri;
         file_engine_rules_info(pl->files, &ri);
         if (ri.files > 0)
-            fprintf(stderr,
-                    "vigil-sensor: yara: %u rules from %u files (%u failed)%s in %.2f s\n",
+            fprintf(stderr, "vigil-sensor: yara: %u rules from %u files (%u failed)%s in %.2f s\n",
                     ri.rules, ri.files, ri.files_bad, ri.from_cache ? " from the cache" : "",
                     (double)ri.load_usec / 1e6);
     }
     return rc;
 }
+
+/* The per-rule counters of the ruleset in force, summed over the workers that run it (counters
+ * of rulesets replaced by a reload are not carried over). A new array, or NULL. */
+static struct detect_rule_stats *pipeline_rule_stats(struct pipeline *pl)
+{
+    if (pl->engine == NULL)
+        return NULL;
+    unsigned n = detect_engine_rule_count(pl->engine);
+    struct detect_rule_stats *rs = calloc(n ? n : 1, sizeof(*rs));
+    if (rs == NULL)
+        return NULL;
+    for (unsigned i = 0; i < pl->nworkers; i++)
+        worker_rule_stats_add(&pl->workers[i], pl->engine, rs);
+    return rs;
+}
+
+#define STATS_TOP_RULES 10
 
 void pipeline_write_stats(struct pipeline *pl)
 {
@@ -247,10 +274,32 @@ void pipeline_write_stats(struct pipeline *pl)
     json_t *rec = json_object();
     eve_set_time(rec, "timestamp", vg_wallclock());
     json_object_set_new(rec, "event_type", json_string("stats"));
-    json_object_set_new(rec, "stats", eve_stats_object(&s));
+    json_t *so = eve_stats_object(&s);
+    struct detect_rule_stats *rs = pipeline_rule_stats(pl);
+    json_t *det = so ? json_object_get(so, "detect") : NULL;
+    if (rs != NULL && det != NULL) /* the rules checked most: where detection spends its time */
+        json_object_set_new(
+            det, "rules",
+            detect_profile_top(pl->engine, rs, STATS_TOP_RULES, pl->set->rule_profiling));
+    free(rs);
+    json_object_set_new(rec, "stats", so);
     eve_writer_write(pl->eve, rec);
     eve_writer_flush(pl->eve);
     json_decref(rec);
+}
+
+/* Writes OUTDIR/rule_perf.json (detect.profiling: yes); a failure is reported, not fatal. */
+static void pipeline_write_rule_profile(struct pipeline *pl)
+{
+    char path[sizeof(pl->set->outdir) + 32], err[VG_ERRBUF_SIZE];
+    snprintf(path, sizeof(path), "%s/rule_perf.json", pl->set->outdir);
+    struct detect_rule_stats *rs = pipeline_rule_stats(pl);
+    if (rs == NULL || detect_profile_write(path, pl->engine, rs, vg_wallclock(), err) < 0)
+        fprintf(stderr, "vigil-sensor: rule profile not written: %s\n",
+                rs == NULL ? "out of memory" : err);
+    else
+        fprintf(stderr, "vigil-sensor: rule profile written to %s\n", path);
+    free(rs);
 }
 
 /* Creates outdir if it does not exist. */
@@ -383,8 +432,8 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
         return -1;
     }
     for (unsigned i = 0; i < pl.nworkers; i++) {
-        if (worker_init(&pl.workers[i], i, set, &ectx, pl.sink, pl.files, &pl.engine,
-                        &pl.switched, errbuf) < 0) {
+        if (worker_init(&pl.workers[i], i, set, &ectx, pl.sink, pl.files, &pl.engine, &pl.switched,
+                        errbuf) < 0) {
             pipeline_free(&pl);
             return -1;
         }
@@ -469,6 +518,8 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
     if (pl.files != NULL)
         file_engine_drain(pl.files);
     pipeline_write_stats(&pl);
+    if (set->rule_profiling && pl.engine != NULL)
+        pipeline_write_rule_profile(&pl);
 
     struct sensor_stats s;
     pipeline_collect_stats(&pl, &s);

@@ -112,17 +112,20 @@ static void worker_follow_engine(struct worker *w)
         fprintf(stderr, "vigil-sensor: worker %u: keeping the previous rules: %s\n", w->id, err);
         return;
     }
+    pthread_mutex_lock(&w->dt_lock); /* the capture thread may be reading w->dt's counters */
     if (w->dt != NULL) {
         detect_thread_stats(w->dt, &w->dstats_old);
         detect_thread_free(w->dt);
     }
     w->dt = dt;
     w->engine = cur;
+    pthread_mutex_unlock(&w->dt_lock);
     __atomic_add_fetch(w->switched, 1, __ATOMIC_RELEASE);
 }
 
-void worker_detect_stats(const struct worker *w, struct detect_stats *out)
+void worker_detect_stats(struct worker *w, struct detect_stats *out)
 {
+    pthread_mutex_lock(&w->dt_lock);
     out->alerts += w->dstats_old.alerts;
     out->packets_inspected += w->dstats_old.packets_inspected;
     out->streams_inspected += w->dstats_old.streams_inspected;
@@ -133,6 +136,16 @@ void worker_detect_stats(const struct worker *w, struct detect_stats *out)
     out->suppressed += w->dstats_old.suppressed;
     if (w->dt != NULL)
         detect_thread_stats(w->dt, out);
+    pthread_mutex_unlock(&w->dt_lock);
+}
+
+void worker_rule_stats_add(struct worker *w, const struct detect_engine *e,
+                           struct detect_rule_stats *out)
+{
+    pthread_mutex_lock(&w->dt_lock);
+    if (w->dt != NULL && w->engine == e)
+        detect_thread_rule_stats_add(w->dt, out);
+    pthread_mutex_unlock(&w->dt_lock);
 }
 
 /* What both modes set up: detection, flows, enrichment cache, app layer, files, EVE writer. */
@@ -191,6 +204,7 @@ static int worker_init_common(struct worker *w, unsigned id, const struct sensor
                               unsigned *switched, char *errbuf)
 {
     memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->dt_lock, NULL);
     w->id = id;
     w->set = set;
     w->ectx = ectx;
@@ -243,6 +257,7 @@ void worker_destroy(struct worker *w)
 {
     detect_thread_free(w->dt);
     w->dt = NULL;
+    pthread_mutex_destroy(&w->dt_lock);
     eve_writer_free(w->eve);
     w->eve = NULL;
     flow_table_free(w->flows);

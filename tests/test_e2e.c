@@ -188,8 +188,7 @@ Test(e2e, fragments_are_reassembled)
     expect_flow(&e, "10.2.0.1", 7000, 1, 0, 20 + 8 + 3000, 0, "new");
     expect_flow(&e, "10.2.0.1", 7002, 1, 0, 20 + 8 + 2000, 0, "new");
     expect_flow(&e, "10.2.0.1", 7004, 1, 0, 20 + 40, 0, "new");
-    expect_flow(&e, "2001:0db8:0000:0000:0000:0000:0000:00f1", 8000, 1, 0, 40 + 8 + 2000, 0,
-                "new");
+    expect_flow(&e, "2001:0db8:0000:0000:0000:0000:0000:00f1", 8000, 1, 0, 40 + 8 + 2000, 0, "new");
     cr_assert_eq(tu_count(&e, "anomaly", "anomaly.event", "decoder.ipv4.frag_overlap"), 1);
     json_t *s = tu_stats(&e);
     cr_assert_eq(tu_int(s, "stats.defrag.ipv4.fragments"), 8);
@@ -205,10 +204,10 @@ Test(e2e, fragments_are_reassembled)
 Test(e2e, malformed_packets_raise_anomalies)
 {
     static const char *const events[] = {
-        "ethernet.pkt_too_small", "ipv4.hlen_too_small", "ipv4.trunc_pkt",
-        "ipv4.wrong_ip_version",  "tcp.hlen_too_small",  "tcp.pkt_too_small",
-        "udp.len_invalid",        "ipv6.trunc_pkt",      "ipv6.trunc_exthdr",
-        "icmpv4.unknown_type",    "tcp.opt_invalid_len", "gre.wrong_version",
+        "ethernet.pkt_too_small", "ipv4.hlen_too_small",  "ipv4.trunc_pkt",
+        "ipv4.wrong_ip_version",  "tcp.hlen_too_small",   "tcp.pkt_too_small",
+        "udp.len_invalid",        "ipv6.trunc_pkt",       "ipv6.trunc_exthdr",
+        "icmpv4.unknown_type",    "tcp.opt_invalid_len",  "gre.wrong_version",
         "vlan.header_too_small",  "ipv4.opt_invalid_len", "ipv6.rh_type_0",
         "vlan.too_many_layers",   "icmpv6.pkt_too_small", "udp.hlen_too_small"};
     struct tu_events e;
@@ -263,15 +262,13 @@ Test(e2e, truncated_capture_keeps_what_came_before)
     free(out);
 
     cr_assert_eq(run("truncated.pcapng", &e, &out, NULL), 0);
-    cr_assert(strstr(out, "truncated.pcapng: corrupt or truncated near offset") != NULL, "%s",
-              out);
+    cr_assert(strstr(out, "truncated.pcapng: corrupt or truncated near offset") != NULL, "%s", out);
     cr_assert_eq(tu_int(tu_stats(&e), "stats.decoder.pkts"), 31);
     tu_events_free(&e);
     free(out);
 
     cr_assert_eq(run("bad-record.pcap", &e, &out, NULL), 0);
-    cr_assert(strstr(out, "bad-record.pcap: corrupt or truncated at offset 94") != NULL, "%s",
-              out);
+    cr_assert(strstr(out, "bad-record.pcap: corrupt or truncated at offset 94") != NULL, "%s", out);
     cr_assert_eq(tu_int(tu_stats(&e), "stats.decoder.pkts"), 1);
     tu_events_free(&e);
     free(out);
@@ -416,9 +413,9 @@ Test(e2e, events_identical_for_any_thread_count)
         json_object_del(json_object_get(stats[0], "flow"), "memuse");
         const char *keys[] = {"decoder", "flow", "defrag", "capture"};
         for (size_t k = 0; k < 4; k++)
-            cr_assert(json_equal(json_object_get(stats[t], keys[k]),
-                                 json_object_get(stats[0], keys[k])),
-                      "stats.%s differs for --threads %d", keys[k], t + 1);
+            cr_assert(
+                json_equal(json_object_get(stats[t], keys[k]), json_object_get(stats[0], keys[k])),
+                "stats.%s differs for --threads %d", keys[k], t + 1);
     }
     for (int t = 0; t < 3; t++) {
         for (size_t i = 0; i < n[t]; i++)
@@ -453,7 +450,9 @@ Test(e2e, command_line)
         {{sensor, "--threads", "0", "-r", "x", NULL}, "--threads takes a number", 1},
         {{sensor, "-r", "x.pcap", "-i", "lo", NULL}, "either -r or -i", 1},
         {{sensor, "-i", "vigil-no-such0", NULL}, "vigil-no-such0: no such interface", 1},
-        {{sensor, "-c", "/nonexistent.yaml", "-r", "x", NULL}, "/nonexistent.yaml: No such file", 1},
+        {{sensor, "-c", "/nonexistent.yaml", "-r", "x", NULL},
+         "/nonexistent.yaml: No such file",
+         1},
         {{sensor, "--set", "flow.memcap=lots", "-r", "x", NULL}, "flow.memcap: expected a size", 1},
         {{sensor, "--set", "novalue", NULL}, "--set takes KEY=VALUE", 1},
     };
@@ -501,8 +500,8 @@ Test(e2e, attack_chain_sample_alerts_every_stage)
     struct {
         const char *sid;
         size_t n;
-    } want[] = {{"9000001", 2}, {"9000010", 1}, {"9000011", 1}, {"9000020", 5},
-                {"9000021", 1}, {"9000030", 1}};
+    } want[] = {{"9000001", 2}, {"9000010", 1}, {"9000011", 1},
+                {"9000020", 5}, {"9000021", 1}, {"9000030", 1}};
     size_t total = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         size_t n = tu_count(&e, "alert", "alert.signature_id", want[i].sid);
@@ -518,6 +517,65 @@ Test(e2e, attack_chain_sample_alerts_every_stage)
     tu_events_free(&e);
     free(out);
     tu_rmdir(dir);
+}
+
+/* Per-rule counters: the stats record lists the rules checked most; detect.profiling writes
+ * rule_perf.json with every checked rule, the most ticks first, and both agree with the totals. */
+Test(e2e, rule_counters_in_stats_and_rule_perf)
+{
+    char rules[4200], perf[4300];
+    snprintf(rules, sizeof(rules), "%s/rules/vigil.rules", tu_env("VIGIL_SOURCE_DIR"));
+    for (int profiling = 0; profiling <= 1; profiling++) {
+        char *dir = tu_tmpdir();
+        struct tu_events e;
+        char *out = NULL;
+        cr_assert_eq(tu_sensor(dir, &e, &out, "-r", tu_pcap("attack-chain.pcap"), "-S", rules,
+                               "--set", profiling ? "detect.profiling=yes" : "detect.profiling=no",
+                               NULL),
+                     0, "%s", out);
+        json_t *st = tu_stats(&e);
+        json_t *top =
+            json_object_get(json_object_get(json_object_get(st, "stats"), "detect"), "rules");
+        cr_assert(json_is_array(top));
+        cr_assert_eq(json_array_size(top), 6, "every bundled rule is checked on the sample");
+        long long prev = -1, checks = 0;
+        size_t i;
+        json_t *r;
+        json_array_foreach(top, i, r)
+        {
+            long long c = tu_int(r, "checks");
+            long long key = profiling ? tu_int(r, "ticks_total") : c;
+            cr_assert(prev < 0 || key <= prev, "sorted, the largest first");
+            prev = key;
+            checks += c;
+            char sid[32];
+            snprintf(sid, sizeof(sid), "%lld", tu_int(r, "signature_id"));
+            cr_assert_geq(tu_int(r, "matches"),
+                          (long long)tu_count(&e, "alert", "alert.signature_id", sid));
+            cr_assert_leq(tu_int(r, "matches"), c);
+            cr_assert_eq(json_object_get(r, "ticks_total") != NULL, profiling);
+        }
+        cr_assert_eq(checks, tu_int(st, "stats.detect.rules_checked"));
+        snprintf(perf, sizeof(perf), "%s/rule_perf.json", dir);
+        json_error_t jerr;
+        json_t *doc = json_load_file(perf, 0, &jerr);
+        if (!profiling) {
+            cr_assert_null(doc, "no rule_perf.json without detect.profiling");
+        } else {
+            cr_assert_not_null(doc, "%s", jerr.text);
+            cr_assert_eq(tu_int(doc, "rules_loaded"), 6);
+            cr_assert_eq(json_array_size(json_object_get(doc, "rules")), 6);
+            long long fchecks = 0;
+            json_array_foreach(json_object_get(doc, "rules"), i, r) fchecks += tu_int(r, "checks");
+            cr_assert_eq(fchecks, checks, "the file counts what the stats count");
+            cr_assert(strstr(out, "rule profile written to") != NULL, "%s", out);
+            json_decref(doc);
+        }
+        tu_events_free(&e);
+        free(out);
+        tu_rmdir(dir);
+        free(dir);
+    }
 }
 
 /* The EICAR download is carved, hashed, matched by the bundled YARA rule and stored by hash. */

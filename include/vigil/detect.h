@@ -268,6 +268,22 @@ struct detect_rule_stats {
 };
 void detect_thread_rule_stats_add(const struct detect_thread *t, struct detect_rule_stats *out);
 
+/*
+ * The at most top rules of e with the most checks (the most ticks when by_ticks) as a JSON array
+ * of {"signature_id", "gid", "rev", "checks", "matches"}, plus "ticks_total", "ticks_avg" and
+ * "percent" when by_ticks. rs has one entry per rule of e; rules never checked are left out.
+ * Returns a new array, or NULL when out of memory.
+ */
+json_t *detect_profile_top(const struct detect_engine *e, const struct detect_rule_stats *rs,
+                           unsigned top, int by_ticks);
+
+/*
+ * Writes rule profiling as Suricata's rule_perf JSON to path: every checked rule, the most ticks
+ * first. 0, or -1 + errbuf when the file cannot be written.
+ */
+int detect_profile_write(const char *path, const struct detect_engine *e,
+                         const struct detect_rule_stats *rs, vg_time_t now, char *errbuf);
+
 /* The info of rule i (0 <= i < rule count). */
 const struct detect_sig_info *detect_engine_sig(const struct detect_engine *e, unsigned i);
 
