@@ -1,6 +1,8 @@
-/* detect-match.c: runs a rule's items over one buffer: content positions, pcre, byte_*, isdataat. */
+/* detect-match.c: runs a rule's items over one buffer: content positions, pcre, byte_*, isdataat.
+ */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <emmintrin.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,20 +11,57 @@
 
 #define B64_MAX 65536
 
-static const uint8_t *find_nocase(const uint8_t *h, uint32_t hlen, const uint8_t *n, uint32_t nlen)
+static inline uint8_t lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
+}
+
+/* n[0..len) equals h[0..len), ASCII letters compared without case when nocase. */
+static inline int same(const uint8_t *h, const uint8_t *n, uint32_t len, int nocase)
+{
+    if (!nocase)
+        return memcmp(h, n, len) == 0;
+    for (uint32_t k = 0; k < len; k++)
+        if (lower(h[k]) != lower(n[k]))
+            return 0;
+    return 1;
+}
+
+/*
+ * First occurrence of n in h, or NULL. Sixteen positions at a time (SSE2): a position is a
+ * candidate when the pattern's first and last bytes are there (the case bit ignored for letters
+ * under nocase), and only candidates are compared in full.
+ */
+static const uint8_t *find(const uint8_t *h, uint32_t hlen, const uint8_t *n, uint32_t nlen,
+                           int nocase)
 {
     if (nlen == 0 || hlen < nlen)
         return NULL;
-    uint8_t lo = (uint8_t)tolower(n[0]), up = (uint8_t)toupper(n[0]);
-    for (uint32_t i = 0; i + nlen <= hlen; i++) {
-        if (h[i] != lo && h[i] != up)
-            continue;
-        uint32_t k = 1;
-        while (k < nlen && tolower(h[i + k]) == tolower(n[k]))
-            k++;
-        if (k == nlen)
-            return h + i;
+    uint8_t f = nocase ? lower(n[0]) : n[0], l = nocase ? lower(n[nlen - 1]) : n[nlen - 1];
+    uint8_t fm = nocase && f >= 'a' && f <= 'z' ? 0x20 : 0;
+    uint8_t lm = nocase && l >= 'a' && l <= 'z' ? 0x20 : 0;
+    uint32_t i = 0;
+    if (hlen >= nlen + 15) {
+        const __m128i F = _mm_set1_epi8((char)f), L = _mm_set1_epi8((char)l);
+        const __m128i FM = _mm_set1_epi8((char)fm), LM = _mm_set1_epi8((char)lm);
+        for (; i + nlen + 15 <= hlen; i += 16) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(h + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(h + i + nlen - 1));
+            __m128i eq = _mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(a, FM), F),
+                                       _mm_cmpeq_epi8(_mm_or_si128(b, LM), L));
+            unsigned mask = (unsigned)_mm_movemask_epi8(eq);
+            while (mask != 0) {
+                unsigned bit = (unsigned)__builtin_ctz(mask);
+                if (nlen <= 2 || same(h + i + bit + 1, n + 1, nlen - 2, nocase))
+                    return h + i + bit;
+                mask &= mask - 1;
+            }
+        }
     }
+    for (; i + nlen <= hlen; i++)
+        if ((h[i] | fm) == f && (h[i + nlen - 1] | lm) == l &&
+            (nlen <= 2 || same(h + i + 1, n + 1, nlen - 2, nocase)))
+            return h + i;
     return NULL;
 }
 
@@ -31,9 +70,8 @@ static int64_t search(const struct sm *m, const uint8_t *buf, uint32_t from, uin
 {
     if (to <= from || to - from < m->c.len)
         return -1;
-    const uint8_t *r = (m->flags & SM_F_NOCASE)
-                           ? find_nocase(buf + from, to - from, m->c.pat, m->c.len)
-                           : memmem(buf + from, to - from, m->c.pat, m->c.len);
+    const uint8_t *r =
+        find(buf + from, to - from, m->c.pat, m->c.len, (m->flags & SM_F_NOCASE) != 0);
     return r ? (int64_t)(r - buf) : -1;
 }
 
@@ -102,21 +140,36 @@ static int byte_test(const struct inspect_ctx *c, const struct sm *m, uint32_t p
     uint64_t t = (uint64_t)num(c, &b->value);
     int r;
     switch (b->op) {
-    case BOP_LT: r = v < t; break;
-    case BOP_GT: r = v > t; break;
-    case BOP_EQ: r = v == t; break;
-    case BOP_LE: r = v <= t; break;
-    case BOP_GE: r = v >= t; break;
-    case BOP_AND: r = (v & t) != 0; break;
-    case BOP_XOR: r = (v ^ t) != 0; break;
-    default: r = 0;
+    case BOP_LT:
+        r = v < t;
+        break;
+    case BOP_GT:
+        r = v > t;
+        break;
+    case BOP_EQ:
+        r = v == t;
+        break;
+    case BOP_LE:
+        r = v <= t;
+        break;
+    case BOP_GE:
+        r = v >= t;
+        break;
+    case BOP_AND:
+        r = (v & t) != 0;
+        break;
+    case BOP_XOR:
+        r = (v ^ t) != 0;
+        break;
+    default:
+        r = 0;
     }
     return (b->flags & BF_NEGATE_OP) ? !r : r;
 }
 
 /* Scans buffer id's Hyperscan pcre database once per inspection and remembers the ids hit. */
-static int on_pcre_hit(unsigned id, unsigned long long from, unsigned long long to,
-                       unsigned flags, void *ctx)
+static int on_pcre_hit(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                       void *ctx)
 {
     (void)from;
     (void)to;
@@ -298,8 +351,8 @@ static int inspect(struct inspect_ctx *c, const struct sig_buf *b, unsigned i, u
         if (v > len)
             return 0;
         int64_t from = (bj->flags & BF_FROM_BEGINNING) ? 0
-                       : (bj->flags & BF_FROM_END)      ? (int64_t)len
-                                                        : pos + bj->nbytes;
+                       : (bj->flags & BF_FROM_END)     ? (int64_t)len
+                                                       : pos + bj->nbytes;
         int64_t np = from + (int64_t)v + bj->post_offset;
         if (np < 0 || np > (int64_t)len)
             return 0;
@@ -333,14 +386,29 @@ static int inspect(struct inspect_ctx *c, const struct sig_buf *b, unsigned i, u
         uint64_t v = len;
         int ok;
         switch (r->op) {
-        case RANGE_EQ: ok = v == r->a; break;
-        case RANGE_NE: ok = v != r->a; break;
-        case RANGE_LT: ok = v < r->a; break;
-        case RANGE_GT: ok = v > r->a; break;
-        case RANGE_LE: ok = v <= r->a; break;
-        case RANGE_GE: ok = v >= r->a; break;
-        case RANGE_BETWEEN: ok = v > r->a && v < r->b; break;
-        default: ok = 0;
+        case RANGE_EQ:
+            ok = v == r->a;
+            break;
+        case RANGE_NE:
+            ok = v != r->a;
+            break;
+        case RANGE_LT:
+            ok = v < r->a;
+            break;
+        case RANGE_GT:
+            ok = v > r->a;
+            break;
+        case RANGE_LE:
+            ok = v <= r->a;
+            break;
+        case RANGE_GE:
+            ok = v >= r->a;
+            break;
+        case RANGE_BETWEEN:
+            ok = v > r->a && v < r->b;
+            break;
+        default:
+            ok = 0;
         }
         return ok ? inspect(c, b, i + 1, prev_end, max_end) : 0;
     }

@@ -1,4 +1,5 @@
-/* test_detect.c: the signature engine: rule parsing, content semantics, byte_*, flowbits, thresholds. */
+/* test_detect.c: the signature engine: rule parsing, content semantics, byte_*, flowbits,
+ * thresholds. */
 #include <criterion/criterion.h>
 #include <pcap/dlt.h>
 #include <stdio.h>
@@ -160,36 +161,73 @@ static void one_udp(struct harness *h, const char *rules, const void *payload, s
 Test(detect, content_positions)
 {
     struct harness h;
-    one_udp(&h,
-            "alert udp any any -> any any (content:\"abc\"; sid:1;)\n"
-            "alert udp any any -> any any (content:\"abc\"; depth:3; sid:2;)\n"
-            "alert udp any any -> any any (content:\"abc\"; offset:1; sid:3;)\n"
-            "alert udp any any -> any any (content:\"abc\"; offset:4; depth:5; sid:4;)\n"
-            "alert udp any any -> any any (content:\"ABC\"; nocase; sid:5;)\n"
-            "alert udp any any -> any any (content:\"ABC\"; sid:6;)\n"
-            "alert udp any any -> any any (content:\"xyz\"; endswith; sid:7;)\n"
-            "alert udp any any -> any any (content:\"abc\"; startswith; sid:8;)\n"
-            "alert udp any any -> any any (content:\"abc\"; content:\"xyz\"; distance:0; sid:9;)\n"
-            "alert udp any any -> any any (content:\"abc\"; content:\"xyz\"; within:3; sid:10;)\n"
-            "alert udp any any -> any any (content:\"abc\"; content:\"123\"; distance:0; "
-            "within:3; sid:11;)\n"
-            "alert udp any any -> any any (content:\"xyz\"; content:\"abc\"; distance:-11; "
-            "within:3; sid:12;)\n"
-            "alert udp any any -> any any (content:\"|61 62|c\"; sid:13;)\n"
-            "alert udp any any -> any any (content:!\"zzz\"; sid:14;)\n"
-            "alert udp any any -> any any (content:\"abc\"; content:!\"123\"; distance:0; sid:15;)\n"
-            "alert udp any any -> any any (content:\"abc\"; fast_pattern:only; sid:16;)\n",
-            "abc123abcxyz", 12);
+    one_udp(
+        &h,
+        "alert udp any any -> any any (content:\"abc\"; sid:1;)\n"
+        "alert udp any any -> any any (content:\"abc\"; depth:3; sid:2;)\n"
+        "alert udp any any -> any any (content:\"abc\"; offset:1; sid:3;)\n"
+        "alert udp any any -> any any (content:\"abc\"; offset:4; depth:5; sid:4;)\n"
+        "alert udp any any -> any any (content:\"ABC\"; nocase; sid:5;)\n"
+        "alert udp any any -> any any (content:\"ABC\"; sid:6;)\n"
+        "alert udp any any -> any any (content:\"xyz\"; endswith; sid:7;)\n"
+        "alert udp any any -> any any (content:\"abc\"; startswith; sid:8;)\n"
+        "alert udp any any -> any any (content:\"abc\"; content:\"xyz\"; distance:0; sid:9;)\n"
+        "alert udp any any -> any any (content:\"abc\"; content:\"xyz\"; within:3; sid:10;)\n"
+        "alert udp any any -> any any (content:\"abc\"; content:\"123\"; distance:0; "
+        "within:3; sid:11;)\n"
+        "alert udp any any -> any any (content:\"xyz\"; content:\"abc\"; distance:-11; "
+        "within:3; sid:12;)\n"
+        "alert udp any any -> any any (content:\"|61 62|c\"; sid:13;)\n"
+        "alert udp any any -> any any (content:!\"zzz\"; sid:14;)\n"
+        "alert udp any any -> any any (content:\"abc\"; content:!\"123\"; distance:0; sid:15;)\n"
+        "alert udp any any -> any any (content:\"abc\"; fast_pattern:only; sid:16;)\n",
+        "abc123abcxyz", 12);
     /* payload "abc123abcxyz": abc at 0 and 6, 123 at 3, xyz at 9 (end) */
     static const struct {
         uint32_t sid;
         unsigned n;
-    } want[] = {{1, 1},  {2, 1},  {3, 1},  {4, 1}, {5, 1},  {6, 0},  {7, 1},  {8, 1},
-                {9, 1},  {10, 1}, {11, 1}, {12, 0}, {13, 1}, {14, 1}, {15, 0}, {16, 1}};
+    } want[] = {{1, 1}, {2, 1},  {3, 1},  {4, 1},  {5, 1},  {6, 0},  {7, 1},  {8, 1},
+                {9, 1}, {10, 1}, {11, 1}, {12, 0}, {13, 1}, {14, 1}, {15, 0}, {16, 1}};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-        cr_expect_eq(count(&h, want[i].sid), want[i].n, "sid %u: %u alerts, want %u",
-                     want[i].sid, count(&h, want[i].sid), want[i].n);
+        cr_expect_eq(count(&h, want[i].sid), want[i].n, "sid %u: %u alerts, want %u", want[i].sid,
+                     count(&h, want[i].sid), want[i].n);
     h_free(&h);
+}
+
+/* Content found at every position and block edge of the SIMD search, with and without case; a
+ * non-letter never matches its case-bit twin ('@' 0x40 is not '`' 0x60). */
+Test(detect, content_search_every_position, .timeout = 120)
+{
+    static const char *pats[] = {"q", "Qz", "@Kq", "zYxWvUtSrQpOnMlKj",
+                                 "|40|abcdefghijklmnopqrstuvwxyz0123|40|"};
+    static const char *texts[] = {"Q", "qZ", "@kQ", "ZyXwVuTsRqPoNmLkJ",
+                                  "@ABCDEFGHIJKLMNOPQRSTUVWXYZ0123@"};
+    for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+        char rules[512];
+        snprintf(rules, sizeof(rules),
+                 "alert udp any any -> any any (content:\"%s\"; nocase; sid:1;)\n"
+                 "alert udp any any -> any any (content:\"%s\"; sid:2;)\n"
+                 "alert udp any any -> any any (content:\"%s\"; sid:3;)\n",
+                 pats[k], pats[k], texts[k]);
+        size_t tl = strlen(texts[k]);
+        for (size_t pos = 0; pos + tl <= 64; pos += (pos < 20 ? 1 : 7)) {
+            uint8_t pl[64];
+            memset(pl, '`', sizeof(pl)); /* '`' is '@' with the case bit: never a match */
+            memcpy(pl + pos, texts[k], tl);
+            struct harness h;
+            one_udp(&h, rules, pl, sizeof(pl));
+            cr_assert_eq(count(&h, 1), 1, "pattern %zu at %zu: nocase", k, pos);
+            cr_assert_eq(count(&h, 2), 0, "pattern %zu at %zu: other case", k, pos);
+            cr_assert_eq(count(&h, 3), 1, "pattern %zu at %zu: same case", k, pos);
+            h_free(&h);
+            pl[pos] = '`'; /* the first byte broken: no match either way */
+            if (k >= 2) {
+                one_udp(&h, rules, pl, sizeof(pl));
+                cr_assert_eq(count(&h, 1), 0, "pattern %zu at %zu: broken", k, pos);
+                h_free(&h);
+            }
+        }
+    }
 }
 
 Test(detect, relative_backtracking)
@@ -238,7 +276,8 @@ Test(detect, pcre_and_isdataat)
 Test(detect, byte_keywords)
 {
     /* 00 10 | "AB" | 00 03 'x' 'y' 'z' | "1234" */
-    static const uint8_t pl[] = {0x00, 0x10, 'A', 'B', 0x00, 0x03, 'x', 'y', 'z', '1', '2', '3', '4'};
+    static const uint8_t pl[] = {0x00, 0x10, 'A', 'B', 0x00, 0x03, 'x',
+                                 'y',  'z',  '1', '2', '3',  '4'};
     struct harness h;
     one_udp(&h,
             "alert udp any any -> any any (byte_test:2,=,16,0; sid:1;)\n"
@@ -315,20 +354,21 @@ Test(detect, addresses_ports_and_variables)
 Test(detect, flow_keywords_and_flowbits)
 {
     struct harness h;
-    h_init(&h,
-           "alert tcp any any -> any 80 (flow:established,to_server; content:\"GET\"; "
-           "flowbits:set,saw.get; flowbits:noalert; sid:1;)\n"
-           "alert tcp any 80 -> any any (flow:established,to_client; content:\"200\"; "
-           "flowbits:isset,saw.get; sid:2;)\n"
-           "alert tcp any 80 -> any any (flow:to_client; content:\"200\"; flowbits:isnotset,saw.get; "
-           "sid:3;)\n"
-           "alert tcp any any -> any 80 (flow:not_established; flags:S; sid:4;)\n"
-           "alert tcp any any -> any 80 (flow:established; flags:S; sid:5;)\n"
-           "alert tcp any any -> any 80 (flags:S+; sid:6;)\n"
-           "alert tcp any any -> any 80 (flags:SA; sid:7;)\n"
-           "alert tcp any 80 -> any any (flags:SA; sid:8;)\n"
-           "alert tcp any any -> any any (flowbits:isset,never.set; content:\"GET\"; sid:9;)\n",
-           NULL);
+    h_init(
+        &h,
+        "alert tcp any any -> any 80 (flow:established,to_server; content:\"GET\"; "
+        "flowbits:set,saw.get; flowbits:noalert; sid:1;)\n"
+        "alert tcp any 80 -> any any (flow:established,to_client; content:\"200\"; "
+        "flowbits:isset,saw.get; sid:2;)\n"
+        "alert tcp any 80 -> any any (flow:to_client; content:\"200\"; flowbits:isnotset,saw.get; "
+        "sid:3;)\n"
+        "alert tcp any any -> any 80 (flow:not_established; flags:S; sid:4;)\n"
+        "alert tcp any any -> any 80 (flow:established; flags:S; sid:5;)\n"
+        "alert tcp any any -> any 80 (flags:S+; sid:6;)\n"
+        "alert tcp any any -> any 80 (flags:SA; sid:7;)\n"
+        "alert tcp any 80 -> any any (flags:SA; sid:8;)\n"
+        "alert tcp any any -> any any (flowbits:isset,never.set; content:\"GET\"; sid:9;)\n",
+        NULL);
     struct pg_tcp_session s = {"10.0.0.1", "10.0.0.2", 40000, 80, 1000, 5000, 0};
     h_handshake(&h, &s);
     h_tcp(&h, &s, 1, 0x18, "GET / HTTP/1.0\r\n\r\n", 18);
@@ -504,8 +544,8 @@ Test(detect, metadata_classtype_priority)
     json_t *tac = json_object_get(meta, "mitre_tactic_id");
     cr_assert_eq(json_array_size(tac), 2);
     cr_assert_str_eq(json_string_value(json_array_get(tac, 1)), "TA0010");
-    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(meta, "signature_severity"), 0)),
-                     "Major");
+    cr_assert_str_eq(
+        json_string_value(json_array_get(json_object_get(meta, "signature_severity"), 0)), "Major");
     json_decref(meta);
     cr_assert_null(detect_sig_metadata_json(b));
     cr_assert_eq(b->priority, 3, "priority overrides the classtype's");
@@ -519,9 +559,9 @@ Test(detect, many_rules_share_the_prefilter)
     char *rules = malloc(cap), *p = rules;
     for (int i = 0; i < 2000; i++)
         p += snprintf(p, cap - (size_t)(p - rules),
-                      "alert udp any any -> any any (content:\"token%05d!\"; sid:%d;)\n", i,
-                      i + 1);
-    snprintf(p, cap - (size_t)(p - rules), "alert udp any any -> any any (pcre:\"/k[0-9]{3}z/\"; sid:5000;)\n");
+                      "alert udp any any -> any any (content:\"token%05d!\"; sid:%d;)\n", i, i + 1);
+    snprintf(p, cap - (size_t)(p - rules),
+             "alert udp any any -> any any (pcre:\"/k[0-9]{3}z/\"; sid:5000;)\n");
     struct harness h;
     h_init(&h, rules, NULL);
     free(rules);
@@ -566,7 +606,9 @@ Test(detect, compiled_databases_are_cached)
     detect_engine_free(e);
     /* A corrupt cache file is recompiled, not trusted. */
     char cmd[8500];
-    snprintf(cmd, sizeof(cmd), "for f in %s/*.hsdb; do head -c 100 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done", cache);
+    snprintf(cmd, sizeof(cmd),
+             "for f in %s/*.hsdb; do head -c 100 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done",
+             cache);
     cr_assert_eq(system(cmd), 0);
     e = detect_engine_load(&dc, &rep, errs, err);
     cr_assert_not_null(e, "%s", err);
