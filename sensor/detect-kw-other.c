@@ -574,6 +574,17 @@ static int kw_sameip(struct parse_ctx *pc, const char *value)
     return new_check(pc, PC_SAMEIP) ? 0 : -1;
 }
 
+/* prefilter: Suricata's hint to prefilter on a non-content keyword. Vigil prefilters on
+ * content and ports only, so it changes nothing about what matches. */
+static int kw_prefilter(struct parse_ctx *pc, const char *value)
+{
+    if (value != NULL) {
+        vg_errbuf_set(pc->errbuf, "prefilter takes no value");
+        return -1;
+    }
+    return 0;
+}
+
 static int kw_ip_proto(struct parse_ctx *pc, const char *value)
 {
     if (need(pc, value, "ip_proto") < 0)
@@ -803,5 +814,6 @@ const struct kw_def detect_other_keywords[] = {
     {"ipopts", kw_ipopts},
     {"app-layer-protocol", kw_app_layer_protocol},
     {"stream_size", kw_stream_size},
+    {"prefilter", kw_prefilter},
     {NULL, NULL},
 };
