@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -366,6 +367,7 @@ static hs_database_t *compile_list(struct pat_list *l, int literal, char *errbuf
         hs_free_compile_error(err);
         return NULL;
     }
+    malloc_trim(0); /* give the compiler's scratch back before the next database: peak RSS */
     return db;
 }
 
