@@ -258,8 +258,15 @@ static int build_ports(struct detect_engine *e, unsigned c)
     return 0;
 }
 
-/* The protocol classes a rule can match. */
-static unsigned proto_classes(const struct sig *s)
+unsigned detect_packet_pclass(const struct vg_packet *p)
+{
+    return p->proto == 6                       ? PCLASS_TCP
+           : p->proto == 17                    ? PCLASS_UDP
+           : (p->proto == 1 || p->proto == 58) ? PCLASS_ICMP
+                                               : PCLASS_OTHER;
+}
+
+unsigned detect_sig_pclasses(const struct sig *s)
 {
     switch (s->proto) {
     case SP_TCP:
@@ -320,7 +327,7 @@ int detect_index_build(struct detect_engine *e)
     for (unsigned k = 0; k < e->npkt_rules; k++) {
         uint32_t ri = e->pkt_rules[k];
         const struct sig *s = e->sigs[ri];
-        unsigned classes = proto_classes(s);
+        unsigned classes = detect_sig_pclasses(s);
         if (port_side(s) != 0)
             continue; /* in the port index of its class (build_ports) */
         /* Bidirectional rules may match either address: they stay broad. */
@@ -431,10 +438,7 @@ static void collect_port(struct detect_thread *t, const struct port_index *pi, u
 void detect_index_collect(struct detect_thread *t, const struct vg_packet *p)
 {
     detect_prefilter_begin(t);
-    unsigned c = p->proto == 6                       ? PCLASS_TCP
-                 : p->proto == 17                    ? PCLASS_UDP
-                 : (p->proto == 1 || p->proto == 58) ? PCLASS_ICMP
-                                                     : PCLASS_OTHER;
+    unsigned c = detect_packet_pclass(p);
     const struct rule_index *ix = &t->e->hdr_index[c];
     for (unsigned k = 0; k < ix->nbroad; k++)
         detect_prefilter_add(t, ix->broad[k]);

@@ -351,10 +351,10 @@ void detect_packet(struct detect_thread *t, const struct vg_packet *p, struct fl
         detect_prefilter_begin(t);
         for (unsigned i = 0; i < t->npkt_cand; i++)
             detect_prefilter_add(t, t->pkt_cand[i]);
-        detect_prefilter_always(t, DB_PAYLOAD, dir);
+        detect_prefilter_always(t, DB_PAYLOAD, dir, detect_packet_pclass(p));
         detect_prefilter_end(t);
     } else {
-        detect_prefilter_scan(t, DB_PAYLOAD, dir, pl, plen);
+        detect_prefilter_scan(t, DB_PAYLOAD, dir, detect_packet_pclass(p), pl, plen);
     }
     t->pkt = NULL;
     for (unsigned i = 0; i < t->ncand; i++) {

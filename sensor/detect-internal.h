@@ -374,6 +374,9 @@ struct sig {
 
 /* ---- Prefilter (detect-prefilter.c) ---- */
 
+/* The protocol classes packets and rules are grouped by (PCLASS__COUNT: any). */
+enum proto_class { PCLASS_TCP, PCLASS_UDP, PCLASS_ICMP, PCLASS_OTHER, PCLASS__COUNT };
+
 /* What selects rules for one buffer in one direction. */
 struct prefilter_dir {
     hs_database_t *lit; /* fast-pattern literals */
@@ -383,8 +386,11 @@ struct prefilter_dir {
     unsigned npat; /* literal ids first, then regex ids */
     unsigned nlit;
     uint32_t max_lit; /* the longest literal, in bytes */
-    uint32_t *always; /* rules on this buffer that no pattern selects */
-    unsigned nalways;
+    /* Rules on this buffer that no pattern selects, grouped by the protocol class they can
+     * match: class c is always[astart[c] .. astart[c + 1]); class PCLASS__COUNT is all of them. */
+    uint32_t *always;
+    unsigned nalways; /* distinct rules */
+    unsigned astart[PCLASS__COUNT + 2];
 };
 
 /* A buffer's prefilters, to server (d[0]) and to client (d[1]): a rule is in the ones of the
@@ -396,8 +402,6 @@ struct prefilter {
 };
 
 /* ---- Header-only rules by protocol and address (detect-index.c) ---- */
-
-enum proto_class { PCLASS_TCP, PCLASS_UDP, PCLASS_ICMP, PCLASS_OTHER, PCLASS__COUNT };
 
 /* Sorted disjoint segments [starts[i], starts[i+1]) and the rules of each (CSR arrays). */
 struct seg_index4 {
@@ -557,16 +561,20 @@ int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
                            struct detect_load_report *rep, char *errbuf);
 void detect_prefilter_free(struct detect_engine *e);
 /* Collects the candidate rules for buffer id in direction dir (FLOW_DIR_*; a packet without a
- * flow counts as to server) over buf into t->cand (deduplicated, sorted). */
-void detect_prefilter_scan(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
-                           uint32_t len);
+ * flow counts as to server) over buf into t->cand (deduplicated, sorted); of the always-checked
+ * rules only those of protocol class pclass (PCLASS__COUNT: all). */
+void detect_prefilter_scan(struct detect_thread *t, unsigned id, int dir, unsigned pclass,
+                           const uint8_t *buf, uint32_t len);
 /* 1 if no rule is selected through buffer id in either direction. */
 int detect_prefilter_empty(const struct detect_engine *e, unsigned id);
 /* The steps of detect_prefilter_scan, for callers that collect from several sources: begin
  * empties t->cand; the others add (deduplicated) the rules always checked on buffer id, those
  * whose literal or regex prefilter occurs in buf, or one rule; end sorts t->cand. */
 void detect_prefilter_begin(struct detect_thread *t);
-void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir);
+void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir, unsigned pclass);
+/* The protocol classes (bit per enum proto_class) rule s can match; a packet's class. */
+unsigned detect_sig_pclasses(const struct sig *s);
+unsigned detect_packet_pclass(const struct vg_packet *p);
 void detect_prefilter_literals(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
                                uint32_t len);
 void detect_prefilter_regexes(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,

@@ -3,9 +3,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -467,7 +467,8 @@ static void cache_write(struct detect_engine *e, const char *dir, const char *pa
 }
 
 /* Fills the pattern -> rules arrays of pf from b. 0, or -1 out of memory. */
-static int finish_dir(struct prefilter_dir *pf, struct build *x, struct detect_load_report *rep)
+static int finish_dir(const struct detect_engine *e, struct prefilter_dir *pf, struct build *x,
+                      struct detect_load_report *rep)
 {
     pf->nlit = x->lit.n;
     pf->max_lit = x->max_lit;
@@ -488,9 +489,19 @@ static int finish_dir(struct prefilter_dir *pf, struct build *x, struct detect_l
     }
     for (unsigned i = 0; i < pf->npat; i++)
         pf->start[i + 1] += pf->start[i];
-    pf->always = x->always;
+    /* The always list grouped by protocol class (a rule of several classes in each), then all. */
     pf->nalways = x->nalways;
-    x->always = NULL;
+    pf->always = malloc(((size_t)x->nalways * (PCLASS__COUNT + 1) + 1) * sizeof(uint32_t));
+    if (pf->always == NULL)
+        return -1;
+    unsigned k = 0;
+    for (unsigned c = 0; c <= PCLASS__COUNT; c++) {
+        pf->astart[c] = k;
+        for (unsigned i = 0; i < x->nalways; i++)
+            if (c == PCLASS__COUNT || ((detect_sig_pclasses(e->sigs[x->always[i]]) >> c) & 1))
+                pf->always[k++] = x->always[i];
+    }
+    pf->astart[PCLASS__COUNT + 1] = k;
     rep->prefilter_patterns += pf->npat;
     rep->prefilter_dbs += (pf->lit != NULL) + (pf->re != NULL);
     rep->always_checked += pf->nalways;
@@ -537,7 +548,7 @@ int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
         pf->npcre = pcre[b].n;
         rep->prefilter_dbs += pf->pcre != NULL;
         for (unsigned d = 0; d < 2; d++) {
-            if (finish_dir(&pf->d[d], &bl[b * 2 + d], rep) < 0) {
+            if (finish_dir(e, &pf->d[d], &bl[b * 2 + d], rep) < 0) {
                 vg_errbuf_set(errbuf, "out of memory");
                 goto out;
             }
@@ -660,10 +671,14 @@ static const struct prefilter_dir *pf_dir(const struct detect_thread *t, unsigne
     return &t->e->pf[id].d[dir == 1];
 }
 
-void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir)
+void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir, unsigned pclass)
 {
     const struct prefilter_dir *pf = pf_dir(t, id, dir);
-    for (unsigned i = 0; i < pf->nalways; i++)
+    if (pf->nalways == 0)
+        return;
+    if (pclass > PCLASS__COUNT)
+        pclass = PCLASS__COUNT;
+    for (unsigned i = pf->astart[pclass]; i < pf->astart[pclass + 1]; i++)
         add_cand(t, pf->always[i]);
 }
 
@@ -691,11 +706,11 @@ void detect_prefilter_end(struct detect_thread *t)
         detect_sort_u32(t->cand, t->ncand, t->cand_tmp, t->e->nsigs);
 }
 
-void detect_prefilter_scan(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
-                           uint32_t len)
+void detect_prefilter_scan(struct detect_thread *t, unsigned id, int dir, unsigned pclass,
+                           const uint8_t *buf, uint32_t len)
 {
     detect_prefilter_begin(t);
-    detect_prefilter_always(t, id, dir);
+    detect_prefilter_always(t, id, dir, pclass);
     detect_prefilter_literals(t, id, dir, buf, len);
     detect_prefilter_regexes(t, id, dir, buf, len);
     detect_prefilter_end(t);

@@ -87,7 +87,7 @@ static void collect(struct detect_thread *t, const struct vg_packet *p, int dir,
         t->pkt = p;
         t->pkt_cnt = p->pcap_cnt;
     }
-    detect_prefilter_always(t, DB_PAYLOAD, dir);
+    detect_prefilter_always(t, DB_PAYLOAD, dir, PCLASS_TCP); /* stream data is TCP's */
     detect_prefilter_end(t);
 }
 

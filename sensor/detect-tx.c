@@ -173,7 +173,8 @@ void detect_tx(struct detect_thread *t, const struct vg_packet *p, struct flow *
                 const uint8_t *data = tx->get(tx->txp, id, d, idx, &len);
                 if (data == NULL && idx > 0)
                     break;
-                detect_prefilter_scan(t, id, d, data ? data : (const uint8_t *)"", data ? len : 0);
+                detect_prefilter_scan(t, id, d, PCLASS__COUNT, data ? data : (const uint8_t *)"",
+                                      data ? len : 0);
                 for (unsigned i = 0; i < t->ncand; i++) {
                     uint32_t si = t->cand[i];
                     const struct sig *s = e->sigs[si];
