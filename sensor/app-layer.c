@@ -74,6 +74,11 @@ int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf
         config_get_bool(cfg, "outputs.eve.types.anomaly", 1, &c->log_anomaly, errbuf) < 0 ||
         config_get_bool(cfg, "outputs.eve.http-extended", 0, &c->http_extended, errbuf) < 0)
         return -1;
+    int eve = 1;
+    if (config_get_bool(cfg, "outputs.eve.enabled", 1, &eve, errbuf) < 0)
+        return -1;
+    if (!eve) /* no log to write: the parsers build no records */
+        c->log_http = c->log_dns = c->log_tls = c->log_smtp = c->log_anomaly = 0;
     return 0;
 }
 

@@ -147,9 +147,9 @@ static void format_time(const ASN1_TIME *t, char out[24], int64_t *ts)
     *ts = (int64_t)timegm(&tm);
 }
 
-static void add_sans(struct tls_cert_info *info, X509 *x)
+static void add_sans(struct tls_cert_info *info, const STACK_OF(X509_EXTENSION) * exts)
 {
-    GENERAL_NAMES *g = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    GENERAL_NAMES *g = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL;
     if (g == NULL)
         return;
     int n = sk_GENERAL_NAME_num(g);
@@ -198,28 +198,100 @@ void tls_cert_info_free(struct tls_cert_info *info)
 }
 
 /* Parses der into info with d2i_X509; fingerprint is the SHA-1 of der. */
+/* One DER element at *p (before end): its start, its content [*c, *c + *clen), its tag and
+ * class; *p moves past it. 0, or -1 if it is malformed. OpenSSL's ASN1_get_object reads the TLV. */
+struct der_el {
+    const unsigned char *start, *c;
+    long clen, len; /* content length; whole element length */
+    int tag, cls;
+};
+
+static int der_next(const unsigned char **p, const unsigned char *end, struct der_el *el)
+{
+    if (*p >= end)
+        return -1;
+    el->start = *p;
+    const unsigned char *q = *p;
+    int rc = ASN1_get_object(&q, &el->clen, &el->tag, &el->cls, end - *p);
+    if (rc & 0x80 || rc == 0x21 /* indefinite length: not DER */)
+        return -1;
+    el->c = q;
+    el->len = (q - *p) + el->clen;
+    *p = q + el->clen;
+    return 0;
+}
+
+/*
+ * Reads the fields Vigil logs from a certificate's DER. It walks the TBSCertificate's elements and
+ * decodes only the ones it needs (serial, names, validity, extensions) with OpenSSL's d2i
+ * functions: d2i_X509 would also decode the public key, which through OpenSSL 3's provider
+ * machinery costs more than everything else here. 0, or -1 if malformed.
+ */
 static int parse_x509(struct tls_cert_info *info, const uint8_t *der, uint32_t len,
                       const uint8_t sha1[SHA_DIGEST_LENGTH])
 {
     memset(info, 0, sizeof(*info));
-    const unsigned char *p = der;
-    X509 *x = d2i_X509(NULL, &p, len);
-    if (x == NULL)
+    const unsigned char *p = der, *end = der + len;
+    struct der_el cert, tbs, el;
+    if (der_next(&p, end, &cert) < 0 || cert.tag != V_ASN1_SEQUENCE)
         return -1;
-    info->subject = format_name(X509_get_subject_name(x));
-    info->issuer = format_name(X509_get_issuer_name(x));
-    info->serial = format_serial(X509_get0_serialNumber(x));
-    info->fingerprint = colon_hex(sha1, SHA_DIGEST_LENGTH, 0);
-    format_time(X509_get0_notBefore(x), info->notbefore, &info->notbefore_ts);
-    format_time(X509_get0_notAfter(x), info->notafter, &info->notafter_ts);
-    add_sans(info, x);
-    X509_free(x);
-    if (info->subject == NULL || info->issuer == NULL || info->serial == NULL ||
-        info->fingerprint == NULL) {
-        tls_cert_info_free(info);
+    p = cert.c;
+    if (der_next(&p, cert.c + cert.clen, &tbs) < 0 || tbs.tag != V_ASN1_SEQUENCE)
         return -1;
+    p = tbs.c;
+    const unsigned char *tend = tbs.c + tbs.clen;
+    if (der_next(&p, tend, &el) < 0)
+        return -1;
+    if (el.cls == V_ASN1_CONTEXT_SPECIFIC && el.tag == 0 && der_next(&p, tend, &el) < 0)
+        return -1; /* [0] version, then the serial */
+    struct der_el serial = el, alg, issuer, validity, subject, spki;
+    if (serial.tag != V_ASN1_INTEGER || der_next(&p, tend, &alg) < 0 ||
+        der_next(&p, tend, &issuer) < 0 || der_next(&p, tend, &validity) < 0 ||
+        der_next(&p, tend, &subject) < 0 || der_next(&p, tend, &spki) < 0 ||
+        issuer.tag != V_ASN1_SEQUENCE || validity.tag != V_ASN1_SEQUENCE ||
+        subject.tag != V_ASN1_SEQUENCE || spki.tag != V_ASN1_SEQUENCE)
+        return -1;
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    while (p < tend && der_next(&p, tend, &el) == 0) /* [1], [2] unique ids, [3] extensions */
+        if (el.cls == V_ASN1_CONTEXT_SPECIFIC && el.tag == 3 && exts == NULL) {
+            const unsigned char *q = el.c;
+            exts = d2i_X509_EXTENSIONS(NULL, &q, el.clen);
+        }
+    const unsigned char *q = serial.start;
+    ASN1_INTEGER *sn = d2i_ASN1_INTEGER(NULL, &q, serial.len);
+    q = issuer.start;
+    X509_NAME *in = d2i_X509_NAME(NULL, &q, issuer.len);
+    q = subject.start;
+    X509_NAME *sub = d2i_X509_NAME(NULL, &q, subject.len);
+    const unsigned char *vp = validity.c, *vend = validity.c + validity.clen;
+    struct der_el nb, na;
+    ASN1_TIME *tb = NULL, *ta = NULL;
+    if (der_next(&vp, vend, &nb) == 0 && der_next(&vp, vend, &na) == 0) {
+        q = nb.start;
+        tb = d2i_ASN1_TIME(NULL, &q, nb.len);
+        q = na.start;
+        ta = d2i_ASN1_TIME(NULL, &q, na.len);
     }
-    return 0;
+    int rc = -1;
+    if (sn != NULL && in != NULL && sub != NULL && tb != NULL && ta != NULL) {
+        info->subject = format_name(sub);
+        info->issuer = format_name(in);
+        info->serial = format_serial(sn);
+        info->fingerprint = colon_hex(sha1, SHA_DIGEST_LENGTH, 0);
+        format_time(tb, info->notbefore, &info->notbefore_ts);
+        format_time(ta, info->notafter, &info->notafter_ts);
+        add_sans(info, exts);
+        rc = info->subject && info->issuer && info->serial && info->fingerprint ? 0 : -1;
+        if (rc < 0)
+            tls_cert_info_free(info);
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    ASN1_TIME_free(ta);
+    ASN1_TIME_free(tb);
+    X509_NAME_free(sub);
+    X509_NAME_free(in);
+    ASN1_INTEGER_free(sn);
+    return rc;
 }
 
 /* Deep copy of a parsed certificate's fields. */
