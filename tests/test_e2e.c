@@ -277,18 +277,170 @@ Test(e2e, truncated_capture_keeps_what_came_before)
     free(out);
 }
 
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* Runs a shell command line (the sensor reading stdin); returns its status and output. */
+static int run_sh(const char *cmd, char **out)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    return tu_run(argv, out);
+}
+
 Test(e2e, unreadable_inputs_fail_with_one_line)
 {
+    char rules[4200];
+    snprintf(rules, sizeof(rules), "%s/rules/vigil.rules", tu_env("VIGIL_SOURCE_DIR"));
+    const struct {
+        const char *pcap;
+        const char *msg;
+    } bad[] = {
+        {"not-a-pcap.txt", "not-a-pcap.txt: not a pcap or pcapng capture (unknown file format)"},
+        {"empty.pcap", "empty.pcap: empty file, not a pcap or pcapng capture"},
+        {"does-not-exist.pcap", "does-not-exist.pcap: No such file or directory"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *out = NULL;
+        cr_assert_eq(run(bad[i].pcap, NULL, &out, NULL), 1, "%s", bad[i].pcap);
+        cr_assert(strstr(out, bad[i].msg) != NULL, "%s", out);
+        cr_assert_eq(count_lines(out), 1, "%s: expected one line, got:\n%s", bad[i].pcap, out);
+        free(out);
+        /* With rules: the input is checked first, so nothing about the rules is printed. */
+        char *dir = tu_tmpdir();
+        cr_assert_eq(tu_sensor(dir, NULL, &out, "-S", rules, "-r", tu_pcap(bad[i].pcap), NULL), 1);
+        cr_assert(strstr(out, bad[i].msg) != NULL, "%s", out);
+        cr_assert_eq(count_lines(out), 1, "%s with -S: expected one line, got:\n%s", bad[i].pcap,
+                     out);
+        free(out);
+        tu_rmdir(dir);
+        free(dir);
+    }
+
+    /* Several inputs, none readable: still one line, naming the first. */
+    char *dir = tu_tmpdir();
+    char a[4200], b[4200];
+    snprintf(a, sizeof(a), "%s", tu_pcap("empty.pcap"));
+    snprintf(b, sizeof(b), "%s", tu_pcap("not-a-pcap.txt"));
     char *out = NULL;
-    cr_assert_eq(run("not-a-pcap.txt", NULL, &out, NULL), 1);
-    cr_assert(strstr(out, "not-a-pcap.txt: not a pcap or pcapng capture") != NULL, "%s", out);
-    free(out);
-    cr_assert_eq(run("empty.pcap", NULL, &out, NULL), 1);
+    cr_assert_eq(tu_sensor(dir, NULL, &out, "-r", a, "-r", b, NULL), 1);
+    cr_assert(strstr(out, "none of the 2 capture files can be read; the first: ") != NULL, "%s",
+              out);
     cr_assert(strstr(out, "empty.pcap: empty file") != NULL, "%s", out);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
     free(out);
-    cr_assert_eq(run("does-not-exist.pcap", NULL, &out, NULL), 1);
-    cr_assert(strstr(out, "does-not-exist.pcap: No such file or directory") != NULL, "%s", out);
+
+    /* Standard input: garbage, nothing, or a damaged first record are one line each. */
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "%s -r - -l %s < %s", tu_env("VIGIL_SENSOR"), dir,
+             tu_pcap("not-a-pcap.txt"));
+    cr_assert_eq(run_sh(cmd, &out), 1);
+    cr_assert(strstr(out, "-: not a pcap or pcapng capture") != NULL, "%s", out);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
     free(out);
+    snprintf(cmd, sizeof(cmd), "%s -r - -l %s < /dev/null", tu_env("VIGIL_SENSOR"), dir);
+    cr_assert_eq(run_sh(cmd, &out), 1);
+    cr_assert(strstr(out, "-: empty input, not a pcap or pcapng capture") != NULL, "%s", out);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
+    free(out);
+    /* The file header and 6 bytes of the first record header, through a pipe. */
+    snprintf(cmd, sizeof(cmd), "head -c 30 %s | %s -r - -S %s -l %s", tu_pcap("tcp-sessions.pcap"),
+             tu_env("VIGIL_SENSOR"), rules, dir);
+    cr_assert_eq(run_sh(cmd, &out), 1);
+    cr_assert(strstr(out, "vigil-sensor: -: corrupt or truncated at offset 24: ") != NULL, "%s",
+              out);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
+    free(out);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+/* A capture damaged further on, read through a pipe: the offset is still the record's. */
+Test(e2e, damaged_stdin_names_the_offset)
+{
+    char *dir = tu_tmpdir();
+    char cmd[9000], *out = NULL;
+    /* truncated.pcap is damaged at 2569 (see truncated_capture_keeps_what_came_before). */
+    snprintf(cmd, sizeof(cmd), "cat %s | %s -r - -l %s", tu_pcap("truncated.pcap"),
+             tu_env("VIGIL_SENSOR"), dir);
+    cr_assert_eq(run_sh(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "-: corrupt or truncated at offset 2569: ") != NULL, "%s", out);
+    free(out);
+    /* pcapng through a pipe: the stream position, never -1. */
+    snprintf(cmd, sizeof(cmd), "cat %s | %s -r - -l %s", tu_pcap("truncated.pcapng"),
+             tu_env("VIGIL_SENSOR"), dir);
+    cr_assert_eq(run_sh(cmd, &out), 0, "%s", out);
+    char *near = strstr(out, "-: corrupt or truncated near offset ");
+    cr_assert(near != NULL, "%s", out);
+    long off = strtol(near + strlen("-: corrupt or truncated near offset "), NULL, 10);
+    cr_assert_gt(off, 24, "%s", out);
+    free(out);
+    /* The same file read directly gives the same offset. */
+    cr_assert_eq(tu_sensor(dir, NULL, &out, "-r", tu_pcap("truncated.pcapng"), NULL), 0);
+    char expect[128];
+    snprintf(expect, sizeof(expect), "corrupt or truncated near offset %ld: ", off);
+    cr_assert(strstr(out, expect) != NULL, "pipe said %ld: %s", off, out);
+    free(out);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+/* A capture file whose name is not UTF-8 keeps its pcap_filename, escaped. */
+Test(e2e, pcap_filename_not_utf8_is_escaped)
+{
+    char *dir = tu_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/caf\xe9-\xff.pcap", dir);
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", tu_pcap("udp-icmp.pcap"), path);
+    cr_assert_eq(system(cmd), 0);
+    char out_dir[4300];
+    snprintf(out_dir, sizeof(out_dir), "%s/out", dir);
+    struct tu_events e;
+    cr_assert_eq(tu_sensor(out_dir, &e, NULL, "-r", path, NULL), 0);
+    cr_assert_gt(e.n, 1);
+    char want[4300];
+    snprintf(want, sizeof(want), "%s/caf\\xe9-\\xff.pcap", dir);
+    size_t flows = 0;
+    for (size_t i = 0; i < e.n; i++) {
+        if (strcmp(tu_str(e.ev[i], "event_type"), "flow") != 0)
+            continue;
+        cr_assert_str_eq(tu_str(e.ev[i], "pcap_filename"), want);
+        flows++;
+    }
+    cr_assert_eq(flows, tu_count(&e, "flow", NULL, NULL));
+    cr_assert_gt(flows, 0);
+    tu_events_free(&e);
+    char rm[9000];
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+    cr_assert_eq(system(rm), 0);
+    free(dir);
+}
+
+/* The capture generators answer --help instead of writing a directory named "--help". */
+Test(e2e, generators_have_usage)
+{
+    char gen[4200];
+    snprintf(gen, sizeof(gen), "%s/vigil-pcapgen", tu_env("VIGIL_BUILD_DIR"));
+    char *argv[] = {gen, "--help", NULL};
+    char *out = NULL;
+    cr_assert_eq(tu_run(argv, &out), 0);
+    cr_assert(strncmp(out, "Usage: vigil-pcapgen OUTDIR\n", 28) == 0, "%s", out);
+    free(out);
+    char *bad[] = {gen, "-x", NULL};
+    cr_assert_eq(tu_run(bad, &out), 2);
+    cr_assert(strstr(out, "Usage: vigil-pcapgen") != NULL, "%s", out);
+    free(out);
+    cr_assert_neq(access("--help", F_OK), 0, "a directory named --help was created");
+    char *flood[] = {(char *)tu_env("VIGIL_FLOODGEN"), "--help", NULL};
+    cr_assert_eq(tu_run(flood, &out), 0);
+    cr_assert(strncmp(out, "Usage: vigil-floodgen", 21) == 0, "%s", out);
+    free(out);
+    cr_assert_neq(access("--help", F_OK), 0, "a file named --help was created");
 }
 
 Test(e2e, several_files_and_a_directory)
