@@ -350,9 +350,11 @@ int main(int argc, char **argv)
     set.geoip_dbs = geoip;
     set.ngeoip_dbs = ngeoip;
     if (dump) {
-        config_dump(cfg, stdout);
+        int drc = sensor_config_dump(&set, stdout, errbuf);
         sensor_settings_free(&set);
         config_free(cfg);
+        if (drc < 0)
+            die(errbuf);
         return 0;
     }
 
