@@ -529,6 +529,17 @@ static char **sorted_lines(const char *dir, size_t *n)
     while (getline(&line, &cap, f) > 0) {
         if (strstr(line, "\"event_type\":\"stats\"") != NULL)
             continue;
+        /* sid 9000001 counts SYNs by source across flows (threshold by_src): which SYN reaches
+         * the count depends on the order the workers reach them. Left out of the comparison. */
+        if (strstr(line, "\"signature_id\":9000001,") != NULL)
+            continue;
+        /* Nor, then, which of the scan's flows (source port 61000) is marked alerted. */
+        char *al = strstr(line, "\"alerted\":true");
+        if (al != NULL && strstr(line, "\"src_ip\":\"198.51.100.23\",\"src_port\":61000,") != NULL)
+            memcpy(al + 10, "null", 4); /* "true" and "false" both become "null" */
+        else if ((al = strstr(line, "\"alerted\":false")) != NULL &&
+                 strstr(line, "\"src_ip\":\"198.51.100.23\",\"src_port\":61000,") != NULL)
+            memmove(al + 10, "null", 4), memmove(al + 14, al + 15, strlen(al + 15) + 1);
         v = realloc(v, (*n + 1) * sizeof(*v));
         v[(*n)++] = strdup(line);
     }
@@ -538,48 +549,142 @@ static char **sorted_lines(const char *dir, size_t *n)
     return v;
 }
 
+/*
+ * With the bundled rules, the events are the same for 1, 2 and 3 threads: on many-flows.pcap
+ * with fragments.pcap (over 2000 flows), and on attack-chain.pcap (its 11 alerts).
+ * Left out: the two in one run (flow timeouts across the time jump between files come at a
+ * different packet per worker), see docs/architecture.md.
+ */
 Test(e2e, events_identical_for_any_thread_count)
 {
-    char *dirs[3];
-    char **lines[3];
-    size_t n[3];
-    json_t *stats[3];
-    for (int t = 0; t < 3; t++) {
-        char threads[8];
-        snprintf(threads, sizeof(threads), "%d", t + 1);
-        dirs[t] = tu_tmpdir();
-        struct tu_events e;
-        cr_assert_eq(tu_sensor(dirs[t], &e, NULL, "-r", tu_pcap("many-flows.pcap"), "-r",
-                               tu_pcap("fragments.pcap"), "--threads", threads, NULL),
-                     0);
-        stats[t] = json_deep_copy(json_object_get(tu_stats(&e), "stats"));
+    char rules[4200];
+    snprintf(rules, sizeof(rules), "%s/rules/vigil.rules", tu_env("VIGIL_SOURCE_DIR"));
+    /* tu_pcap returns one buffer: each path is copied before the next call. */
+    char pcaps[3][4200];
+    snprintf(pcaps[0], sizeof(pcaps[0]), "%s", tu_pcap("many-flows.pcap"));
+    snprintf(pcaps[1], sizeof(pcaps[1]), "%s", tu_pcap("fragments.pcap"));
+    snprintf(pcaps[2], sizeof(pcaps[2]), "%s", tu_pcap("attack-chain.pcap"));
+    for (int run = 0; run < 2; run++) {
+        char *dirs[3];
+        char **lines[3];
+        size_t n[3];
+        json_t *stats[3];
+        for (int t = 0; t < 3; t++) {
+            char threads[8];
+            snprintf(threads, sizeof(threads), "%d", t + 1);
+            dirs[t] = tu_tmpdir();
+            struct tu_events e;
+            if (run == 0)
+                cr_assert_eq(tu_sensor(dirs[t], &e, NULL, "-S", rules, "--set",
+                                       "detect.cache-dir=none", "-r", pcaps[0], "-r", pcaps[1],
+                                       "--threads", threads, NULL),
+                             0);
+            else
+                cr_assert_eq(tu_sensor(dirs[t], &e, NULL, "-S", rules, "--set",
+                                       "detect.cache-dir=none", "-r", pcaps[2], "--threads",
+                                       threads, NULL),
+                             0);
+            size_t all = tu_count(&e, "alert", NULL, NULL);
+            size_t scan = tu_count(&e, "alert", "alert.signature_id", "9000001");
+            if (run == 0) {
+                cr_assert_eq(all, 0, "--threads %s", threads);
+            } else {
+                /* attack_chain_sample_alerts_every_stage's 11 alerts: 9 compared below with
+                 * every other event, and the scan's threshold (by_src, across flows), which
+                 * counts the SYNs in the order the workers reach them. */
+                cr_assert_eq(all - scan, 9, "--threads %s", threads);
+                if (t == 0)
+                    cr_assert_eq(scan, 2);
+                else
+                    cr_assert(scan >= 1 && scan <= 2, "--threads %s: %zu", threads, scan);
+            }
+            stats[t] = json_deep_copy(json_object_get(tu_stats(&e), "stats"));
+            tu_events_free(&e);
+            lines[t] = sorted_lines(dirs[t], &n[t]);
+        }
+        cr_assert_gt(n[0], run == 0 ? 2000 : 80);
+        for (int t = 1; t < 3; t++) {
+            cr_assert_eq(n[t], n[0], "--threads %d wrote %zu events, --threads 1 wrote %zu", t + 1,
+                         n[t], n[0]);
+            for (size_t i = 0; i < n[0]; i++)
+                cr_assert_str_eq(lines[t][i], lines[0][i], "--threads %d differs", t + 1);
+            /* The counters agree too, but for uptime, batching and memory (each worker has
+             * its own hash table). */
+            json_object_del(json_object_get(stats[t], "flow"), "memuse");
+            json_object_del(json_object_get(stats[0], "flow"), "memuse");
+            const char *keys[] = {"decoder", "flow", "defrag", "capture"};
+            for (size_t k = 0; k < 4; k++)
+                cr_assert(json_equal(json_object_get(stats[t], keys[k]),
+                                     json_object_get(stats[0], keys[k])),
+                          "stats.%s differs for --threads %d", keys[k], t + 1);
+        }
+        for (int t = 0; t < 3; t++) {
+            for (size_t i = 0; i < n[t]; i++)
+                free(lines[t][i]);
+            free(lines[t]);
+            json_decref(stats[t]);
+            tu_rmdir(dirs[t]);
+            free(dirs[t]);
+        }
+    }
+}
+
+/*
+ * A replay that pauses mid-way (a pipe that waits 1.3 s) writes a periodic stats record
+ * (stats.interval 1) and, with --progress, the progress line; without it stderr stays quiet.
+ */
+Test(e2e, periodic_stats_and_progress_line)
+{
+    char *dir = tu_tmpdir();
+    const char *pcap = tu_pcap("many-flows.pcap");
+    for (int with = 1; with >= 0; with--) {
+        char cmd[9000], *out = NULL;
+        snprintf(cmd, sizeof(cmd),
+                 "(head -c 300000 %s; sleep 1.3; tail -c +300001 %s) | %s -r - -l %s "
+                 "--set stats.interval=1 %s",
+                 pcap, pcap, tu_env("VIGIL_SENSOR"), dir, with ? "--progress" : "");
+        cr_assert_eq(run_sh(cmd, &out), 0, "%s", out);
+        char eve[4200];
+        snprintf(eve, sizeof(eve), "%s/eve.json", dir);
+        struct tu_events e = tu_read_eve(eve);
+        /* Stats come every 256 packets at most, once the interval is over: after the pause. */
+        size_t nstats = tu_count(&e, "stats", NULL, NULL);
+        cr_assert_geq(nstats, 2, "%zu stats records", nstats);
+        long long first = -1, last = -1;
+        for (size_t i = 0; i < e.n; i++) {
+            if (strcmp(tu_str(e.ev[i], "event_type"), "stats") != 0)
+                continue;
+            if (first < 0)
+                first = tu_int(e.ev[i], "stats.decoder.pkts");
+            last = tu_int(e.ev[i], "stats.decoder.pkts");
+        }
+        cr_assert_eq(last, 11401, "the final record counts every packet");
+        cr_assert_lt(first, 11401, "the periodic one comes before the end");
+        cr_assert_eq(first % 256, 1, "written at a 256-packet chore: %lld", first);
         tu_events_free(&e);
-        lines[t] = sorted_lines(dirs[t], &n[t]);
+        unlink(eve);
+        if (with) {
+            /* Total size unknown on a pipe: bytes, packets, rates; then erased for the summary. */
+            const char *p = strstr(out, "\r\033[Kvigil: ");
+            cr_assert_not_null(p, "no progress line: %s", out);
+            double mb;
+            unsigned long long pkts;
+            double pps, mbit;
+            cr_assert_eq(sscanf(p, "\r\033[Kvigil: %lf MB  %llu pkts  %lf pkt/s  %lf Mbit/s", &mb,
+                                &pkts, &pps, &mbit),
+                         4, "%s", p);
+            cr_assert_eq(pkts % 256, 1, "%s", p);
+            cr_assert_lt(pkts, 11401);
+            cr_assert_gt(pps, 0);
+            cr_assert_not_null(strstr(out, "\r\033[Kvigil-sensor: 11401 packets"), "%s", out);
+        } else {
+            cr_assert_null(strchr(out, '\r'), "progress without a terminal: %s", out);
+            cr_assert_eq(count_lines(out), 1, "%s", out);
+        }
+        free(out);
     }
-    cr_assert_gt(n[0], 2000);
-    for (int t = 1; t < 3; t++) {
-        cr_assert_eq(n[t], n[0], "--threads %d wrote %zu events, --threads 1 wrote %zu", t + 1,
-                     n[t], n[0]);
-        for (size_t i = 0; i < n[0]; i++)
-            cr_assert_str_eq(lines[t][i], lines[0][i], "--threads %d differs", t + 1);
-        /* The counters agree too, but for uptime, batching and memory (each worker has its
-         * own hash table). */
-        json_object_del(json_object_get(stats[t], "flow"), "memuse");
-        json_object_del(json_object_get(stats[0], "flow"), "memuse");
-        const char *keys[] = {"decoder", "flow", "defrag", "capture"};
-        for (size_t k = 0; k < 4; k++)
-            cr_assert(json_equal(json_object_get(stats[t], keys[k]),
-                                 json_object_get(stats[0], keys[k])),
-                      "stats.%s differs for --threads %d", keys[k], t + 1);
-    }
-    for (int t = 0; t < 3; t++) {
-        for (size_t i = 0; i < n[t]; i++)
-            free(lines[t][i]);
-        free(lines[t]);
-        json_decref(stats[t]);
-        tu_rmdir(dirs[t]);
-        free(dirs[t]);
-    }
+    tu_rmdir(dir);
+    free(dir);
 }
 
 Test(e2e, command_line)
