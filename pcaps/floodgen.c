@@ -37,13 +37,14 @@ static long arg_count(const char *s, const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 4) {
+    int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    if (help || argc < 2 || argc > 4 || argv[1][0] == '-') {
         fputs("Usage: vigil-floodgen OUT.pcap [SYNS (1000000) [FRAGMENTS (200000)]]\n"
               "Writes SYNS TCP SYNs from random sources to 10.1.0.0/16 port 80, interleaved with\n"
               "FRAGMENTS first fragments (1 KiB each) of IPv4 datagrams that never complete,\n"
               "10 us apart: a load for the flow and defrag memcaps.\n",
-              stderr);
-        return 2;
+              help ? stdout : stderr);
+        return help ? 0 : 2;
     }
     long syns = argc > 2 ? arg_count(argv[2], "SYNS") : 1000000;
     long frags = argc > 3 ? arg_count(argv[3], "FRAGMENTS") : 200000;

@@ -763,10 +763,24 @@ static void write_text(const char *name, const char *text)
     fclose(f);
 }
 
+static void usage(FILE *out)
+{
+    fputs("Usage: vigil-pcapgen OUTDIR\n"
+          "Writes the project's deterministic test captures into OUTDIR (created if needed):\n"
+          "TCP sessions (pcap and pcapng), UDP/ICMP, VLAN/MPLS, tunnels, fragments, malformed and\n"
+          "truncated packets, every supported link type, many flows, the attack-chain scenario,\n"
+          "and a few files that are not captures, for the error paths.\n",
+          out);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: vigil-pcapgen OUTDIR\n");
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc != 2 || argv[1][0] == '-' || argv[1][0] == '\0') {
+        usage(stderr);
         return 2;
     }
     outdir = argv[1];

@@ -1,5 +1,7 @@
 /* config.c: YAML configuration (libyaml) kept as a tree and read by dotted keys. */
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -66,7 +68,10 @@ struct config *config_new(void)
     if (c == NULL)
         return NULL;
     c->root = node_new(CONFIG_MAP, NULL, 0);
-    if (c->root == NULL) {
+    c->defaults = node_new(CONFIG_MAP, NULL, 0);
+    if (c->root == NULL || c->defaults == NULL) {
+        node_free(c->root);
+        node_free(c->defaults);
         free(c);
         return NULL;
     }
@@ -78,6 +83,7 @@ void config_free(struct config *c)
     if (c == NULL)
         return;
     node_free(c->root);
+    node_free(c->defaults);
     free(c->path);
     free(c);
 }
@@ -273,19 +279,11 @@ static struct config_node *child_of(const struct config_node *n, const char *key
     return NULL;
 }
 
+static const struct config_node *lookup_at(const struct config_node *n, const char *key);
+
 const struct config_node *config_lookup(const struct config *c, const char *key)
 {
-    const struct config_node *n = c->root;
-    const char *p = key;
-    while (n != NULL && *p != '\0') {
-        const char *dot = strchr(p, '.');
-        size_t klen = dot ? (size_t)(dot - p) : strlen(p);
-        n = child_of(n, p, klen);
-        p += klen;
-        if (*p == '.')
-            p++;
-    }
-    return n;
+    return lookup_at(c->root, key);
 }
 
 const char *config_get(const struct config *c, const char *key)
@@ -294,13 +292,14 @@ const char *config_get(const struct config *c, const char *key)
     return n != NULL && n->type == CONFIG_SCALAR ? n->value : NULL;
 }
 
-int config_set(struct config *c, const char *key, const char *value, char *errbuf)
+/* Sets the scalar at dotted key under root, as config_set. */
+static int set_at(struct config_node *root, const char *key, const char *value, char *errbuf)
 {
     if (key[0] == '\0' || strlen(key) >= CONFIG_MAX_KEY) {
         vg_errbuf_set(errbuf, "invalid configuration key '%s'", key);
         return -1;
     }
-    struct config_node *n = c->root;
+    struct config_node *n = root;
     const char *p = key;
     for (;;) {
         const char *dot = strchr(p, '.');
@@ -370,6 +369,55 @@ oom:
     return -1;
 }
 
+int config_set(struct config *c, const char *key, const char *value, char *errbuf)
+{
+    return set_at(c->root, key, value, errbuf);
+}
+
+/* Finds the node at dotted key under root, or NULL. */
+static const struct config_node *lookup_at(const struct config_node *n, const char *key)
+{
+    const char *p = key;
+    while (n != NULL && *p != '\0') {
+        const char *dot = strchr(p, '.');
+        size_t klen = dot ? (size_t)(dot - p) : strlen(p);
+        n = child_of(n, p, klen);
+        p += klen;
+        if (*p == '.')
+            p++;
+    }
+    return n;
+}
+
+/* Defaults are noted from whichever thread reads a key (rules reload on the capture thread). */
+static pthread_mutex_t defaults_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void config_note_default(const struct config *c, const char *key, const char *value)
+{
+    if (c == NULL || c->defaults == NULL || key == NULL || value == NULL)
+        return;
+    pthread_mutex_lock(&defaults_lock);
+    /* A key set in the file, or a section that holds it, is not a default. */
+    if (config_lookup(c, key) == NULL && lookup_at(c->defaults, key) == NULL)
+        (void)set_at(c->defaults, key, value, NULL); /* a key crossing a scalar is not kept */
+    pthread_mutex_unlock(&defaults_lock);
+}
+
+/* Formats a size as config_get_size reads it back: "64mb", "32kb", or plain bytes. */
+static void format_size(uint64_t v, char *out, size_t len)
+{
+    static const struct {
+        uint64_t mult;
+        const char *unit;
+    } units[] = {{1ULL << 30, "gb"}, {1ULL << 20, "mb"}, {1ULL << 10, "kb"}};
+    for (size_t i = 0; i < VG_ARRAY_LEN(units); i++)
+        if (v >= units[i].mult && v % units[i].mult == 0) {
+            snprintf(out, len, "%" PRIu64 "%s", v / units[i].mult, units[i].unit);
+            return;
+        }
+    snprintf(out, len, "%" PRIu64, v);
+}
+
 /* Formats the source of key's value for messages: "file:line" or "--set". */
 static void where(const struct config *c, const struct config_node *n, char *out, size_t len)
 {
@@ -384,6 +432,7 @@ int config_get_bool(const struct config *c, const char *key, int def, int *out, 
     const struct config_node *n = config_lookup(c, key);
     if (n == NULL) {
         *out = def;
+        config_note_default(c, key, def ? "yes" : "no");
         return 0;
     }
     static const char *const yes[] = {"yes", "true", "on", "1", "enabled"};
@@ -412,7 +461,10 @@ int config_get_uint(const struct config *c, const char *key, uint64_t def, uint6
 {
     const struct config_node *n = config_lookup(c, key);
     if (n == NULL) {
+        char v[32];
+        snprintf(v, sizeof(v), "%" PRIu64, def);
         *out = def;
+        config_note_default(c, key, v);
         return 0;
     }
     if (n->type == CONFIG_SCALAR && vg_parse_uint(n->value, max, out) == 0)
@@ -429,7 +481,10 @@ int config_get_size(const struct config *c, const char *key, uint64_t def, uint6
 {
     const struct config_node *n = config_lookup(c, key);
     if (n == NULL) {
+        char v[32];
+        format_size(def, v, sizeof(v));
         *out = def;
+        config_note_default(c, key, v);
         return 0;
     }
     if (n->type == CONFIG_SCALAR && vg_parse_size(n->value, out) == 0)
@@ -487,8 +542,61 @@ static void dump_node(const struct config_node *n, int indent, FILE *out)
     }
 }
 
+/* Writes n's children, and then those of extra (a map of defaults, may be NULL) that n lacks,
+ * merging sections present in both. */
+static void dump_merged(const struct config_node *n, const struct config_node *extra, int indent,
+                        FILE *out)
+{
+    for (size_t i = 0; i < n->nchild; i++) {
+        const struct config_node *ch = n->child[i];
+        const struct config_node *ex = extra != NULL && n->type == CONFIG_MAP && ch->key != NULL
+                                           ? map_find(extra, ch->key, strlen(ch->key))
+                                           : NULL;
+        if (ex != NULL && (ch->type != CONFIG_MAP || ex->type != CONFIG_MAP))
+            ex = NULL; /* the file's value stands */
+        fprintf(out, "%*s", indent, "");
+        if (n->type == CONFIG_SEQ)
+            fputs("- ", out);
+        else {
+            dump_scalar(ch->key, out);
+            fputs(":", out);
+        }
+        if (ch->type == CONFIG_SCALAR) {
+            if (n->type != CONFIG_SEQ)
+                fputc(' ', out);
+            dump_scalar(ch->value, out);
+            fputc('\n', out);
+        } else if (ch->nchild == 0 && (ex == NULL || ex->nchild == 0)) {
+            fputs(ch->type == CONFIG_MAP ? " {}\n" : " []\n", out);
+        } else {
+            fputc('\n', out);
+            dump_merged(ch, ex, indent + 2, out);
+        }
+    }
+    if (extra == NULL || n->type != CONFIG_MAP)
+        return;
+    for (size_t i = 0; i < extra->nchild; i++) {
+        const struct config_node *ex = extra->child[i];
+        if (map_find(n, ex->key, strlen(ex->key)) != NULL)
+            continue;
+        fprintf(out, "%*s", indent, "");
+        dump_scalar(ex->key, out);
+        fputs(":", out);
+        if (ex->type == CONFIG_SCALAR) {
+            fputc(' ', out);
+            dump_scalar(ex->value, out);
+            fputc('\n', out);
+        } else {
+            fputc('\n', out);
+            dump_node(ex, indent + 2, out);
+        }
+    }
+}
+
 void config_dump(const struct config *c, FILE *out)
 {
     fputs("%YAML 1.1\n---\n", out);
-    dump_node(c->root, 0, out);
+    pthread_mutex_lock(&defaults_lock);
+    dump_merged(c->root, c->defaults, 0, out);
+    pthread_mutex_unlock(&defaults_lock);
 }

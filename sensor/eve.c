@@ -431,7 +431,8 @@ static void add_community_id(const struct eve_ctx *ctx, json_t *o, const struct 
 static void add_pcap_filename(const struct eve_ctx *ctx, json_t *o, unsigned src_idx)
 {
     if (ctx->src_names != NULL && src_idx < ctx->nsrc && ctx->in_iface == NULL)
-        json_object_set_new(o, "pcap_filename", json_string(ctx->src_names[src_idx]));
+        eve_set_bytes(o, "pcap_filename", (const uint8_t *)ctx->src_names[src_idx],
+                      strlen(ctx->src_names[src_idx])); /* a path need not be UTF-8 */
 }
 
 /* Every event of a flow whose application protocol is known carries it. */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,10 +356,41 @@ int main(int argc, char **argv)
         die(errbuf);
     set.enrich = g_enrich;
     if (dump) {
-        config_dump(cfg, stdout);
+        int drc = sensor_config_dump(&set, stdout, errbuf);
         sensor_settings_free(&set);
         config_free(cfg);
+        if (drc < 0)
+            die(errbuf);
         return 0;
+    }
+
+    /* The inputs are checked before the rules are loaded, which may take a while. */
+    char *bpf = NULL;
+    if (!test_rules) {
+        if (bpf_file != NULL && optind < argc)
+            die("give the BPF filter either with -F or after the options, not both");
+        if (bpf_file != NULL && (bpf = read_bpf_file(bpf_file, errbuf)) == NULL)
+            die(errbuf);
+        if (optind < argc && (bpf = join_args(argc, argv, optind)) == NULL)
+            die("out of memory");
+        if ((ninputs > 0) + (iface != NULL) + (afp_if != NULL) > 1)
+            die("use either -r or -i or --af-packet, not several");
+        if (ninputs == 0 && iface == NULL && afp_if == NULL)
+            die("nothing to read: give -r FILE|DIR, -i IFACE or --af-packet IFACE (see --help)");
+    }
+    struct capture *cap = NULL;
+    if (ninputs > 0 && !test_rules) {
+        cap = capture_open_offline(inputs, ninputs, bpf, errbuf);
+        if (cap == NULL)
+            die(errbuf);
+        g_capture = cap;
+    }
+    /* Live interfaces are opened after the rules (their rings would fill while rules compile),
+     * but a name that does not exist fails now. */
+    const char *live_if = iface != NULL ? iface : afp_if;
+    if (live_if != NULL && if_nametoindex(live_if) == 0) {
+        snprintf(errbuf, sizeof(errbuf), "%s: no such interface", live_if);
+        die(errbuf);
     }
 
     struct detect_load_report rep;
@@ -378,35 +410,19 @@ int main(int argc, char **argv)
         return bad ? 1 : 0;
     }
 
-    char *bpf = NULL;
-    if (bpf_file != NULL && optind < argc)
-        die("give the BPF filter either with -F or after the options, not both");
-    if (bpf_file != NULL && (bpf = read_bpf_file(bpf_file, errbuf)) == NULL)
-        die(errbuf);
-    if (optind < argc && (bpf = join_args(argc, argv, optind)) == NULL)
-        die("out of memory");
-
-    if ((ninputs > 0) + (iface != NULL) + (afp_if != NULL) > 1)
-        die("use either -r or -i or --af-packet, not several");
-    if (ninputs == 0 && iface == NULL && afp_if == NULL)
-        die("nothing to read: give -r FILE|DIR, -i IFACE or --af-packet IFACE (see --help)");
-
-    struct capture *cap = NULL;
     struct afp_group *afp = NULL;
     if (afp_if != NULL) {
         afp = afp_open(afp_if, set.nworkers, &set.afp, bpf, errbuf);
         g_afp = afp;
     } else if (iface != NULL) {
         cap = capture_open_live(iface, &set.live, bpf, errbuf);
-    } else {
-        cap = capture_open_offline(inputs, ninputs, bpf, errbuf);
+        g_capture = cap;
     }
     free(bpf);
     if (cap == NULL && afp == NULL) {
         detect_engine_free(engine);
         die(errbuf);
     }
-    g_capture = cap;
 
     if (user != NULL) {
         if (privs_drop(user, group, errbuf) < 0)
@@ -434,6 +450,15 @@ int main(int argc, char **argv)
     if (rc < 0)
         die(errbuf);
 
+    /* Nothing read and files failed: their error lines said why; the run failed. */
+    if (!res.fatal && res.packets == 0 && res.source_errors > 0) {
+        if (res.source_errors > 1)
+            fprintf(stderr, "vigil-sensor: no packets could be read from %u capture files\n",
+                    res.source_errors);
+        sensor_settings_free(&set);
+        config_free(cfg);
+        return 1;
+    }
     double secs = (double)res.elapsed / 1e6;
     if (secs <= 0)
         secs = 1e-6;
@@ -451,11 +476,5 @@ int main(int argc, char **argv)
                 (unsigned long long)res.alerts, set.outdir, set.eve_filename);
     sensor_settings_free(&set);
     config_free(cfg);
-    if (res.fatal)
-        return 1;
-    if (res.packets == 0 && res.source_errors > 0) {
-        fputs("vigil-sensor: no packets could be read\n", stderr);
-        return 1;
-    }
-    return 0;
+    return res.fatal ? 1 : 0;
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vigil/enrich.h"
+#include "vigil/files.h"
 #include "vigil/sensor.h"
 
 static int get_timeouts(struct flow_config *f, const struct config *c, char *errbuf)
@@ -80,6 +82,8 @@ static int rule_settings(struct sensor_settings *s, const struct config *c, cons
         if (access(cand, R_OK) == 0)
             snprintf(s->classification_file, sizeof(s->classification_file), "%s", cand);
     }
+    if (s->classification_file[0] != '\0')
+        config_note_default(c, "classification-file", s->classification_file);
 
     const char *cache = config_get(c, "detect.cache-dir");
     if (cache != NULL && strcmp(cache, "none") != 0) {
@@ -92,6 +96,7 @@ static int rule_settings(struct sensor_settings *s, const struct config *c, cons
             snprintf(s->cache_dir, sizeof(s->cache_dir), "%s/.cache/vigil", home);
         else
             snprintf(s->cache_dir, sizeof(s->cache_dir), "/tmp/vigil-cache-%ld", (long)getuid());
+        config_note_default(c, "detect.cache-dir", s->cache_dir);
     }
     return config_get_bool(c, "detect.profiling", 0, &s->rule_profiling, errbuf);
 }
@@ -129,6 +134,7 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
     const char *dir = config_get(c, "default-log-dir");
     if (dir != NULL)
         snprintf(s->outdir, sizeof(s->outdir), "%s", dir);
+    config_note_default(c, "default-log-dir", s->outdir);
 
     if (config_get_size(c, "flow.memcap", s->flow.memcap, &s->flow.memcap, errbuf) < 0 ||
         config_get_uint(c, "flow.hash-size", s->flow.hash_size, 1u << 26, &v, errbuf) < 0)
@@ -154,6 +160,7 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
         }
         s->defrag.policy = (enum defrag_policy)p;
     }
+    config_note_default(c, "defrag.policy", "bsd");
 
     if (config_get_uint(c, "pcap.snaplen", 65535, 262144, &v, errbuf) < 0)
         return -1;
@@ -184,6 +191,7 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
         snprintf(s->sensor_name, sizeof(s->sensor_name), "%s", sn);
     else if (gethostname(s->sensor_name, sizeof(s->sensor_name) - 1) < 0)
         s->sensor_name[0] = '\0';
+    config_note_default(c, "sensor-name", s->sensor_name);
     if (eve_redis_config_load(&s->redis, &s->eve_redis_enabled, c, s->outdir, errbuf) < 0)
         return -1;
     if (s->eve_redis_enabled && !s->eve_enabled) {
@@ -198,6 +206,7 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
         }
         snprintf(s->eve_filename, sizeof(s->eve_filename), "%s", fn);
     }
+    config_note_default(c, "outputs.eve.filename", s->eve_filename);
 
     if (config_get_bool(c, "community-id", 1, &s->community_id, errbuf) < 0 ||
         config_get_uint(c, "community-id-seed", 0, 65535, &v, errbuf) < 0)
@@ -210,14 +219,44 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
             return -1;
         s->progress = b;
     }
+    config_note_default(c, "progress", "auto");
     if (app_config_load(&s->app, c, errbuf) < 0 ||
         config_get_bool(c, "outputs.eve.types.files", 1, &s->files_enabled, errbuf) < 0)
         return -1;
+    config_note_default(c, "stream.reassembly.policy", stream_policy_name(s->app.stream.policy));
+    static const char *const cluster[] = {"cluster_flow", "cluster_cpu", "cluster_qm"};
+    if ((unsigned)s->afp.cluster_type < VG_ARRAY_LEN(cluster))
+        config_note_default(c, "af-packet.cluster-type", cluster[s->afp.cluster_type]);
     if (rule_settings(s, c, rule_files, nrule_files, errbuf) < 0) {
         if (errbuf && errbuf[0] == '\0')
             vg_errbuf_set(errbuf, "out of memory");
         sensor_settings_free(s);
         return -1;
     }
+    return 0;
+}
+
+int sensor_config_dump(const struct sensor_settings *s, FILE *out, char *errbuf)
+{
+    /* The modules read their keys when they start; read them now, so their defaults show. */
+    struct file_config fc;
+    file_config_init(&fc);
+    int rc = file_config_load(&fc, s->cfg, errbuf);
+    file_config_free(&fc);
+    if (rc < 0)
+        return -1;
+    /* Databases and inventories named there need not exist where the dump is made. */
+    char why[VG_ERRBUF_SIZE];
+    enrich_free(enrich_new(s->cfg, why));
+    struct sensor_settings none = *s;
+    none.nrule_files = 0; /* the detect.* keys, not the rules */
+    none.classification_file[0] = '\0';
+    struct detect_load_report rep;
+    FILE *devnull = fopen("/dev/null", "w");
+    struct detect_engine *e = sensor_load_rules(&none, devnull ? devnull : stderr, &rep, why);
+    if (devnull != NULL)
+        fclose(devnull);
+    detect_engine_free(e);
+    config_dump(s->cfg, out);
     return 0;
 }

@@ -153,6 +153,32 @@ Test(config, dump_round_trips)
     config_free(d);
 }
 
+/* Defaults noted as keys are read come out in the dump beneath what the file sets. */
+Test(config, dump_shows_noted_defaults)
+{
+    struct config *c = load("flow:\n  memcap: 1mb\nstream: 5\n");
+    uint64_t v;
+    int b;
+    char err[VG_ERRBUF_SIZE];
+    cr_assert_eq(config_get_size(c, "flow.memcap", 7, &v, err), 0);
+    cr_assert_eq(v, 1024 * 1024);
+    cr_assert_eq(config_get_size(c, "flow.extra", 3 * 1024 * 1024, &v, err), 0);
+    cr_assert_eq(config_get_uint(c, "a.b.count", 42, 100, &v, err), 0);
+    cr_assert_eq(config_get_bool(c, "a.on", 1, &b, err), 0);
+    cr_assert_eq(config_get_size(c, "stream.memcap", 1000, &v, err), 0); /* crosses a scalar */
+    config_note_default(c, "flow.memcap", "9mb");                        /* set: not a default */
+    config_note_default(c, "name", "x y");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    config_dump(c, f);
+    fclose(f);
+    cr_assert_str_eq(buf, "%YAML 1.1\n---\nflow:\n  memcap: 1mb\n  extra: 3mb\nstream: 5\n"
+                          "a:\n  b:\n    count: 42\n  on: yes\nname: x y\n");
+    free(buf);
+    config_free(c);
+}
+
 Test(config, sensor_settings_defaults_and_errors)
 {
     struct config *c = config_new();

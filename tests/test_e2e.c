@@ -188,7 +188,8 @@ Test(e2e, fragments_are_reassembled)
     expect_flow(&e, "10.2.0.1", 7000, 1, 0, 20 + 8 + 3000, 0, "new");
     expect_flow(&e, "10.2.0.1", 7002, 1, 0, 20 + 8 + 2000, 0, "new");
     expect_flow(&e, "10.2.0.1", 7004, 1, 0, 20 + 40, 0, "new");
-    expect_flow(&e, "2001:0db8:0000:0000:0000:0000:0000:00f1", 8000, 1, 0, 40 + 8 + 2000, 0, "new");
+    expect_flow(&e, "2001:0db8:0000:0000:0000:0000:0000:00f1", 8000, 1, 0, 40 + 8 + 2000, 0,
+                "new");
     cr_assert_eq(tu_count(&e, "anomaly", "anomaly.event", "decoder.ipv4.frag_overlap"), 1);
     json_t *s = tu_stats(&e);
     cr_assert_eq(tu_int(s, "stats.defrag.ipv4.fragments"), 8);
@@ -204,10 +205,10 @@ Test(e2e, fragments_are_reassembled)
 Test(e2e, malformed_packets_raise_anomalies)
 {
     static const char *const events[] = {
-        "ethernet.pkt_too_small", "ipv4.hlen_too_small",  "ipv4.trunc_pkt",
-        "ipv4.wrong_ip_version",  "tcp.hlen_too_small",   "tcp.pkt_too_small",
-        "udp.len_invalid",        "ipv6.trunc_pkt",       "ipv6.trunc_exthdr",
-        "icmpv4.unknown_type",    "tcp.opt_invalid_len",  "gre.wrong_version",
+        "ethernet.pkt_too_small", "ipv4.hlen_too_small", "ipv4.trunc_pkt",
+        "ipv4.wrong_ip_version",  "tcp.hlen_too_small",  "tcp.pkt_too_small",
+        "udp.len_invalid",        "ipv6.trunc_pkt",      "ipv6.trunc_exthdr",
+        "icmpv4.unknown_type",    "tcp.opt_invalid_len", "gre.wrong_version",
         "vlan.header_too_small",  "ipv4.opt_invalid_len", "ipv6.rh_type_0",
         "vlan.too_many_layers",   "icmpv6.pkt_too_small", "udp.hlen_too_small"};
     struct tu_events e;
@@ -262,30 +263,184 @@ Test(e2e, truncated_capture_keeps_what_came_before)
     free(out);
 
     cr_assert_eq(run("truncated.pcapng", &e, &out, NULL), 0);
-    cr_assert(strstr(out, "truncated.pcapng: corrupt or truncated near offset") != NULL, "%s", out);
+    cr_assert(strstr(out, "truncated.pcapng: corrupt or truncated near offset") != NULL, "%s",
+              out);
     cr_assert_eq(tu_int(tu_stats(&e), "stats.decoder.pkts"), 31);
     tu_events_free(&e);
     free(out);
 
     cr_assert_eq(run("bad-record.pcap", &e, &out, NULL), 0);
-    cr_assert(strstr(out, "bad-record.pcap: corrupt or truncated at offset 94") != NULL, "%s", out);
+    cr_assert(strstr(out, "bad-record.pcap: corrupt or truncated at offset 94") != NULL, "%s",
+              out);
     cr_assert_eq(tu_int(tu_stats(&e), "stats.decoder.pkts"), 1);
     tu_events_free(&e);
     free(out);
 }
 
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* Runs a shell command line (the sensor reading stdin); returns its status and output. */
+static int run_sh(const char *cmd, char **out)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    return tu_run(argv, out);
+}
+
 Test(e2e, unreadable_inputs_fail_with_one_line)
 {
+    char rules[4200];
+    snprintf(rules, sizeof(rules), "%s/rules/vigil.rules", tu_env("VIGIL_SOURCE_DIR"));
+    const struct {
+        const char *pcap;
+        const char *msg;
+    } bad[] = {
+        {"not-a-pcap.txt", "not-a-pcap.txt: not a pcap or pcapng capture (unknown file format)"},
+        {"empty.pcap", "empty.pcap: empty file, not a pcap or pcapng capture"},
+        {"does-not-exist.pcap", "does-not-exist.pcap: No such file or directory"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *out = NULL;
+        cr_assert_eq(run(bad[i].pcap, NULL, &out, NULL), 1, "%s", bad[i].pcap);
+        cr_assert(strstr(out, bad[i].msg) != NULL, "%s", out);
+        cr_assert_eq(count_lines(out), 1, "%s: expected one line, got:\n%s", bad[i].pcap, out);
+        free(out);
+        /* With rules: the input is checked first, so nothing about the rules is printed. */
+        char *dir = tu_tmpdir();
+        cr_assert_eq(tu_sensor(dir, NULL, &out, "-S", rules, "-r", tu_pcap(bad[i].pcap), NULL), 1);
+        cr_assert(strstr(out, bad[i].msg) != NULL, "%s", out);
+        cr_assert_eq(count_lines(out), 1, "%s with -S: expected one line, got:\n%s", bad[i].pcap,
+                     out);
+        free(out);
+        tu_rmdir(dir);
+        free(dir);
+    }
+
+    /* Several inputs, none readable: still one line, naming the first. */
+    char *dir = tu_tmpdir();
+    char a[4200], b[4200];
+    snprintf(a, sizeof(a), "%s", tu_pcap("empty.pcap"));
+    snprintf(b, sizeof(b), "%s", tu_pcap("not-a-pcap.txt"));
     char *out = NULL;
-    cr_assert_eq(run("not-a-pcap.txt", NULL, &out, NULL), 1);
-    cr_assert(strstr(out, "not-a-pcap.txt: not a pcap or pcapng capture") != NULL, "%s", out);
-    free(out);
-    cr_assert_eq(run("empty.pcap", NULL, &out, NULL), 1);
+    cr_assert_eq(tu_sensor(dir, NULL, &out, "-r", a, "-r", b, NULL), 1);
+    cr_assert(strstr(out, "none of the 2 capture files can be read; the first: ") != NULL, "%s",
+              out);
     cr_assert(strstr(out, "empty.pcap: empty file") != NULL, "%s", out);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
     free(out);
-    cr_assert_eq(run("does-not-exist.pcap", NULL, &out, NULL), 1);
-    cr_assert(strstr(out, "does-not-exist.pcap: No such file or directory") != NULL, "%s", out);
+
+    /* Standard input: garbage, nothing, or a damaged first record are one line each. */
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "%s -r - -l %s < %s", tu_env("VIGIL_SENSOR"), dir,
+             tu_pcap("not-a-pcap.txt"));
+    cr_assert_eq(run_sh(cmd, &out), 1);
+    cr_assert(strstr(out, "-: not a pcap or pcapng capture") != NULL, "%s", out);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
     free(out);
+    snprintf(cmd, sizeof(cmd), "%s -r - -l %s < /dev/null", tu_env("VIGIL_SENSOR"), dir);
+    cr_assert_eq(run_sh(cmd, &out), 1);
+    cr_assert(strstr(out, "-: empty input, not a pcap or pcapng capture") != NULL, "%s", out);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
+    free(out);
+    /* The file header and 6 bytes of the first record header, through a pipe. */
+    snprintf(cmd, sizeof(cmd), "head -c 30 %s | %s -r - -S %s -l %s", tu_pcap("tcp-sessions.pcap"),
+             tu_env("VIGIL_SENSOR"), rules, dir);
+    cr_assert_eq(run_sh(cmd, &out), 1);
+    cr_assert(strstr(out, "vigil-sensor: -: corrupt or truncated at offset 24: ") != NULL, "%s",
+              out);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
+    free(out);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+/* A capture damaged further on, read through a pipe: the offset is still the record's. */
+Test(e2e, damaged_stdin_names_the_offset)
+{
+    char *dir = tu_tmpdir();
+    char cmd[9000], *out = NULL;
+    /* truncated.pcap is damaged at 2569 (see truncated_capture_keeps_what_came_before). */
+    snprintf(cmd, sizeof(cmd), "cat %s | %s -r - -l %s", tu_pcap("truncated.pcap"),
+             tu_env("VIGIL_SENSOR"), dir);
+    cr_assert_eq(run_sh(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "-: corrupt or truncated at offset 2569: ") != NULL, "%s", out);
+    free(out);
+    /* pcapng through a pipe: the stream position, never -1. */
+    snprintf(cmd, sizeof(cmd), "cat %s | %s -r - -l %s", tu_pcap("truncated.pcapng"),
+             tu_env("VIGIL_SENSOR"), dir);
+    cr_assert_eq(run_sh(cmd, &out), 0, "%s", out);
+    char *near = strstr(out, "-: corrupt or truncated near offset ");
+    cr_assert(near != NULL, "%s", out);
+    long off = strtol(near + strlen("-: corrupt or truncated near offset "), NULL, 10);
+    cr_assert_gt(off, 24, "%s", out);
+    free(out);
+    /* The same file read directly gives the same offset. */
+    cr_assert_eq(tu_sensor(dir, NULL, &out, "-r", tu_pcap("truncated.pcapng"), NULL), 0);
+    char expect[128];
+    snprintf(expect, sizeof(expect), "corrupt or truncated near offset %ld: ", off);
+    cr_assert(strstr(out, expect) != NULL, "pipe said %ld: %s", off, out);
+    free(out);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+/* A capture file whose name is not UTF-8 keeps its pcap_filename, escaped. */
+Test(e2e, pcap_filename_not_utf8_is_escaped)
+{
+    char *dir = tu_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/caf\xe9-\xff.pcap", dir);
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", tu_pcap("udp-icmp.pcap"), path);
+    cr_assert_eq(system(cmd), 0);
+    char out_dir[4300];
+    snprintf(out_dir, sizeof(out_dir), "%s/out", dir);
+    struct tu_events e;
+    cr_assert_eq(tu_sensor(out_dir, &e, NULL, "-r", path, NULL), 0);
+    cr_assert_gt(e.n, 1);
+    char want[4300];
+    snprintf(want, sizeof(want), "%s/caf\\xe9-\\xff.pcap", dir);
+    size_t flows = 0;
+    for (size_t i = 0; i < e.n; i++) {
+        if (strcmp(tu_str(e.ev[i], "event_type"), "flow") != 0)
+            continue;
+        cr_assert_str_eq(tu_str(e.ev[i], "pcap_filename"), want);
+        flows++;
+    }
+    cr_assert_eq(flows, tu_count(&e, "flow", NULL, NULL));
+    cr_assert_gt(flows, 0);
+    tu_events_free(&e);
+    char rm[9000];
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+    cr_assert_eq(system(rm), 0);
+    free(dir);
+}
+
+/* The capture generators answer --help instead of writing a directory named "--help". */
+Test(e2e, generators_have_usage)
+{
+    char gen[4200];
+    snprintf(gen, sizeof(gen), "%s/vigil-pcapgen", tu_env("VIGIL_BUILD_DIR"));
+    char *argv[] = {gen, "--help", NULL};
+    char *out = NULL;
+    cr_assert_eq(tu_run(argv, &out), 0);
+    cr_assert(strncmp(out, "Usage: vigil-pcapgen OUTDIR\n", 28) == 0, "%s", out);
+    free(out);
+    char *bad[] = {gen, "-x", NULL};
+    cr_assert_eq(tu_run(bad, &out), 2);
+    cr_assert(strstr(out, "Usage: vigil-pcapgen") != NULL, "%s", out);
+    free(out);
+    cr_assert_neq(access("--help", F_OK), 0, "a directory named --help was created");
+    char *flood[] = {(char *)tu_env("VIGIL_FLOODGEN"), "--help", NULL};
+    cr_assert_eq(tu_run(flood, &out), 0);
+    cr_assert(strncmp(out, "Usage: vigil-floodgen", 21) == 0, "%s", out);
+    free(out);
+    cr_assert_neq(access("--help", F_OK), 0, "a file named --help was created");
 }
 
 Test(e2e, several_files_and_a_directory)
@@ -374,6 +529,17 @@ static char **sorted_lines(const char *dir, size_t *n)
     while (getline(&line, &cap, f) > 0) {
         if (strstr(line, "\"event_type\":\"stats\"") != NULL)
             continue;
+        /* sid 9000001 counts SYNs by source across flows (threshold by_src): which SYN reaches
+         * the count depends on the order the workers reach them. Left out of the comparison. */
+        if (strstr(line, "\"signature_id\":9000001,") != NULL)
+            continue;
+        /* Nor, then, which of the scan's flows (source port 61000) is marked alerted. */
+        char *al = strstr(line, "\"alerted\":true");
+        if (al != NULL && strstr(line, "\"src_ip\":\"198.51.100.23\",\"src_port\":61000,") != NULL)
+            memcpy(al + 10, "null", 4); /* "true" and "false" both become "null" */
+        else if ((al = strstr(line, "\"alerted\":false")) != NULL &&
+                 strstr(line, "\"src_ip\":\"198.51.100.23\",\"src_port\":61000,") != NULL)
+            memmove(al + 10, "null", 4), memmove(al + 14, al + 15, strlen(al + 15) + 1);
         v = realloc(v, (*n + 1) * sizeof(*v));
         v[(*n)++] = strdup(line);
     }
@@ -383,48 +549,142 @@ static char **sorted_lines(const char *dir, size_t *n)
     return v;
 }
 
+/*
+ * With the bundled rules, the events are the same for 1, 2 and 3 threads: on many-flows.pcap
+ * with fragments.pcap (over 2000 flows), and on attack-chain.pcap (its 11 alerts).
+ * Left out: the two in one run (flow timeouts across the time jump between files come at a
+ * different packet per worker), see docs/architecture.md.
+ */
 Test(e2e, events_identical_for_any_thread_count)
 {
-    char *dirs[3];
-    char **lines[3];
-    size_t n[3];
-    json_t *stats[3];
-    for (int t = 0; t < 3; t++) {
-        char threads[8];
-        snprintf(threads, sizeof(threads), "%d", t + 1);
-        dirs[t] = tu_tmpdir();
-        struct tu_events e;
-        cr_assert_eq(tu_sensor(dirs[t], &e, NULL, "-r", tu_pcap("many-flows.pcap"), "-r",
-                               tu_pcap("fragments.pcap"), "--threads", threads, NULL),
-                     0);
-        stats[t] = json_deep_copy(json_object_get(tu_stats(&e), "stats"));
+    char rules[4200];
+    snprintf(rules, sizeof(rules), "%s/rules/vigil.rules", tu_env("VIGIL_SOURCE_DIR"));
+    /* tu_pcap returns one buffer: each path is copied before the next call. */
+    char pcaps[3][4200];
+    snprintf(pcaps[0], sizeof(pcaps[0]), "%s", tu_pcap("many-flows.pcap"));
+    snprintf(pcaps[1], sizeof(pcaps[1]), "%s", tu_pcap("fragments.pcap"));
+    snprintf(pcaps[2], sizeof(pcaps[2]), "%s", tu_pcap("attack-chain.pcap"));
+    for (int run = 0; run < 2; run++) {
+        char *dirs[3];
+        char **lines[3];
+        size_t n[3];
+        json_t *stats[3];
+        for (int t = 0; t < 3; t++) {
+            char threads[8];
+            snprintf(threads, sizeof(threads), "%d", t + 1);
+            dirs[t] = tu_tmpdir();
+            struct tu_events e;
+            if (run == 0)
+                cr_assert_eq(tu_sensor(dirs[t], &e, NULL, "-S", rules, "--set",
+                                       "detect.cache-dir=none", "-r", pcaps[0], "-r", pcaps[1],
+                                       "--threads", threads, NULL),
+                             0);
+            else
+                cr_assert_eq(tu_sensor(dirs[t], &e, NULL, "-S", rules, "--set",
+                                       "detect.cache-dir=none", "-r", pcaps[2], "--threads",
+                                       threads, NULL),
+                             0);
+            size_t all = tu_count(&e, "alert", NULL, NULL);
+            size_t scan = tu_count(&e, "alert", "alert.signature_id", "9000001");
+            if (run == 0) {
+                cr_assert_eq(all, 0, "--threads %s", threads);
+            } else {
+                /* attack_chain_sample_alerts_every_stage's 11 alerts: 9 compared below with
+                 * every other event, and the scan's threshold (by_src, across flows), which
+                 * counts the SYNs in the order the workers reach them. */
+                cr_assert_eq(all - scan, 9, "--threads %s", threads);
+                if (t == 0)
+                    cr_assert_eq(scan, 2);
+                else
+                    cr_assert(scan >= 1 && scan <= 2, "--threads %s: %zu", threads, scan);
+            }
+            stats[t] = json_deep_copy(json_object_get(tu_stats(&e), "stats"));
+            tu_events_free(&e);
+            lines[t] = sorted_lines(dirs[t], &n[t]);
+        }
+        cr_assert_gt(n[0], run == 0 ? 2000 : 80);
+        for (int t = 1; t < 3; t++) {
+            cr_assert_eq(n[t], n[0], "--threads %d wrote %zu events, --threads 1 wrote %zu", t + 1,
+                         n[t], n[0]);
+            for (size_t i = 0; i < n[0]; i++)
+                cr_assert_str_eq(lines[t][i], lines[0][i], "--threads %d differs", t + 1);
+            /* The counters agree too, but for uptime, batching and memory (each worker has
+             * its own hash table). */
+            json_object_del(json_object_get(stats[t], "flow"), "memuse");
+            json_object_del(json_object_get(stats[0], "flow"), "memuse");
+            const char *keys[] = {"decoder", "flow", "defrag", "capture"};
+            for (size_t k = 0; k < 4; k++)
+                cr_assert(json_equal(json_object_get(stats[t], keys[k]),
+                                     json_object_get(stats[0], keys[k])),
+                          "stats.%s differs for --threads %d", keys[k], t + 1);
+        }
+        for (int t = 0; t < 3; t++) {
+            for (size_t i = 0; i < n[t]; i++)
+                free(lines[t][i]);
+            free(lines[t]);
+            json_decref(stats[t]);
+            tu_rmdir(dirs[t]);
+            free(dirs[t]);
+        }
+    }
+}
+
+/*
+ * A replay that pauses mid-way (a pipe that waits 1.3 s) writes a periodic stats record
+ * (stats.interval 1) and, with --progress, the progress line; without it stderr stays quiet.
+ */
+Test(e2e, periodic_stats_and_progress_line)
+{
+    char *dir = tu_tmpdir();
+    const char *pcap = tu_pcap("many-flows.pcap");
+    for (int with = 1; with >= 0; with--) {
+        char cmd[9000], *out = NULL;
+        snprintf(cmd, sizeof(cmd),
+                 "(head -c 300000 %s; sleep 1.3; tail -c +300001 %s) | %s -r - -l %s "
+                 "--set stats.interval=1 %s",
+                 pcap, pcap, tu_env("VIGIL_SENSOR"), dir, with ? "--progress" : "");
+        cr_assert_eq(run_sh(cmd, &out), 0, "%s", out);
+        char eve[4200];
+        snprintf(eve, sizeof(eve), "%s/eve.json", dir);
+        struct tu_events e = tu_read_eve(eve);
+        /* Stats come every 256 packets at most, once the interval is over: after the pause. */
+        size_t nstats = tu_count(&e, "stats", NULL, NULL);
+        cr_assert_geq(nstats, 2, "%zu stats records", nstats);
+        long long first = -1, last = -1;
+        for (size_t i = 0; i < e.n; i++) {
+            if (strcmp(tu_str(e.ev[i], "event_type"), "stats") != 0)
+                continue;
+            if (first < 0)
+                first = tu_int(e.ev[i], "stats.decoder.pkts");
+            last = tu_int(e.ev[i], "stats.decoder.pkts");
+        }
+        cr_assert_eq(last, 11401, "the final record counts every packet");
+        cr_assert_lt(first, 11401, "the periodic one comes before the end");
+        cr_assert_eq(first % 256, 1, "written at a 256-packet chore: %lld", first);
         tu_events_free(&e);
-        lines[t] = sorted_lines(dirs[t], &n[t]);
+        unlink(eve);
+        if (with) {
+            /* Total size unknown on a pipe: bytes, packets, rates; then erased for the summary. */
+            const char *p = strstr(out, "\r\033[Kvigil: ");
+            cr_assert_not_null(p, "no progress line: %s", out);
+            double mb;
+            unsigned long long pkts;
+            double pps, mbit;
+            cr_assert_eq(sscanf(p, "\r\033[Kvigil: %lf MB  %llu pkts  %lf pkt/s  %lf Mbit/s", &mb,
+                                &pkts, &pps, &mbit),
+                         4, "%s", p);
+            cr_assert_eq(pkts % 256, 1, "%s", p);
+            cr_assert_lt(pkts, 11401);
+            cr_assert_gt(pps, 0);
+            cr_assert_not_null(strstr(out, "\r\033[Kvigil-sensor: 11401 packets"), "%s", out);
+        } else {
+            cr_assert_null(strchr(out, '\r'), "progress without a terminal: %s", out);
+            cr_assert_eq(count_lines(out), 1, "%s", out);
+        }
+        free(out);
     }
-    cr_assert_gt(n[0], 2000);
-    for (int t = 1; t < 3; t++) {
-        cr_assert_eq(n[t], n[0], "--threads %d wrote %zu events, --threads 1 wrote %zu", t + 1,
-                     n[t], n[0]);
-        for (size_t i = 0; i < n[0]; i++)
-            cr_assert_str_eq(lines[t][i], lines[0][i], "--threads %d differs", t + 1);
-        /* The counters agree too, but for uptime, batching and memory (each worker has its
-         * own hash table). */
-        json_object_del(json_object_get(stats[t], "flow"), "memuse");
-        json_object_del(json_object_get(stats[0], "flow"), "memuse");
-        const char *keys[] = {"decoder", "flow", "defrag", "capture"};
-        for (size_t k = 0; k < 4; k++)
-            cr_assert(
-                json_equal(json_object_get(stats[t], keys[k]), json_object_get(stats[0], keys[k])),
-                "stats.%s differs for --threads %d", keys[k], t + 1);
-    }
-    for (int t = 0; t < 3; t++) {
-        for (size_t i = 0; i < n[t]; i++)
-            free(lines[t][i]);
-        free(lines[t]);
-        json_decref(stats[t]);
-        tu_rmdir(dirs[t]);
-        free(dirs[t]);
-    }
+    tu_rmdir(dir);
+    free(dir);
 }
 
 Test(e2e, command_line)
@@ -450,9 +710,7 @@ Test(e2e, command_line)
         {{sensor, "--threads", "0", "-r", "x", NULL}, "--threads takes a number", 1},
         {{sensor, "-r", "x.pcap", "-i", "lo", NULL}, "either -r or -i", 1},
         {{sensor, "-i", "vigil-no-such0", NULL}, "vigil-no-such0: no such interface", 1},
-        {{sensor, "-c", "/nonexistent.yaml", "-r", "x", NULL},
-         "/nonexistent.yaml: No such file",
-         1},
+        {{sensor, "-c", "/nonexistent.yaml", "-r", "x", NULL}, "/nonexistent.yaml: No such file", 1},
         {{sensor, "--set", "flow.memcap=lots", "-r", "x", NULL}, "flow.memcap: expected a size", 1},
         {{sensor, "--set", "novalue", NULL}, "--set takes KEY=VALUE", 1},
     };
@@ -500,8 +758,8 @@ Test(e2e, attack_chain_sample_alerts_every_stage)
     struct {
         const char *sid;
         size_t n;
-    } want[] = {{"9000001", 2}, {"9000010", 1}, {"9000011", 1},
-                {"9000020", 5}, {"9000021", 1}, {"9000030", 1}};
+    } want[] = {{"9000001", 2}, {"9000010", 1}, {"9000011", 1}, {"9000020", 5},
+                {"9000021", 1}, {"9000030", 1}};
     size_t total = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         size_t n = tu_count(&e, "alert", "alert.signature_id", want[i].sid);

@@ -19,6 +19,9 @@ struct config_node {
 struct config {
     struct config_node *root; /* always a map */
     char *path;               /* the file loaded last, for messages */
+    /* The defaults the sensor used for keys root lacks, noted as they are read (a map): with
+     * root, the effective configuration that config_dump prints. */
+    struct config_node *defaults;
 };
 
 /* Creates an empty configuration. Returns NULL when out of memory. */
@@ -49,8 +52,9 @@ const struct config_node *config_lookup(const struct config *c, const char *key)
 const char *config_get(const struct config *c, const char *key);
 
 /*
- * Typed getters: store the value at key, or def if the key is absent. Return 0, or -1 with
- * "key: reason" in errbuf if the value is present but invalid.
+ * Typed getters: store the value at key, or def if the key is absent (and note def as the
+ * key's default, for config_dump). Return 0, or -1 with "key: reason" in errbuf if the value
+ * is present but invalid. Safe to call from several threads.
  */
 int config_get_bool(const struct config *c, const char *key, int def, int *out, char *errbuf);
 int config_get_uint(const struct config *c, const char *key, uint64_t def, uint64_t max,
@@ -58,7 +62,16 @@ int config_get_uint(const struct config *c, const char *key, uint64_t def, uint6
 int config_get_size(const struct config *c, const char *key, uint64_t def, uint64_t *out,
                     char *errbuf);
 
-/* Writes the whole configuration to out as YAML. */
+/*
+ * Notes value as the default used for key when c does not set it (for keys read with
+ * config_get, whose callers apply their own default). Does nothing if c sets key.
+ */
+void config_note_default(const struct config *c, const char *key, const char *value);
+
+/*
+ * Writes the effective configuration to out as YAML: every key c sets, and for the keys it
+ * does not set, the defaults noted so far (read a module's keys first to see its defaults).
+ */
 void config_dump(const struct config *c, FILE *out);
 
 #endif

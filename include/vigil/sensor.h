@@ -85,6 +85,13 @@ void sensor_settings_free(struct sensor_settings *s);
 struct enrich *sensor_enrich_new(const struct sensor_settings *s, char *errbuf);
 
 /*
+ * Prints the effective configuration of s to out (--dump-config): every key of the file and
+ * --set, and the default of every key the sensor reads that they do not set. Returns 0, or
+ * -1 with errbuf set if a key's value is invalid.
+ */
+int sensor_config_dump(const struct sensor_settings *s, FILE *out, char *errbuf);
+
+/*
  * Loads the ruleset s names (none: returns an engine with no rules). Prints each rule that
  * fails as "file:line: sid N: reason" and the load report on errors. NULL with errbuf set if
  * the ruleset cannot be built.
