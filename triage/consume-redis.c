@@ -47,7 +47,7 @@ void tredis_conf_init(struct tredis_conf *c)
     if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
         snprintf(host, sizeof(host), "triage");
     snprintf(c->consumer, sizeof(c->consumer), "%s-%ld", host, (long)getpid());
-    c->count = 1000;
+    c->count = 5000;
     c->block_ms = 1000;
     c->claim_idle_ms = 60000;
 }
@@ -142,6 +142,7 @@ struct consumer {
     long long nbatch;     /* batches taken, for the test hooks */
     long long stall_read; /* test hooks: stall at that batch (0: never) */
     long long stall_commit;
+    FILE *lat;             /* bench hook: "ID COMMIT_US" per committed entry, or NULL */
     long long corr_events; /* st->events at the last correlation */
     long long last_corr_ms;
 };
@@ -348,6 +349,13 @@ static int take(struct consumer *k, const redisReply *entries, int kind)
     else if (kind == TAKE_OWN)
         k->rs->redelivered += (long long)n;
     show_examples(k);
+    if (k->lat != NULL) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long us = (unsigned long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        for (size_t i = 3; i < na; i++)
+            fprintf(k->lat, "%.*s %llu\n", (int)argl[i], argv[i], us);
+    }
     if (k->nbatch == k->stall_commit)
         test_stall(k, "after committing", n);
     if (na > 3) {
@@ -469,23 +477,31 @@ int tredis_ingest(struct tdb *t, const struct tcfg *cfg, const struct tredis_con
                   struct ting_stats *st, struct tredis_stats *rs, char *errbuf)
 {
     struct consumer k = {.t = t, .cfg = cfg, .c = c, .st = st, .rs = rs, .errbuf = errbuf};
-    const char *hook = getenv("VIGIL_TRIAGE_TEST_STALL_AFTER_READ");
-    k.stall_read = hook ? atoll(hook) : 0;
-    hook = getenv("VIGIL_TRIAGE_TEST_STALL_AFTER_COMMIT");
-    k.stall_commit = hook ? atoll(hook) : 0;
-    k.o = (struct ting_opts){.sensor = c->sensor, .no_correlate = c->no_correlate};
-    k.corr_events = st->events;
-    k.last_corr_ms = now_ms();
     if (c->count == 0 || c->stream[0] == '\0' || c->group[0] == '\0' || c->consumer[0] == '\0') {
         snprintf(errbuf, TRIAGE_ERRBUF, "redis: stream, group, consumer and count must be set");
         return -1;
     }
+    const char *hook = getenv("VIGIL_TRIAGE_TEST_STALL_AFTER_READ");
+    k.stall_read = hook ? atoll(hook) : 0;
+    hook = getenv("VIGIL_TRIAGE_TEST_STALL_AFTER_COMMIT");
+    k.stall_commit = hook ? atoll(hook) : 0;
+    /* bench/bench-redis.sh: XADD-to-commit latency from the entry ids and the commit times */
+    if ((hook = getenv("VIGIL_TRIAGE_BENCH_LATENCY")) != NULL &&
+        (k.lat = fopen(hook, "w")) == NULL) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "VIGIL_TRIAGE_BENCH_LATENCY: %.200s: %s", hook,
+                 strerror(errno));
+        return -1;
+    }
+    k.o = (struct ting_opts){.sensor = c->sensor, .no_correlate = c->no_correlate};
+    k.corr_events = st->events;
+    k.last_corr_ms = now_ms();
     /* An XACK must follow a commit that survives a power cut, not only a crash. */
-    if (tdb_exec(t, "PRAGMA synchronous=FULL", errbuf) != 0)
+    if (tdb_exec(t, "PRAGMA synchronous=FULL", errbuf) != 0 ||
+        (k.rec = ting_rec_open(t, cfg, &k.o, st, errbuf)) == NULL) {
+        if (k.lat != NULL)
+            fclose(k.lat);
         return -1;
-    k.rec = ting_rec_open(t, cfg, &k.o, st, errbuf);
-    if (k.rec == NULL)
-        return -1;
+    }
     int rc = connect_loop(&k, 0);
     if (rc == 1)
         rc = K_OK; /* stopped before connecting: the loop below ends at once */
@@ -541,6 +557,8 @@ int tredis_ingest(struct tdb *t, const struct tcfg *cfg, const struct tredis_con
     if (rc == K_OK && st->events > k.corr_events && correlate(&k) != 0)
         rc = K_FATAL;
     show_examples(&k);
+    if (k.lat != NULL)
+        fclose(k.lat);
     ting_rec_close(k.rec);
     redisFree(k.x);
     tdb_exec(t, "PRAGMA synchronous=NORMAL", NULL);

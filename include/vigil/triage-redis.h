@@ -16,7 +16,7 @@ struct tredis_conf {
     char stream[256];   /* the stream key; default vigil:eve */
     char group[128];    /* the consumer group; default triage */
     char consumer[128]; /* this consumer's name in the group; default hostname-pid */
-    unsigned count;     /* entries per XREADGROUP / XAUTOCLAIM round; default 1000 */
+    unsigned count;     /* entries per XREADGROUP / XAUTOCLAIM round; default 5000 */
     unsigned block_ms;  /* XREADGROUP BLOCK while waiting; default 1000 (also the stop latency) */
     unsigned long long claim_idle_ms; /* XAUTOCLAIM entries pending this long elsewhere; 60000 */
     int once;                         /* stop when nothing new is left instead of waiting */
