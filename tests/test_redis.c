@@ -1,18 +1,15 @@
 /* test_redis.c: EVE to a Redis stream against a private redis-server: order, outage spool,
  * overflow. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,82 +46,15 @@ static void teardown(void)
  * (redis start 5 s, FIFO open and WAIT_FOR 15 s, the sensor's drain-timeout 5 s). */
 TestSuite(redis, .fini = teardown);
 
-static void need_redis_server(void)
-{
-    if (system("command -v redis-server >/dev/null 2>&1") != 0)
-        cr_skip_test("redis-server is not installed (scripts/deps installs it)");
-}
-
-/* A loopback port nobody listens on right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static redisContext *rconnect(int port)
-{
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (c != NULL && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
-
 /* Starts redis-server on port with its files in g_dir/redis; waits until it answers. */
-/* In a child about to exec: closes every descriptor above stderr (FIFO ends, test pipes). */
-static void close_inherited(void)
-{
-    for (int fd = 3; fd < 1024; fd++)
-        close(fd);
-}
-
 static void redis_start(int port)
 {
-    char rdir[4200], log[4300], portarg[16];
-    snprintf(rdir, sizeof(rdir), "%s/redis", g_dir);
-    mkdir(rdir, 0700);
-    snprintf(log, sizeof(log), "%s/redis.log", rdir);
-    snprintf(portarg, sizeof(portarg), "%d", port);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a crashed test */
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close_inherited();
-        execlp("redis-server", "redis-server", "--port", portarg, "--bind", "127.0.0.1", "--dir",
-               rdir, "--save", "", "--appendonly", "no", "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
-    g_redis = pid;
-    for (int i = 0; i < 250; i++) {
-        redisContext *c = rconnect(port);
-        if (c != NULL) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-            freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return;
-        }
-        usleep(20000);
-    }
-    cr_assert_fail("redis-server did not come up on port %d (see %s)", port, log);
+    g_redis = tu_redis_start(g_dir, port, 0);
 }
 
 static void redis_kill(void)
 {
-    kill(g_redis, SIGKILL);
-    waitpid(g_redis, NULL, 0);
+    tu_redis_kill(g_redis);
     g_redis = -1;
 }
 
@@ -137,7 +67,7 @@ struct entries {
 static struct entries stream_read(int port, unsigned db, const char *key)
 {
     struct entries e = {NULL, 0};
-    redisContext *c = rconnect(port);
+    redisContext *c = tu_redis_connect(port);
     cr_assert_not_null(c);
     redisReply *r = redisCommand(c, "SELECT %u", db);
     freeReplyObject(r);
@@ -157,7 +87,7 @@ static struct entries stream_read(int port, unsigned db, const char *key)
 
 static long long stream_len(int port, const char *key)
 {
-    redisContext *c = rconnect(port);
+    redisContext *c = tu_redis_connect(port);
     if (c == NULL)
         return -1;
     redisReply *r = redisCommand(c, "XLEN %s", key);
@@ -301,9 +231,9 @@ Test(redis, url_and_config_keys)
 /* Every record of a run reaches the stream, in the file's order, with the sensor's name. */
 Test(redis, stream_equals_eve_file)
 {
-    need_redis_server();
+    tu_need_redis();
     g_dir = tu_tmpdir();
-    int port = free_port();
+    int port = tu_free_port();
     redis_start(port);
     char url[256], rules[4200], out1[4200], eve[4300];
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d/2?stream=vigil:eve&batch=7", port);
@@ -394,10 +324,10 @@ static size_t nlines(const char *path)
 /* Redis dies under a running sensor and comes back: the spooled records follow, in order. */
 Test(redis, outage_spools_then_replays_in_order)
 {
-    need_redis_server();
+    tu_need_redis();
     signal(SIGPIPE, SIG_IGN);
     g_dir = tu_tmpdir();
-    int port = free_port();
+    int port = tu_free_port();
     redis_start(port);
     char rules[4200], fifo[4200], eve[4200], err[4200], spool[4200], url[128], sset[4300];
     snprintf(rules, sizeof(rules), "%s/r.rules", g_dir);
@@ -416,7 +346,7 @@ Test(redis, outage_spools_then_replays_in_order)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
-        close_inherited();
+        tu_close_inherited();
         execl(tu_env("VIGIL_SENSOR"), "vigil-sensor", "-r", fifo, "-S", rules, "-l", g_dir, "--set",
               "detect.cache-dir=none", "--set", sset, "--set", "sensor-name=mail-gw", "--threads",
               "2", "--eve-redis", url, (char *)NULL);
@@ -486,9 +416,9 @@ Test(redis, outage_spools_then_replays_in_order)
  * sends the spooled records first. */
 Test(redis, spool_overflow_counted_and_replayed_next_run)
 {
-    need_redis_server();
+    tu_need_redis();
     g_dir = tu_tmpdir();
-    int port = free_port(); /* nothing listens there yet */
+    int port = tu_free_port(); /* nothing listens there yet */
     char url[128], out1[4200], out2[4200], spool[4200], sset[4300], eve[4300];
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d?stream=s", port);
     snprintf(out1, sizeof(out1), "%s/one", g_dir);

@@ -1,12 +1,19 @@
-/* testutil.c: helpers the Criterion tests share: running the sensor, reading its EVE output. */
+/* testutil.c: helpers the Criterion tests share: running the sensor, reading its EVE output,
+ * a private redis-server. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,6 +136,11 @@ static const json_t *get_path(const json_t *obj, const char *path)
     return cur;
 }
 
+json_t *tu_get(const json_t *obj, const char *path)
+{
+    return (json_t *)get_path(obj, path);
+}
+
 const char *tu_str(const json_t *obj, const char *path)
 {
     const json_t *v = get_path(obj, path);
@@ -238,4 +250,84 @@ int tu_sensor(const char *outdir, struct tu_events *events, char **output, ...)
         *events = tu_read_eve(path);
     }
     return rc;
+}
+
+void tu_need_redis(void)
+{
+    if (system("command -v redis-server >/dev/null 2>&1") != 0)
+        cr_skip_test("redis-server is not installed (scripts/deps installs it)");
+}
+
+int tu_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+redisContext *tu_redis_connect(int port)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (c != NULL && c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+void tu_close_inherited(void)
+{
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+}
+
+pid_t tu_redis_start(const char *dir, int port, int aof)
+{
+    char rdir[4200], log[4300], portarg[16];
+    snprintf(rdir, sizeof(rdir), "%s/redis", dir);
+    mkdir(rdir, 0700);
+    snprintf(log, sizeof(log), "%s/redis.log", rdir);
+    snprintf(portarg, sizeof(portarg), "%d", port);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a crashed test */
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        tu_close_inherited();
+        execlp("redis-server", "redis-server", "--port", portarg, "--bind", "127.0.0.1", "--dir",
+               rdir, "--save", "", "--appendonly", aof ? "yes" : "no", "--appendfsync", "always",
+               "--daemonize", "no", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 250; i++) {
+        redisContext *c = tu_redis_connect(port);
+        if (c != NULL) {
+            redisReply *r = redisCommand(c, "PING");
+            int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+            freeReplyObject(r);
+            redisFree(c);
+            if (ok)
+                return pid;
+        }
+        usleep(20000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_fail("redis-server did not come up on port %d (see %s)", port, log);
+    return -1;
+}
+
+void tu_redis_kill(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
 }

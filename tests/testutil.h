@@ -2,8 +2,10 @@
 #ifndef VIGIL_TESTUTIL_H
 #define VIGIL_TESTUTIL_H
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Returns the environment variable name, failing the test if it is unset. */
 const char *tu_env(const char *name);
@@ -33,6 +35,9 @@ struct tu_events {
 struct tu_events tu_read_eve(const char *path);
 void tu_events_free(struct tu_events *e);
 
+/* Returns the value at a dotted path ("flow.pkts_toserver") of obj, or NULL. */
+json_t *tu_get(const json_t *obj, const char *path);
+
 /* Returns the string/integer at a dotted path ("flow.pkts_toserver") of obj, or NULL/-1. */
 const char *tu_str(const json_t *obj, const char *path);
 long long tu_int(const json_t *obj, const char *path);
@@ -57,5 +62,30 @@ json_t *tu_stats(const struct tu_events *e);
  * outdir/eve.json into *events. Returns the exit status; *output gets stderr if not NULL.
  */
 int tu_sensor(const char *outdir, struct tu_events *events, char **output, ...);
+
+/* ---- a private redis-server for the Redis tests ---- */
+
+/* Skips the test if redis-server is not installed. */
+void tu_need_redis(void);
+
+/* Returns a loopback TCP port nobody listens on right now. */
+int tu_free_port(void);
+
+/* Connects to 127.0.0.1:port (1 s timeout). Returns NULL if nothing answers. */
+redisContext *tu_redis_connect(int port);
+
+/* In a child about to exec: closes every descriptor above stderr (FIFO ends, test pipes). */
+void tu_close_inherited(void);
+
+/*
+ * Starts redis-server on 127.0.0.1:port with its files and log in dir/redis, without persistence
+ * or (aof) with an append-only file synced on every write, so that a restart keeps every
+ * acknowledged write. It dies with the test. Waits until it answers PING (5 s, then the test
+ * fails). Returns its pid.
+ */
+pid_t tu_redis_start(const char *dir, int port, int aof);
+
+/* Kills a redis-server from tu_redis_start with SIGKILL and reaps it. */
+void tu_redis_kill(pid_t pid);
 
 #endif

@@ -169,8 +169,17 @@ struct tdb *tdb_open(const char *path, char *errbuf)
     sqlite3_stmt *st = tdb_prepare(t, "PRAGMA journal_mode=WAL", errbuf);
     if (st == NULL)
         goto fail;
-    if (sqlite3_step(st) == SQLITE_ROW)
+    /* Two processes opening a new database at once (consumers of one group): the switch to WAL
+     * returns SQLITE_BUSY at once instead of waiting in the busy handler; wait up to 10 s. */
+    int src;
+    for (int tries = 0; (src = sqlite3_step(st)) == SQLITE_BUSY && tries < 200; tries++) {
+        sqlite3_reset(st);
+        sqlite3_sleep(50);
+    }
+    if (src == SQLITE_ROW)
         snprintf(jm, sizeof(jm), "%s", (const char *)sqlite3_column_text(st, 0));
+    else
+        snprintf(jm, sizeof(jm), "%s", sqlite3_errmsg(t->db));
     sqlite3_finalize(st);
     if (strcmp(jm, "wal") != 0) {
         snprintf(errbuf, TRIAGE_ERRBUF, "%s: cannot enable WAL mode (%s)", path, jm);

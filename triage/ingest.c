@@ -174,8 +174,12 @@ static void add_example(struct ingest *in, const char *file, long long line, con
         return;
     st->examples = a;
     size_t n = strlen(file) + strlen(why) + 32;
-    if ((a[st->nexamples] = malloc(n)) != NULL)
+    if ((a[st->nexamples] = malloc(n)) == NULL)
+        return;
+    if (line > 0)
         snprintf(a[st->nexamples++], n, "%s:%lld: %s", file, line, why);
+    else /* a record with no line number: a stream entry, whose id is in file */
+        snprintf(a[st->nexamples++], n, "%s: %s", file, why);
 }
 
 static int save_file(struct ingest *in, const char *path, const struct stat *sb, long long off,
@@ -295,7 +299,10 @@ static int extract(const struct tcfg *cfg, const struct ting_opts *o, EVP_MD_CTX
         return -1;
     /* 128 bits of SHA-256 are identity enough and keep the unique index small */
     memcpy(e->hash, h, 16);
-    const char *sensor = json_string_value(json_object_get(ev, "host"));
+    /* Vigil's "sensor", else Suricata's "host" (its sensor-name), else older "sensor_name" */
+    const char *sensor = json_string_value(json_object_get(ev, "sensor"));
+    if (sensor == NULL)
+        sensor = json_string_value(json_object_get(ev, "host"));
     if (sensor == NULL)
         sensor = json_string_value(json_object_get(ev, "sensor_name"));
     if (sensor == NULL)
@@ -817,6 +824,41 @@ static int collect(const char *dir, int depth, char ***list, size_t *n, char *er
     return rc;
 }
 
+/* Prepares in's statements and digest context. Returns 0 or -1 with in->errbuf set. */
+static int ingest_prepare(struct ingest *in)
+{
+    struct tdb *t = in->t;
+    char *errbuf = in->errbuf;
+    in->md = EVP_MD_CTX_new();
+    in->ins = tdb_prepare(t,
+                          "INSERT OR IGNORE INTO events(sensor, hash, ts, event_type, flow_id,"
+                          " src_ip, src_port, dest_ip, dest_port, proto, sid, signature, category,"
+                          " severity, sigsev, stage, geo, filehit, pending)"
+                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          errbuf);
+    in->ins_raw = tdb_prepare(t, "INSERT INTO event_raw(id, raw) VALUES(?,?)", errbuf);
+    in->file_get =
+        tdb_prepare(t, "SELECT dev, ino, offset, lineno, bad FROM files WHERE path=?", errbuf);
+    in->file_put = tdb_prepare(t, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", errbuf);
+    if (in->md == NULL) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "out of memory");
+        return -1;
+    }
+    return in->ins == NULL || in->ins_raw == NULL || in->file_get == NULL || in->file_put == NULL
+               ? -1
+               : 0;
+}
+
+static void ingest_release(struct ingest *in)
+{
+    sqlite3_finalize(in->ins);
+    sqlite3_finalize(in->ins_raw);
+    free(in->pb.p);
+    sqlite3_finalize(in->file_get);
+    sqlite3_finalize(in->file_put);
+    EVP_MD_CTX_free(in->md);
+}
+
 int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const struct ting_opts *o,
                 struct ting_stats *st, char *errbuf)
 {
@@ -838,19 +880,7 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
             goto out;
         nfiles = 1;
     }
-    in.md = EVP_MD_CTX_new();
-    in.ins = tdb_prepare(t,
-                         "INSERT OR IGNORE INTO events(sensor, hash, ts, event_type, flow_id,"
-                         " src_ip, src_port, dest_ip, dest_port, proto, sid, signature, category,"
-                         " severity, sigsev, stage, geo, filehit, pending)"
-                         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         errbuf);
-    in.ins_raw = tdb_prepare(t, "INSERT INTO event_raw(id, raw) VALUES(?,?)", errbuf);
-    in.file_get =
-        tdb_prepare(t, "SELECT dev, ino, offset, lineno, bad FROM files WHERE path=?", errbuf);
-    in.file_put = tdb_prepare(t, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", errbuf);
-    if (in.md == NULL || in.ins == NULL || in.ins_raw == NULL || in.file_get == NULL ||
-        in.file_put == NULL)
+    if (ingest_prepare(&in) != 0)
         goto out;
     if (tdb_begin(t, errbuf) != 0)
         goto out;
@@ -870,13 +900,43 @@ out:
     for (size_t i = 0; i < nfiles; i++)
         free(files[i]);
     free(files);
-    sqlite3_finalize(in.ins);
-    sqlite3_finalize(in.ins_raw);
-    free(in.pb.p);
-    sqlite3_finalize(in.file_get);
-    sqlite3_finalize(in.file_put);
-    EVP_MD_CTX_free(in.md);
+    ingest_release(&in);
     return rc;
+}
+
+/* ---- single records in the caller's transaction (consume-redis.c) ---- */
+
+struct ting_rec {
+    struct ingest in;
+};
+
+struct ting_rec *ting_rec_open(struct tdb *t, const struct tcfg *cfg, const struct ting_opts *o,
+                               struct ting_stats *st, char *errbuf)
+{
+    struct ting_rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "out of memory");
+        return NULL;
+    }
+    r->in = (struct ingest){.t = t, .cfg = cfg, .o = o, .st = st, .errbuf = errbuf};
+    if (ingest_prepare(&r->in) != 0) {
+        ting_rec_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ting_rec_add(struct ting_rec *r, const char *origin, char *text, size_t len)
+{
+    return ingest_line(&r->in, origin, 0, text, len);
+}
+
+void ting_rec_close(struct ting_rec *r)
+{
+    if (r == NULL)
+        return;
+    ingest_release(&r->in);
+    free(r);
 }
 
 void ting_stats_free(struct ting_stats *st)

@@ -1,4 +1,5 @@
 /* main.c: the vigil-triage command line: option parsing and dispatch to the triage modules. */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vigil/triage.h"
+#include "vigil/triage-redis.h"
 
 static const char *or_(const char *a, const char *b)
 {
@@ -22,6 +23,9 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  ingest FILE|DIR|- [--follow] [--sensor NAME] [--batch N] [--no-correlate]\n"
+    "  ingest --redis URL [--stream KEY] [--group G] [--consumer NAME] [--count N]\n"
+    "         [--block MS] [--claim-idle MS] [--once] [--sensor NAME] [--no-correlate]\n"
+    "  status [--redis URL] [--stream KEY]... [--json]\n"
     "  correlate                         (correlate alerts left pending)\n"
     "  list [--status S|open] [--severity N] [--unit U] [--since DATE] [--text T]\n"
     "       [--sort severity|score|first|last|count|id|status|unit] [--limit N] [--json]\n"
@@ -75,8 +79,163 @@ static int lang_vi(const char *l, int def)
     return strcmp(l, "en") != 0;
 }
 
+/* Parses a non-negative integer up to max into *out; returns 0, or -1 with a message. */
+static int num_arg(const char *name, const char *v, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n > max) {
+        fprintf(stderr, "vigil-triage: %s: '%s' is not a number from 0 to %llu\n", name, v, max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Copies v into a conf field of size cap; returns 0, or -1 with a message if empty or too long. */
+static int str_arg(const char *name, const char *v, char *dst, size_t cap)
+{
+    if (v[0] == '\0' || strlen(v) >= cap) {
+        fprintf(stderr, "vigil-triage: %s must be 1 to %zu characters\n", name, cap - 1);
+        return -1;
+    }
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static void on_stop_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: sleeps end early */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ingest --redis: a consumer of a Redis stream's consumer group (consume-redis.c). */
+static int cmd_ingest_redis(struct tdb *t, struct tcfg *cfg, int argc, char **argv)
+{
+    struct tredis_conf c;
+    const char *url = NULL, *stream = NULL, *v;
+    unsigned long long n;
+    int bad = 0;
+    char err[TRIAGE_ERRBUF];
+    tredis_conf_init(&c);
+    c.stop = &stop_flag;
+    for (int i = 1; i < argc; i++) {
+        if ((v = val(argc, argv, &i, "--redis", &bad)))
+            url = v;
+        else if ((v = val(argc, argv, &i, "--stream", &bad)))
+            stream = v;
+        else if ((v = val(argc, argv, &i, "--group", &bad))) {
+            if (str_arg("--group", v, c.group, sizeof(c.group)) != 0)
+                return 2;
+        } else if ((v = val(argc, argv, &i, "--consumer", &bad))) {
+            if (str_arg("--consumer", v, c.consumer, sizeof(c.consumer)) != 0)
+                return 2;
+        } else if ((v = val(argc, argv, &i, "--count", &bad))) {
+            if (num_arg("--count", v, 100000, &n) != 0)
+                return 2;
+            if (n == 0)
+                return die("--count must be at least 1") + 1;
+            c.count = (unsigned)n;
+        } else if ((v = val(argc, argv, &i, "--block", &bad))) {
+            if (num_arg("--block", v, 60000, &n) != 0)
+                return 2;
+            if (n == 0)
+                return die("--block must be at least 1 ms") + 1;
+            c.block_ms = (unsigned)n;
+        } else if ((v = val(argc, argv, &i, "--claim-idle", &bad))) {
+            if (num_arg("--claim-idle", v, 1ULL << 40, &n) != 0)
+                return 2;
+            c.claim_idle_ms = n;
+        } else if ((v = val(argc, argv, &i, "--sensor", &bad)))
+            c.sensor = v;
+        else if (strcmp(argv[i], "--once") == 0)
+            c.once = 1;
+        else if (strcmp(argv[i], "--no-correlate") == 0)
+            c.no_correlate = 1;
+        else if (bad)
+            return 2;
+        else if (argv[i][0] == '-' && argv[i][1] != '\0')
+            return die("ingest --redis: unknown option (--follow and --batch are for files)") + 1;
+        else
+            return die("ingest --redis reads the stream, not FILE|DIR|-") + 1;
+    }
+    if (tredis_parse_url(&c, url, err) != 0)
+        return die(err) + 1;
+    if (stream && str_arg("--stream", stream, c.stream, sizeof(c.stream)) != 0)
+        return 2;
+    on_stop_signals();
+    struct ting_stats st = {0};
+    struct tredis_stats rs = {0};
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = tredis_ingest(t, cfg, &c, &st, &rs, err);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (st.bad > (long long)st.nexamples)
+        fprintf(stderr, "... and %lld more bad records\n", st.bad - (long long)st.nexamples);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    printf("stream %s group %s consumer %s: entries %lld (claimed %lld, redelivered %lld), "
+           "acked %lld, batches %lld, malformed %lld, trimmed %lld, reconnects %lld\n",
+           c.stream, c.group, c.consumer, rs.entries, rs.claimed, rs.redelivered, rs.acked,
+           rs.batches, rs.malformed, rs.trimmed, rs.reconnects);
+    printf("records %lld, new events %lld (alerts %lld), duplicates %lld, skipped %lld, "
+           "bad %lld, suppressed %lld; incidents %lld open; %.2f s\n",
+           st.lines, st.events, st.alerts, st.dups, st.skipped, st.bad, st.suppressed,
+           tdb_scalar(t,
+                      "SELECT COUNT(*) FROM incidents WHERE status IN ('new','acknowledged',"
+                      "'investigating','contained') AND merged_into IS NULL",
+                      NULL),
+           secs);
+    ting_stats_free(&st);
+    return rc == 0 ? 0 : die(err);
+}
+
+static int cmd_status(struct tdb *t, const char *dbpath, int argc, char **argv)
+{
+    struct tredis_conf c;
+    const char *url = NULL, *streams[TREDIS_MAX_STREAMS], *v;
+    size_t ns = 0;
+    int bad = 0, json = 0;
+    char err[TRIAGE_ERRBUF];
+    tredis_conf_init(&c);
+    for (int i = 1; i < argc; i++) {
+        if ((v = val(argc, argv, &i, "--redis", &bad)))
+            url = v;
+        else if ((v = val(argc, argv, &i, "--stream", &bad))) {
+            if (ns == TREDIS_MAX_STREAMS)
+                return die("status: at most 16 --stream") + 1;
+            streams[ns++] = v;
+        } else if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else
+            return bad ? 2 : die("status: unexpected argument") + 1;
+    }
+    int have = 0;
+    if (url != NULL) {
+        if (tredis_parse_url(&c, url, err) != 0)
+            return die(err) + 1;
+        have = 1;
+    } else {
+        have = tredis_recall(t, &c); /* where the last ingest --redis read from */
+    }
+    json_t *redis = NULL;
+    int rc = 0;
+    if (have && (redis = tredis_status(&c, streams, ns, err)) == NULL) {
+        fprintf(stderr, "vigil-triage: status: %s\n", err);
+        rc = 1;
+    }
+    if (tstat_print(stdout, t, dbpath, redis, json, err) != 0)
+        rc = die(err);
+    json_decref(redis);
+    return rc;
+}
+
 static int cmd_ingest(struct tdb *t, struct tcfg *cfg, int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--redis") == 0)
+            return cmd_ingest_redis(t, cfg, argc, argv);
     struct ting_opts o = {.stop = &stop_flag};
     const char *path = NULL, *v;
     int bad = 0;
@@ -102,9 +261,7 @@ static int cmd_ingest(struct tdb *t, struct tcfg *cfg, int argc, char **argv)
         return die("ingest: FILE, DIR or - expected") + 1;
     struct ting_stats st = {0};
     char err[TRIAGE_ERRBUF];
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    on_stop_signals();
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     int rc = ting_ingest(t, cfg, path, &o, &st, err);
@@ -568,7 +725,7 @@ int main(int argc, char **argv)
     char **cargv = argv + i;
     static const char *const cmds[] = {"ingest",   "list",      "show",   "update",
                                        "merge",    "reopen",    "export", "report",
-                                       "suppress", "correlate", "split"};
+                                       "suppress", "correlate", "split",  "status"};
     size_t k;
     for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
         if (strcmp(cmd, cmds[k]) == 0)
@@ -630,8 +787,11 @@ int main(int argc, char **argv)
     case 9:
         rc = cmd_correlate(t, &cfg);
         break;
-    default:
+    case 10:
         rc = cmd_split(t, cargc, cargv);
+        break;
+    default:
+        rc = cmd_status(t, db ? db : "vigil-triage.db", cargc, cargv);
     }
     tdb_close(t);
     tcfg_free(&cfg);

@@ -125,7 +125,7 @@ struct ting_opts {
     int follow;         /* keep tailing a file */
     volatile int *stop; /* set non-zero to end --follow */
     long batch;         /* lines per transaction (default 10000) */
-    const char *sensor; /* sensor name when events carry no "host" */
+    const char *sensor; /* sensor name when events carry no "sensor" or "host" */
     int no_correlate;   /* leave new alerts pending (correlated by a later run) */
 };
 
@@ -134,6 +134,19 @@ struct ting_opts {
 int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const struct ting_opts *o,
                 struct ting_stats *st, char *errbuf);
 void ting_stats_free(struct ting_stats *st);
+
+/*
+ * Single records stored in the caller's transaction (the Redis consumer, consume-redis.c): open
+ * prepares the statements (NULL with errbuf set on failure; errbuf must outlive the handle and
+ * receives later errors too); add parses and stores one EVE record text[0..len) (not modified),
+ * counting it in st like a line of a file and naming it origin in bad-record examples, and
+ * returns 0 or -1 (errbuf set) on a store failure; close frees the handle (NULL is fine).
+ */
+struct ting_rec;
+struct ting_rec *ting_rec_open(struct tdb *t, const struct tcfg *cfg, const struct ting_opts *o,
+                               struct ting_stats *st, char *errbuf);
+int ting_rec_add(struct ting_rec *r, const char *origin, char *text, size_t len);
+void ting_rec_close(struct ting_rec *r);
 /* Classifies an alert's kill-chain stage from its alert object. */
 int ting_stage(const struct tcfg *cfg, const json_t *alert);
 
