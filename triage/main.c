@@ -18,7 +18,8 @@ static const char *or_(const char *a, const char *b)
 #endif
 
 static const char usage[] =
-    "usage: vigil-triage [--db FILE] [--config FILE] COMMAND [ARGS]\n"
+    "usage: vigil-triage [--db FILE] [--config FILE] [--assets FILE] [--geoip-db FILE]...\n"
+    "                    COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  ingest FILE|DIR|- [--follow] [--sensor NAME] [--batch N] [--no-correlate]\n"
@@ -540,11 +541,20 @@ int main(int argc, char **argv)
 {
     const char *db = getenv("VIGIL_TRIAGE_DB"), *cfgpath = getenv("VIGIL_TRIAGE_CONFIG");
     int i = 1, bad = 0;
-    const char *v;
+    const char *v, *assets = NULL, *geodb[8];
+    size_t ngeodb = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if ((v = val(argc, argv, &i, "--db", &bad)))
             db = v;
-        else if ((v = val(argc, argv, &i, "--config", &bad)))
+        else if ((v = val(argc, argv, &i, "--assets", &bad)))
+            assets = v;
+        else if ((v = val(argc, argv, &i, "--geoip-db", &bad))) {
+            if (ngeodb == sizeof(geodb) / sizeof(geodb[0])) {
+                fputs("vigil-triage: at most 8 --geoip-db\n", stderr);
+                return 2;
+            }
+            geodb[ngeodb++] = v;
+        } else if ((v = val(argc, argv, &i, "--config", &bad)))
             cfgpath = v;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
@@ -592,6 +602,15 @@ int main(int argc, char **argv)
     if (cfgpath != NULL && tcfg_load(&cfg, cfgpath, err) != 0) {
         tcfg_free(&cfg);
         return die(err);
+    }
+    if (assets != NULL || ngeodb > 0) { /* the options over the rules' inventory and GeoIP */
+        int oom = assets != NULL && tcfg_set_assets(&cfg, assets) != 0;
+        for (size_t g = 0; g < ngeodb && !oom; g++)
+            oom = tcfg_add_geoip(&cfg, geodb[g]) != 0;
+        if (oom || tcfg_finish(&cfg, err) != 0) {
+            tcfg_free(&cfg);
+            return die(oom ? "out of memory" : err);
+        }
     }
     struct tdb *t = tdb_open(db ? db : "vigil-triage.db", err);
     if (t == NULL) {

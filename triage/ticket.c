@@ -491,8 +491,19 @@ json_t *tkt_json(struct tdb *t, long long id, int with_events)
     json_t *obs = json_object();
     size_t i;
     json_t *a;
+    json_t *ageo = NULL; /* the actor's GeoIP: the first alert that has one */
     json_array_foreach(alerts, i, a)
     {
+        const char *g = json_string_value(json_object_get(a, "geo"));
+        const char *bar = g ? strchr(g, '|') : NULL;
+        if (ageo == NULL && bar != NULL) {
+            long long asn = strtoll(bar + 1, NULL, 10);
+            ageo = json_object();
+            if (bar > g)
+                json_object_set_new(ageo, "country_iso", json_stringn(g, (size_t)(bar - g)));
+            if (asn > 0)
+                json_object_set_new(ageo, "asn", json_integer(asn));
+        }
         observe(obs, json_string_value(json_object_get(a, "raw")));
         int st = (int)json_integer_value(json_object_get(a, "stage"));
         json_object_set_new(a, "stage", json_string(tcfg_stage_name(st)));
@@ -526,6 +537,7 @@ json_t *tkt_json(struct tdb *t, long long id, int with_events)
         json_object_set_new(o2, k, arr);
     }
     json_decref(obs);
+    json_object_set_new(inc, "actor_geo", ageo ? ageo : json_null());
     json_object_set_new(inc, "alerts", alerts);
     json_object_set_new(inc, "context", ctx);
     json_object_set_new(inc, "observables", o2);
