@@ -860,7 +860,10 @@ static int process(struct corr *c, const struct alert *a, long long *inc_id, int
     side_of(cfg, json_object_get(eve, "src"), a->src, &ss);
     side_of(cfg, json_object_get(eve, "dest"), a->dest, &ds);
     int si = ss.internal, di = ds.internal;
-    const char *host = di || !si ? a->dest : a->src;
+    /* C2 and exfiltration are about the internal host calling out, even to an internal server
+     * (a C2 domain asked of the city's resolver); recon and exploit about the target */
+    int out = si && (!di || a->stage >= STAGE_C2);
+    const char *host = out ? a->src : a->dest;
     const struct side *sd = host == a->dest ? &ds : &ss;
     const char *actor = host == a->dest ? a->src : a->dest;
     if (host == NULL)
