@@ -60,6 +60,7 @@ static const char *yaml = "grouping:\n  window: 1h\n  keys: [asset]\n"
 static const char *inventory =
     "version: 1\nassets:\n"
     "  - network: 10.10.0.0/16\n    unit: Trung tâm Dữ liệu Thành phố\n"
+    "    hosts: [portal.tphcm.example]\n"
     "    system: Trung tâm Dữ liệu Thành phố\n    criticality: critical\n"
     "  - network: 10.20.0.0/16\n    unit: Sở Thông tin và Truyền thông\n"
     "    system: Sở Thông tin và Truyền thông\n    criticality: normal\n";
@@ -707,6 +708,11 @@ Test(triage, split)
     cr_assert_eq(json_integer_value(json_object_get(a, "count")), 2);
     cr_assert_eq(json_integer_value(json_object_get(b, "count")), 1);
     cr_assert_str_eq(json_string_value(json_object_get(b, "ref")), "INC-2026-000002");
+    /* its own title, from what it holds; the parent keeps its own */
+    cr_assert_str_eq(json_string_value(json_object_get(b, "title")),
+                     "Sở Thông tin và Truyền thông: ET MALWARE beacon");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "title")),
+                     "Sở Thông tin và Truyền thông: ET SCAN Nmap");
     cr_assert_eq(
         json_integer_value(json_object_get(json_array_get(json_object_get(b, "alerts"), 0), "sid")),
         3);
@@ -860,6 +866,78 @@ Test(triage, exports)
             cr_assert(ids_flag, "%s", v);
     }
     json_decref(m);
+    json_decref(inc);
+    env_close(&e);
+}
+
+/* Our own hosts (HOME_NET, the inventory's addresses and names) are context, never IoCs. */
+Test(triage, exports_keep_internal_hosts_out_of_indicators)
+{
+    struct env e;
+    env_open(&e, NULL);
+    FILE *f = fopen(path("i.json"), "w");
+    fputs("{\"timestamp\":\"2026-03-01T10:00:00Z\",\"flow_id\":1,\"event_type\":\"alert\","
+          "\"src_ip\":\"198.51.100.7\",\"dest_ip\":\"10.10.1.5\",\"http\":{\"hostname\":"
+          "\"portal.tphcm.example\",\"url\":\"/cgi-bin/x\"},\"alert\":{\"signature_id\":1,"
+          "\"signature\":\"ET EXPLOIT x\",\"severity\":1}}\n",
+          f);
+    /* the hacked host asks the city resolver (internal, not in the inventory) for a C2 name */
+    fputs("{\"timestamp\":\"2026-03-01T10:05:00Z\",\"flow_id\":2,\"event_type\":\"alert\","
+          "\"src_ip\":\"10.10.1.5\",\"dest_ip\":\"192.168.0.53\",\"dns\":{\"query\":[{"
+          "\"rrname\":\"c2.example\"}]},\"http\":{\"hostname\":\"evil.example\","
+          "\"url\":\"/gate\"},\"alert\":{\"signature_id\":2,\"signature\":\"ET MALWARE CnC\","
+          "\"severity\":1}}\n",
+          f);
+    fclose(f);
+    struct ting_stats st;
+    ingest(&e, path("i.json"), &st);
+    ting_stats_free(&st);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents"), 1);
+    json_t *inc = tkt_json(e.t, 1, 1);
+    tkt_mark_internal(inc, &e.cfg);
+    char *s = export_to_string(texp_misp, inc);
+    json_t *m = json_loads(s, 0, NULL);
+    free(s);
+    json_t *attrs = json_object_get(json_object_get(m, "Event"), "Attribute");
+    const char *want_ids[] = {"198.51.100.7", "evil.example", "http://evil.example/gate"};
+    const char *want_ours[] = {"10.10.1.5", "192.168.0.53", "portal.tphcm.example",
+                               "http://portal.tphcm.example/cgi-bin/x"};
+    size_t nids = 0, nours = 0, i;
+    json_t *o;
+    json_array_foreach(attrs, i, o)
+    {
+        const char *v = json_string_value(json_object_get(o, "value"));
+        int ids = json_is_true(json_object_get(o, "to_ids"));
+        for (size_t k = 0; k < 3; k++)
+            if (strcmp(v, want_ids[k]) == 0) {
+                cr_assert(ids, "%s must be an indicator", v);
+                nids++;
+            }
+        for (size_t k = 0; k < 4; k++)
+            if (strcmp(v, want_ours[k]) == 0) {
+                cr_assert(!ids, "%s is ours, not an indicator", v);
+                nours++;
+            }
+    }
+    cr_assert_eq(nids, 3);
+    cr_assert_eq(nours, 4);
+    cr_assert_eq(json_array_size(attrs), 7);
+    json_decref(m);
+    s = export_to_string(texp_stix, inc);
+    json_t *b = json_loads(s, 0, NULL);
+    free(s);
+    size_t nind = 0;
+    json_array_foreach(json_object_get(b, "objects"), i, o)
+    {
+        if (strcmp(json_string_value(json_object_get(o, "type")), "indicator") != 0)
+            continue;
+        const char *name = json_string_value(json_object_get(o, "name"));
+        for (size_t k = 0; k < 4; k++)
+            cr_assert_str_neq(name, want_ours[k]);
+        nind++;
+    }
+    cr_assert_eq(nind, 3);
+    json_decref(b);
     json_decref(inc);
     env_close(&e);
 }

@@ -261,7 +261,7 @@ static long long need_id(struct tdb *t, const char *ref)
     return id;
 }
 
-static int cmd_show_export(struct tdb *t, int argc, char **argv, int export)
+static int cmd_show_export(struct tdb *t, const struct tcfg *cfg, int argc, char **argv, int export)
 {
     const char *ref = NULL, *fmt = export ? NULL : "md", *lang = NULL, *outp = NULL, *v;
     int bad = 0;
@@ -287,6 +287,7 @@ static int cmd_show_export(struct tdb *t, int argc, char **argv, int export)
     json_t *inc = tkt_json(t, id, 1);
     if (inc == NULL)
         return die("cannot read incident");
+    tkt_mark_internal(inc, cfg);
     FILE *out = outp ? fopen(outp, "w") : stdout;
     if (out == NULL) {
         json_decref(inc);
@@ -626,7 +627,7 @@ int main(int argc, char **argv)
         rc = cmd_list(t, cargc, cargv);
         break;
     case 2:
-        rc = cmd_show_export(t, cargc, cargv, 0);
+        rc = cmd_show_export(t, &cfg, cargc, cargv, 0);
         break;
     case 3:
         rc = cmd_update(t, cargc, cargv);
@@ -638,7 +639,7 @@ int main(int argc, char **argv)
         rc = cmd_merge_reopen(t, cargc, cargv, 0);
         break;
     case 6:
-        rc = cmd_show_export(t, cargc, cargv, 1);
+        rc = cmd_show_export(t, &cfg, cargc, cargv, 1);
         break;
     case 7:
         rc = cmd_report(t, cargc, cargv);

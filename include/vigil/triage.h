@@ -219,6 +219,10 @@ int tkt_reopen(struct tdb *t, long long id, const char *user, char *errbuf);
 int tkt_transition_ok(const char *from, const char *to);
 /* Builds the incident (with alerts, context, observables, notes, history) as JSON, or NULL. */
 json_t *tkt_json(struct tdb *t, long long id, int with_events);
+/* Adds "internal_observables" to inc (from tkt_json with events): the observed addresses, domains
+ * and URLs that are ours (HOME_NET or the inventory: addresses, host names), which the exports
+ * keep as context but never list as indicators. */
+void tkt_mark_internal(json_t *inc, const struct tcfg *cfg);
 /* Adds/lists/removes suppressions. Return 0 or -1. */
 int tkt_suppress_add(struct tdb *t, const struct tcfg_supp *s, char *errbuf);
 json_t *tkt_suppress_list(struct tdb *t);
@@ -226,6 +230,9 @@ int tkt_suppress_remove(struct tdb *t, long long id, char *errbuf);
 
 /* ---- exports (export-*.c, report-html.c) ---- */
 
+/* Returns 1 if the observable val of inc is ours (an incident's or member's asset address, or
+ * listed by tkt_mark_internal), else 0. */
+int texp_ours(const json_t *inc, const char *val);
 /* Each writes incident JSON inc (from tkt_json) to out. Return 0 or -1 with errbuf set. */
 int texp_json(FILE *out, const json_t *inc, char *errbuf);
 int texp_md(FILE *out, const json_t *inc, int vi, char *errbuf);
