@@ -942,6 +942,56 @@ Test(triage, exports_keep_internal_hosts_out_of_indicators)
     env_close(&e);
 }
 
+/* Traffic-derived strings (msg, User-Agent, URL, the EVE's asset names) reach the report only
+ * escaped; the report forbids scripts (docs/security.md). */
+Test(triage, html_report_escapes_hostile_strings)
+{
+    static const char hostile[] = "<script>alert(1)</script>\"'><img src=x onerror=alert(1)>";
+    static const char escaped[] = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&gt;&lt;img "
+                                  "src=x onerror=alert(1)&gt;";
+    struct env e;
+    env_open(&e, NULL);
+    json_t *ev =
+        json_pack("{s:s,s:i,s:s,s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},s:{s:i,s:s,s:s,s:i}}",
+                  "timestamp", "2026-03-01T10:00:00Z", "flow_id", 1, "event_type", "alert",
+                  "src_ip", "198.51.100.7", "dest_ip", "10.10.1.5", "http", "hostname", hostile,
+                  "url", hostile, "http_user_agent", hostile, "dest_asset", "status", "known",
+                  "unit", hostile, "system", hostile, "criticality", "high", "alert",
+                  "signature_id", 1, "signature", hostile, "category", hostile, "severity", 1);
+    cr_assert_not_null(ev);
+    FILE *f = fopen(path("h.json"), "w");
+    cr_assert_eq(json_dumpf(ev, f, JSON_COMPACT), 0);
+    fputc('\n', f);
+    fclose(f);
+    json_decref(ev);
+    struct ting_stats st;
+    ingest(&e, path("h.json"), &st);
+    ting_stats_free(&st);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents"), 1);
+    for (int vi = 0; vi < 2; vi++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        cr_assert_eq(trep_html(m, e.t, tcfg_parse_time("2026-01-01"), vi, err), 0, "%s", err);
+        fclose(m);
+        cr_assert_null(strstr(buf, hostile), "a raw traffic string in the report");
+        cr_assert_null(strstr(buf, "<script"), "a script element in the report");
+        cr_assert_null(strstr(buf, "<img"));
+        cr_assert_null(strstr(buf, "alert(1)\""));
+        /* the unit, the signature and the title (asset: msg) are all there, escaped */
+        size_t n = 0;
+        for (const char *p = buf; (p = strstr(p, escaped)) != NULL; p++)
+            n++;
+        cr_assert_geq(n, 3, "escaped %zu times:\n%s", n, buf);
+        cr_assert(strstr(buf, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+                              "'none'; style-src 'unsafe-inline'; img-src data:; script-src "
+                              "'none';"),
+                  "no CSP");
+        free(buf);
+    }
+    env_close(&e);
+}
+
 Test(triage, html_report)
 {
     struct env e;
