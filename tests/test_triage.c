@@ -1087,6 +1087,18 @@ Test(triage, config_errors)
     cr_assert_eq((long long)tcfg_parse_time("2026-01-31T10:00:00.5+0700"),
                  (long long)tcfg_parse_time("2026-01-31T03:00:00Z"));
     cr_assert_lt(tcfg_parse_time("2026-13-01"), 0);
+    /* exact values (the parser does its own calendar arithmetic) */
+    cr_assert_float_eq(tcfg_parse_time("2024-05-01T00:21:00.005000+0000"), 1714522860.005, 1e-6);
+    cr_assert_float_eq(tcfg_parse_time("2026-03-01"), 1772323200.0, 1e-9);
+    cr_assert_float_eq(tcfg_parse_time("2000-02-29T12:00:00Z"), 951825600.0, 1e-9);
+    cr_assert_float_eq(tcfg_parse_time("2100-03-01 00:00"), 4107542400.0, 1e-9);
+    cr_assert_float_eq(tcfg_parse_time("2026-03-01T07:00:00+07:00"), 1772323200.0, 1e-9);
+    cr_assert_float_eq(tcfg_parse_time("2026-03-01T00:00:00-0130"), 1772323200.0 + 5400, 1e-9);
+    const char *bad[] = {"2026-1-31", "2026-01-31T1:00:00Z", "2026-01-31T10:00:00+7",
+                         "20260131",  "2026-01-31T10:00:xx", "2026-01-31T10:00:00Q",
+                         "2026-01-3"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+        cr_assert_lt(tcfg_parse_time(bad[k]), 0, "%s", bad[k]);
 }
 
 static long long count_alerts(const char *db)

@@ -306,10 +306,33 @@ int tcfg_geo_lookup(const struct tcfg *cfg, const char *ip, char *buf, size_t le
     return 1;
 }
 
+/* The value of exactly n decimal digits at s, or -1 (no sscanf: ingest parses every timestamp). */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar (Hinnant's days_from_civil),
+ * as timegm without its locking and normalisation. */
+static long long days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 double tcfg_parse_time(const char *s)
 {
-    struct tm tm;
-    int y, mo, d, h = 0, mi = 0, n = 0;
+    int y, mo, d, h = 0, mi = 0;
     double sec = 0;
     if (s == NULL || *s == '\0')
         return -1;
@@ -319,15 +342,17 @@ double tcfg_parse_time(const char *s)
         double dd = parse_duration(s);
         return dd < 0 ? -1 : (double)time(NULL) - dd;
     }
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+    if (l < 10 || (y = digits(s, 4)) < 0 || s[4] != '-' || (mo = digits(s + 5, 2)) < 0 ||
+        s[7] != '-' || (d = digits(s + 8, 2)) < 0)
         return -1;
     const char *p = s + 10;
     if (*p == 'T' || *p == ' ') {
-        int m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
+        if ((h = digits(p + 1, 2)) < 0 || p[3] != ':' || (mi = digits(p + 4, 2)) < 0)
             return -1;
-        p += 1 + m;
+        p += 6;
         if (*p == ':') {
+            if (!isdigit((unsigned char)p[1]))
+                return -1;
             char *end;
             sec = strtod(p + 1, &end);
             p = end;
@@ -335,21 +360,16 @@ double tcfg_parse_time(const char *s)
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec >= 61)
         return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    double t = (double)timegm(&tm) + sec;
+    double t = (double)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60) + sec;
     if (*p == 'Z' || *p == '\0')
         return t;
     if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, oh = 0, om = 0;
+        int sign = *p == '-' ? -1 : 1, oh, om;
         const char *q = p + 1;
-        if (strlen(q) == 4 && sscanf(q, "%2d%2d", &oh, &om) == 2)
+        if (strlen(q) == 4 && (oh = digits(q, 2)) >= 0 && (om = digits(q + 2, 2)) >= 0)
             return t - sign * (oh * 3600 + om * 60);
-        if (sscanf(q, "%2d:%2d", &oh, &om) == 2)
+        if (strlen(q) == 5 && (oh = digits(q, 2)) >= 0 && q[2] == ':' &&
+            (om = digits(q + 3, 2)) >= 0)
             return t - sign * (oh * 3600 + om * 60);
     }
     return -1;
