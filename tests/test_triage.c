@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vigil/enrich.h"
 #include "vigil/triage.h"
 
 static char dir[256];
@@ -51,13 +52,18 @@ static void alert(FILE *f, const char *ts, const char *src, const char *dst, int
 
 static const char *yaml = "grouping:\n  window: 1h\n  keys: [asset]\n"
                           "campaign:\n  min_hosts: 3\n  window: 1h\n"
-                          "assets:\n"
-                          "  - cidr: 10.10.0.0/16\n    name: \"Trung tâm Dữ liệu Thành phố\"\n"
-                          "    unit: \"Trung tâm Dữ liệu Thành phố\"\n    criticality: 5\n"
-                          "  - cidr: 10.20.0.0/16\n    name: \"Sở Thông tin và Truyền thông\"\n"
-                          "    unit: \"Sở Thông tin và Truyền thông\"\n    criticality: 2\n"
+                          "assets: assets.yaml\n"
                           "suppress:\n  - sid: 9999\n    reason: noise\n    expires: 2099-01-01\n"
                           "  - sid: 9998\n    reason: expired\n    expires: 2001-01-01\n";
+
+/* The inventory of the tests, in the sensor's format (docs/enrich.md). */
+static const char *inventory =
+    "version: 1\nassets:\n"
+    "  - network: 10.10.0.0/16\n    unit: Trung tâm Dữ liệu Thành phố\n"
+    "    hosts: [portal.tphcm.example]\n"
+    "    system: Trung tâm Dữ liệu Thành phố\n    criticality: critical\n"
+    "  - network: 10.20.0.0/16\n    unit: Sở Thông tin và Truyền thông\n"
+    "    system: Sở Thông tin và Truyền thông\n    criticality: normal\n";
 
 struct env {
     struct tcfg cfg;
@@ -66,7 +72,11 @@ struct env {
 
 static void env_open(struct env *e, const char *extra_yaml)
 {
-    FILE *f = fopen(path("triage.yaml"), "w");
+    FILE *f = fopen(path("assets.yaml"), "w");
+    cr_assert_not_null(f);
+    fputs(inventory, f);
+    fclose(f);
+    f = fopen(path("triage.yaml"), "w");
     cr_assert_not_null(f);
     fputs(extra_yaml ? extra_yaml : yaml, f);
     fclose(f);
@@ -111,11 +121,11 @@ Test(triage, schema_and_wal)
 {
     struct env e;
     env_open(&e, NULL);
-    cr_assert_eq(tdb_schema_version(e.t), 1);
+    cr_assert_eq(tdb_schema_version(e.t), 2);
     env_close(&e);
     /* reopening migrates nothing and keeps the version */
     env_open(&e, NULL);
-    cr_assert_eq(tdb_schema_version(e.t), 1);
+    cr_assert_eq(tdb_schema_version(e.t), 2);
     sqlite3_stmt *s = tdb_prepare(e.t, "PRAGMA journal_mode", err);
     cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
     cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
@@ -417,8 +427,8 @@ Test(triage, kill_chain_escalation)
     cr_assert(strstr(json_string_value(json_array_get(esc, 1)), "exploit -> c2"));
     json_t *stages = json_object_get(inc, "stages");
     cr_assert_eq(json_array_size(stages), 3);
-    /* 10 (sev 3) + 8 (criticality 2) + 2 (volume) + 2 x 15 (kill chain) */
-    cr_assert_eq(json_integer_value(json_object_get(inc, "score")), 50);
+    /* 10 (sev 3) + 10 (criticality normal) + 2 (volume) + 2 x 15 (kill chain) */
+    cr_assert_eq(json_integer_value(json_object_get(inc, "score")), 52);
     cr_assert_eq(json_integer_value(json_object_get(inc, "severity")), 3);
     json_decref(inc);
     env_close(&e);
@@ -431,7 +441,7 @@ Test(triage, kill_chain_escalation)
     killchain_file("k2.json", 0);
     ingest(&e2, path("k2.json"), &st);
     ting_stats_free(&st);
-    cr_assert_eq(q(&e2, "SELECT score FROM incidents"), 10 + 8 + 2 + 15);
+    cr_assert_eq(q(&e2, "SELECT score FROM incidents"), 10 + 10 + 2 + 15);
     /* an exploit before a scan is not an escalation */
     env_close(&e2);
 }
@@ -476,6 +486,64 @@ Test(triage, higher_severity_raises_and_scoring_reasons)
               "%s", h);
     free(h);
     json_decref(inc);
+    env_close(&e);
+}
+
+/* Vigil's EVE carries src_geo/dest_geo and src_asset/dest_asset: they win over triage's look-up. */
+Test(triage, sensor_enrichment_fields)
+{
+    struct env e;
+    env_open(&e, "assets: assets.yaml\nscoring:\n  countries: {XX: 15}\n");
+    FILE *f = fopen(path("v.json"), "w");
+    /* 10.10.1.5 is the data centre (critical) for triage, the sensor says Sở Y tế (low) */
+    fputs("{\"timestamp\":\"2026-03-01T10:00:00Z\",\"event_type\":\"alert\",\"src_ip\":"
+          "\"203.0.113.9\",\"dest_ip\":\"10.10.1.5\","
+          "\"src_geo\":{\"country_iso\":\"XX\",\"asn\":64496,\"as_org\":\"Ex\"},"
+          "\"dest_geo\":{\"internal\":true,\"range\":\"private\"},"
+          "\"src_asset\":{\"status\":\"external\"},\"dest_asset\":{\"status\":\"known\","
+          "\"id\":\"his\",\"unit\":\"Sở Y tế\",\"system\":\"HIS\",\"criticality\":\"low\"},"
+          "\"alert\":{\"signature_id\":1,\"signature\":\"a\",\"severity\":3}}\n",
+          f);
+    /* a C2 call out: the sensor knows the source, triage's inventory does not (10.99/16) */
+    fputs("{\"timestamp\":\"2026-03-01T10:00:00Z\",\"event_type\":\"alert\",\"src_ip\":"
+          "\"10.99.0.7\",\"dest_ip\":\"192.0.2.50\","
+          "\"src_geo\":{\"internal\":true,\"range\":\"private\"},"
+          "\"dest_geo\":{\"country_iso\":\"YY\"},"
+          "\"src_asset\":{\"status\":\"known\",\"unit\":\"UBND Quận 3\",\"system\":\"Q3\","
+          "\"criticality\":\"high\"},\"dest_asset\":{\"status\":\"external\"},"
+          "\"alert\":{\"signature_id\":2,\"signature\":\"b\",\"severity\":3}}\n",
+          f);
+    /* Suricata's EVE without them: triage's own inventory */
+    alert(f, "2026-03-01T10:00:00Z", "198.51.100.7", "10.10.2.2", 3, "c", "c", 3, NULL, 3);
+    fclose(f);
+    struct ting_stats st;
+    ingest(&e, path("v.json"), &st);
+    ting_stats_free(&st);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents"), 3);
+    json_t *inc = incident_of(&e, "asset_ip='10.10.1.5'");
+    cr_assert_str_eq(json_string_value(json_object_get(inc, "unit")), "Sở Y tế");
+    cr_assert_str_eq(json_string_value(json_object_get(inc, "asset")), "HIS");
+    cr_assert_str_eq(json_string_value(json_object_get(inc, "actor")), "203.0.113.9");
+    json_t *g = json_object_get(inc, "actor_geo");
+    cr_assert_str_eq(json_string_value(json_object_get(g, "country_iso")), "XX");
+    cr_assert_eq(json_integer_value(json_object_get(g, "asn")), 64496);
+    json_decref(inc);
+    /* 10 (sev 3) + 5 (low) + 15 (XX) */
+    cr_assert_eq(q(&e, "SELECT score FROM incidents WHERE asset_ip='10.10.1.5'"), 30);
+    cr_assert_eq(q(&e, "SELECT p_geo FROM incidents WHERE asset_ip='10.10.1.5'"), 15);
+    inc = incident_of(&e, "asset_ip='10.99.0.7'");
+    cr_assert_str_eq(json_string_value(json_object_get(inc, "unit")), "UBND Quận 3");
+    cr_assert_str_eq(json_string_value(json_object_get(inc, "actor")), "192.0.2.50");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(inc, "actor_geo"), "country_iso")), "YY");
+    json_decref(inc);
+    cr_assert_eq(q(&e, "SELECT p_asset FROM incidents WHERE asset_ip='10.99.0.7'"), 15);
+    inc = incident_of(&e, "asset_ip='10.10.2.2'");
+    cr_assert_str_eq(json_string_value(json_object_get(inc, "unit")),
+                     "Trung tâm Dữ liệu Thành phố");
+    cr_assert(json_is_null(json_object_get(inc, "actor_geo")));
+    json_decref(inc);
+    cr_assert_eq(q(&e, "SELECT p_asset FROM incidents WHERE asset_ip='10.10.2.2'"), 20);
     env_close(&e);
 }
 
@@ -640,6 +708,11 @@ Test(triage, split)
     cr_assert_eq(json_integer_value(json_object_get(a, "count")), 2);
     cr_assert_eq(json_integer_value(json_object_get(b, "count")), 1);
     cr_assert_str_eq(json_string_value(json_object_get(b, "ref")), "INC-2026-000002");
+    /* its own title, from what it holds; the parent keeps its own */
+    cr_assert_str_eq(json_string_value(json_object_get(b, "title")),
+                     "Sở Thông tin và Truyền thông: ET MALWARE beacon");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "title")),
+                     "Sở Thông tin và Truyền thông: ET SCAN Nmap");
     cr_assert_eq(
         json_integer_value(json_object_get(json_array_get(json_object_get(b, "alerts"), 0), "sid")),
         3);
@@ -797,6 +870,128 @@ Test(triage, exports)
     env_close(&e);
 }
 
+/* Our own hosts (HOME_NET, the inventory's addresses and names) are context, never IoCs. */
+Test(triage, exports_keep_internal_hosts_out_of_indicators)
+{
+    struct env e;
+    env_open(&e, NULL);
+    FILE *f = fopen(path("i.json"), "w");
+    fputs("{\"timestamp\":\"2026-03-01T10:00:00Z\",\"flow_id\":1,\"event_type\":\"alert\","
+          "\"src_ip\":\"198.51.100.7\",\"dest_ip\":\"10.10.1.5\",\"http\":{\"hostname\":"
+          "\"portal.tphcm.example\",\"url\":\"/cgi-bin/x\"},\"alert\":{\"signature_id\":1,"
+          "\"signature\":\"ET EXPLOIT x\",\"severity\":1}}\n",
+          f);
+    /* the hacked host asks the city resolver (internal, not in the inventory) for a C2 name */
+    fputs("{\"timestamp\":\"2026-03-01T10:05:00Z\",\"flow_id\":2,\"event_type\":\"alert\","
+          "\"src_ip\":\"10.10.1.5\",\"dest_ip\":\"192.168.0.53\",\"dns\":{\"query\":[{"
+          "\"rrname\":\"c2.example\"}]},\"http\":{\"hostname\":\"evil.example\","
+          "\"url\":\"/gate\"},\"alert\":{\"signature_id\":2,\"signature\":\"ET MALWARE CnC\","
+          "\"severity\":1}}\n",
+          f);
+    fclose(f);
+    struct ting_stats st;
+    ingest(&e, path("i.json"), &st);
+    ting_stats_free(&st);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents"), 1);
+    json_t *inc = tkt_json(e.t, 1, 1);
+    tkt_mark_internal(inc, &e.cfg);
+    char *s = export_to_string(texp_misp, inc);
+    json_t *m = json_loads(s, 0, NULL);
+    free(s);
+    json_t *attrs = json_object_get(json_object_get(m, "Event"), "Attribute");
+    const char *want_ids[] = {"198.51.100.7", "evil.example", "http://evil.example/gate"};
+    const char *want_ours[] = {"10.10.1.5", "192.168.0.53", "portal.tphcm.example",
+                               "http://portal.tphcm.example/cgi-bin/x"};
+    size_t nids = 0, nours = 0, i;
+    json_t *o;
+    json_array_foreach(attrs, i, o)
+    {
+        const char *v = json_string_value(json_object_get(o, "value"));
+        int ids = json_is_true(json_object_get(o, "to_ids"));
+        for (size_t k = 0; k < 3; k++)
+            if (strcmp(v, want_ids[k]) == 0) {
+                cr_assert(ids, "%s must be an indicator", v);
+                nids++;
+            }
+        for (size_t k = 0; k < 4; k++)
+            if (strcmp(v, want_ours[k]) == 0) {
+                cr_assert(!ids, "%s is ours, not an indicator", v);
+                nours++;
+            }
+    }
+    cr_assert_eq(nids, 3);
+    cr_assert_eq(nours, 4);
+    cr_assert_eq(json_array_size(attrs), 7);
+    json_decref(m);
+    s = export_to_string(texp_stix, inc);
+    json_t *b = json_loads(s, 0, NULL);
+    free(s);
+    size_t nind = 0;
+    json_array_foreach(json_object_get(b, "objects"), i, o)
+    {
+        if (strcmp(json_string_value(json_object_get(o, "type")), "indicator") != 0)
+            continue;
+        const char *name = json_string_value(json_object_get(o, "name"));
+        for (size_t k = 0; k < 4; k++)
+            cr_assert_str_neq(name, want_ours[k]);
+        nind++;
+    }
+    cr_assert_eq(nind, 3);
+    json_decref(b);
+    json_decref(inc);
+    env_close(&e);
+}
+
+/* Traffic-derived strings (msg, User-Agent, URL, the EVE's asset names) reach the report only
+ * escaped; the report forbids scripts (docs/security.md). */
+Test(triage, html_report_escapes_hostile_strings)
+{
+    static const char hostile[] = "<script>alert(1)</script>\"'><img src=x onerror=alert(1)>";
+    static const char escaped[] = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&gt;&lt;img "
+                                  "src=x onerror=alert(1)&gt;";
+    struct env e;
+    env_open(&e, NULL);
+    json_t *ev =
+        json_pack("{s:s,s:i,s:s,s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},s:{s:i,s:s,s:s,s:i}}",
+                  "timestamp", "2026-03-01T10:00:00Z", "flow_id", 1, "event_type", "alert",
+                  "src_ip", "198.51.100.7", "dest_ip", "10.10.1.5", "http", "hostname", hostile,
+                  "url", hostile, "http_user_agent", hostile, "dest_asset", "status", "known",
+                  "unit", hostile, "system", hostile, "criticality", "high", "alert",
+                  "signature_id", 1, "signature", hostile, "category", hostile, "severity", 1);
+    cr_assert_not_null(ev);
+    FILE *f = fopen(path("h.json"), "w");
+    cr_assert_eq(json_dumpf(ev, f, JSON_COMPACT), 0);
+    fputc('\n', f);
+    fclose(f);
+    json_decref(ev);
+    struct ting_stats st;
+    ingest(&e, path("h.json"), &st);
+    ting_stats_free(&st);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents"), 1);
+    for (int vi = 0; vi < 2; vi++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        cr_assert_eq(trep_html(m, e.t, tcfg_parse_time("2026-01-01"), vi, err), 0, "%s", err);
+        fclose(m);
+        cr_assert_null(strstr(buf, hostile), "a raw traffic string in the report");
+        cr_assert_null(strstr(buf, "<script"), "a script element in the report");
+        cr_assert_null(strstr(buf, "<img"));
+        cr_assert_null(strstr(buf, "alert(1)\""));
+        /* the unit, the signature and the title (asset: msg) are all there, escaped */
+        size_t n = 0;
+        for (const char *p = buf; (p = strstr(p, escaped)) != NULL; p++)
+            n++;
+        cr_assert_geq(n, 3, "escaped %zu times:\n%s", n, buf);
+        cr_assert(strstr(buf, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+                              "'none'; style-src 'unsafe-inline'; img-src data:; script-src "
+                              "'none';"),
+                  "no CSP");
+        free(buf);
+    }
+    env_close(&e);
+}
+
 Test(triage, html_report)
 {
     struct env e;
@@ -845,9 +1040,18 @@ Test(triage, config_errors)
     cr_assert_neq(tcfg_load(&cfg, path("bad.yaml"), err), 0);
     cr_assert(strstr(err, "window"), "%s", err);
     f = fopen(path("bad2.yaml"), "w");
-    fputs("assets:\n  - cidr: 10.0.0.0/99\n", f);
+    fputs("assets:\n  - cidr: 10.0.0.0/8\n", f); /* the inline list of older versions */
     fclose(f);
     cr_assert_neq(tcfg_load(&cfg, path("bad2.yaml"), err), 0);
+    cr_assert(strstr(err, "inventory file"), "%s", err);
+    f = fopen(path("inv.yaml"), "w");
+    fputs("version: 1\nassets:\n  - network: 10.0.0.0/99\n    unit: u\n    system: s\n", f);
+    fclose(f);
+    f = fopen(path("bad4.yaml"), "w");
+    fputs("assets: inv.yaml\n", f);
+    fclose(f);
+    cr_assert_neq(tcfg_load(&cfg, path("bad4.yaml"), err), 0);
+    cr_assert(strstr(err, "inv.yaml:3: prefix length 99"), "%s", err); /* the shared loader */
     f = fopen(path("bad3.yaml"), "w");
     fputs("a: [\n", f);
     fclose(f);
@@ -860,17 +1064,41 @@ Test(triage, config_errors)
         snprintf(p, sizeof(p), "%s/rules/triage.yaml", src);
         cr_assert_eq(tcfg_defaults(&cfg), 0);
         cr_assert_eq(tcfg_load(&cfg, p, err), 0, "%s", err);
-        const struct tcfg_net *n = tcfg_lookup(&cfg, "10.20.3.4");
-        cr_assert_not_null(n);
-        cr_assert_str_eq(n->unit, "Sở Thông tin và Truyền thông");
-        cr_assert_str_eq(tcfg_lookup(&cfg, "10.10.1.9")->name, "Cổng dịch vụ công trực tuyến");
-        cr_assert(tcfg_internal(&cfg, "203.0.113.5"));
+        /* the sensor's inventory (rules/assets.sample.yaml), through the shared loader */
+        struct tcfg_addr ta;
+        cr_assert_eq(tcfg_addr(&cfg, "10.20.11.7", &ta), 0);
+        cr_assert(ta.internal);
+        cr_assert_not_null(ta.asset);
+        cr_assert_str_eq(ta.asset->unit, "Sở Kế hoạch và Đầu tư");
+        cr_assert_str_eq(ta.asset->system, "Hệ thống đăng ký kinh doanh");
+        cr_assert_eq(tcfg_addr(&cfg, "10.10.1.5", &ta), 0);
+        cr_assert_str_eq(ta.asset->id, "portal");
+        cr_assert_eq(ta.asset->criticality, ENRICH_CRIT_HIGH);
+        cr_assert_eq(tcfg_addr(&cfg, "198.51.100.20", &ta), 0); /* an asset outside HOME_NET */
+        cr_assert(ta.internal);
+        cr_assert_str_eq(ta.asset->id, "dvc");
+        cr_assert_eq(tcfg_addr(&cfg, "192.168.7.7", &ta), 0); /* HOME_NET, no entry */
+        cr_assert(ta.internal);
+        cr_assert_null(ta.asset);
         cr_assert(!tcfg_internal(&cfg, "8.8.8.8"));
+        cr_assert_eq(tcfg_addr(&cfg, "not-an-ip", &ta), -1);
         tcfg_free(&cfg);
     }
     cr_assert_eq((long long)tcfg_parse_time("2026-01-31T10:00:00.5+0700"),
                  (long long)tcfg_parse_time("2026-01-31T03:00:00Z"));
     cr_assert_lt(tcfg_parse_time("2026-13-01"), 0);
+    /* exact values (the parser does its own calendar arithmetic) */
+    cr_assert_float_eq(tcfg_parse_time("2024-05-01T00:21:00.005000+0000"), 1714522860.005, 1e-6);
+    cr_assert_float_eq(tcfg_parse_time("2026-03-01"), 1772323200.0, 1e-9);
+    cr_assert_float_eq(tcfg_parse_time("2000-02-29T12:00:00Z"), 951825600.0, 1e-9);
+    cr_assert_float_eq(tcfg_parse_time("2100-03-01 00:00"), 4107542400.0, 1e-9);
+    cr_assert_float_eq(tcfg_parse_time("2026-03-01T07:00:00+07:00"), 1772323200.0, 1e-9);
+    cr_assert_float_eq(tcfg_parse_time("2026-03-01T00:00:00-0130"), 1772323200.0 + 5400, 1e-9);
+    const char *bad[] = {"2026-1-31", "2026-01-31T1:00:00Z", "2026-01-31T10:00:00+7",
+                         "20260131",  "2026-01-31T10:00:xx", "2026-01-31T10:00:00Q",
+                         "2026-01-3"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+        cr_assert_lt(tcfg_parse_time(bad[k]), 0, "%s", bad[k]);
 }
 
 static long long count_alerts(const char *db)

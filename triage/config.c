@@ -1,15 +1,20 @@
 /* config.c: triage rules (rules/triage.yaml via libyaml): windows, keys, stages, scores, assets. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <yaml.h>
 
+#include "vigil/config.h"
+#include "vigil/enrich.h"
 #include "vigil/triage.h"
 
 #define CFG_MAX_NODES 100000
+/* Suricata's default HOME_NET plus IPv6 unique local addresses. */
+#define TCFG_HOME_NET "[10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7]"
 #define CFG_MAX_DEPTH 32
 
 /* ---- YAML document to a jansson tree (scalars stay strings) ---- */
@@ -215,103 +220,119 @@ static int read_points(const json_t *o, struct tcfg_points **arr, size_t *n, cha
     return 0;
 }
 
-/* Parses "a.b.c.d/len" or "v6/len" (or a bare address) into net. Returns 0 or -1. */
-static int parse_cidr(const char *s, struct tcfg_net *net)
+/* Parses a textual address into the sensor's form. Returns 4, 6 or -1. */
+static int parse_ip(const char *s, struct vg_addr *a)
 {
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *slash = strchr(buf, '/');
-    long len = -1;
-    if (slash != NULL) {
-        *slash = '\0';
-        char *end;
-        len = strtol(slash + 1, &end, 10);
-        if (*end != '\0' || len < 0)
-            return -1;
-    }
-    memset(net->addr, 0, 16);
-    struct in_addr a4;
-    if (inet_pton(AF_INET, buf, &a4) == 1) {
-        net->addr[10] = net->addr[11] = 0xff;
-        memcpy(net->addr + 12, &a4, 4);
-        if (len > 32)
-            return -1;
-        net->prefix = 96 + (int)(len < 0 ? 32 : len);
-    } else if (inet_pton(AF_INET6, buf, net->addr) == 1) {
-        if (len > 128)
-            return -1;
-        net->prefix = (int)(len < 0 ? 128 : len);
-    } else {
+    memset(a, 0, sizeof(*a));
+    if (s == NULL)
         return -1;
-    }
+    if (inet_pton(AF_INET, s, a->u8) == 1)
+        return 4;
+    if (inet_pton(AF_INET6, s, a->u8) == 1)
+        return 6;
+    return -1;
+}
+
+static int addr_of(const struct tcfg *cfg, const char *ip, struct tcfg_addr *out, int cached)
+{
+    struct vg_addr a;
+    int ver = parse_ip(ip, &a);
+    out->internal = 0;
+    out->asset = NULL;
+    if (ver < 0 || cfg->enrich == NULL)
+        return ver < 0 ? -1 : 0;
+    struct enrich_ip_info tmp;
+    const struct enrich_ip_info *info = &tmp;
+    if (cached)
+        info = enrich_lookup_cached(cfg->enrich, cfg->cache, ver, &a);
+    else
+        enrich_lookup_ip(cfg->enrich, ver, &a, &tmp);
+    if (info == NULL)
+        return -1;
+    out->asset = info->asset;
+    out->internal = info->zone != ENRICH_ZONE_EXTERNAL;
     return 0;
 }
 
-static int addr16(const char *ip, uint8_t out[16])
+int tcfg_addr(const struct tcfg *cfg, const char *ip, struct tcfg_addr *out)
 {
-    struct in_addr a4;
-    memset(out, 0, 16);
-    if (ip == NULL)
-        return -1;
-    if (inet_pton(AF_INET, ip, &a4) == 1) {
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &a4, 4);
-        return 0;
-    }
-    return inet_pton(AF_INET6, ip, out) == 1 ? 0 : -1;
+    return addr_of(cfg, ip, out, 1);
 }
 
-static int in_net(const uint8_t a[16], const struct tcfg_net *n)
+int tcfg_addr_nocache(const struct tcfg *cfg, const char *ip, struct tcfg_addr *out)
 {
-    int bits = n->prefix;
-    for (int i = 0; i < 16 && bits > 0; i++, bits -= 8) {
-        uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
-        if ((a[i] & mask) != (n->addr[i] & mask))
-            return 0;
-    }
-    return 1;
-}
-
-const struct tcfg_net *tcfg_lookup(const struct tcfg *cfg, const char *ip)
-{
-    uint8_t a[16];
-    const struct tcfg_net *best = NULL;
-    if (addr16(ip, a) != 0)
-        return NULL;
-    for (size_t i = 0; i < cfg->nnets; i++) {
-        const struct tcfg_net *n = &cfg->nets[i];
-        if (n->name != NULL && in_net(a, n) && (best == NULL || n->prefix > best->prefix))
-            best = n;
-    }
-    return best;
+    return addr_of(cfg, ip, out, 0);
 }
 
 int tcfg_internal(const struct tcfg *cfg, const char *ip)
 {
-    static const char *const priv[] = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
-    static struct tcfg_net nets[4];
-    static int ready;
-    uint8_t a[16];
-    if (!ready) {
-        for (size_t i = 0; i < 4; i++)
-            parse_cidr(priv[i], &nets[i]);
-        ready = 1;
-    }
-    if (addr16(ip, a) != 0)
+    struct tcfg_addr a;
+    tcfg_addr(cfg, ip, &a);
+    return a.internal;
+}
+
+const struct enrich_asset *tcfg_asset_host(const struct tcfg *cfg, const char *host)
+{
+    if (cfg->enrich == NULL || host == NULL)
+        return NULL;
+    return enrich_assets_lookup_host(enrich_get_assets(cfg->enrich), host);
+}
+
+int tcfg_crit_level(const char *name)
+{
+    static const char *const names[] = {"low", "normal", "high", "critical"};
+    if (name == NULL)
         return 0;
-    for (size_t i = 0; i < cfg->nnets; i++)
-        if (in_net(a, &cfg->nets[i]))
-            return 1;
-    for (size_t i = 0; i < 4; i++)
-        if (in_net(a, &nets[i]))
-            return 1;
+    if (strcasecmp(name, "medium") == 0)
+        return ENRICH_CRIT_NORMAL;
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return ENRICH_CRIT_LOW + i;
     return 0;
+}
+
+int tcfg_geo_lookup(const struct tcfg *cfg, const char *ip, char *buf, size_t len)
+{
+    struct vg_addr a;
+    int ver = parse_ip(ip, &a);
+    buf[0] = '\0';
+    if (ver < 0 || cfg->enrich == NULL || enrich_geoip_count(enrich_get_geoip(cfg->enrich)) == 0)
+        return 0;
+    struct enrich_ip_info info; /* no cache: ingest's reader thread calls this */
+    enrich_lookup_ip(cfg->enrich, ver, &a, &info);
+    if (!info.have_geo)
+        return 0;
+    snprintf(buf, len, "%s|%lu", info.geo.country_iso, (unsigned long)info.geo.asn);
+    return 1;
+}
+
+/* The value of exactly n decimal digits at s, or -1 (no sscanf: ingest parses every timestamp). */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar (Hinnant's days_from_civil),
+ * as timegm without its locking and normalisation. */
+static long long days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
 }
 
 double tcfg_parse_time(const char *s)
 {
-    struct tm tm;
-    int y, mo, d, h = 0, mi = 0, n = 0;
+    int y, mo, d, h = 0, mi = 0;
     double sec = 0;
     if (s == NULL || *s == '\0')
         return -1;
@@ -321,15 +342,17 @@ double tcfg_parse_time(const char *s)
         double dd = parse_duration(s);
         return dd < 0 ? -1 : (double)time(NULL) - dd;
     }
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+    if (l < 10 || (y = digits(s, 4)) < 0 || s[4] != '-' || (mo = digits(s + 5, 2)) < 0 ||
+        s[7] != '-' || (d = digits(s + 8, 2)) < 0)
         return -1;
     const char *p = s + 10;
     if (*p == 'T' || *p == ' ') {
-        int m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
+        if ((h = digits(p + 1, 2)) < 0 || p[3] != ':' || (mi = digits(p + 4, 2)) < 0)
             return -1;
-        p += 1 + m;
+        p += 6;
         if (*p == ':') {
+            if (!isdigit((unsigned char)p[1]))
+                return -1;
             char *end;
             sec = strtod(p + 1, &end);
             p = end;
@@ -337,21 +360,16 @@ double tcfg_parse_time(const char *s)
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec >= 61)
         return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    double t = (double)timegm(&tm) + sec;
+    double t = (double)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60) + sec;
     if (*p == 'Z' || *p == '\0')
         return t;
     if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, oh = 0, om = 0;
+        int sign = *p == '-' ? -1 : 1, oh, om;
         const char *q = p + 1;
-        if (strlen(q) == 4 && sscanf(q, "%2d%2d", &oh, &om) == 2)
+        if (strlen(q) == 4 && (oh = digits(q, 2)) >= 0 && (om = digits(q + 2, 2)) >= 0)
             return t - sign * (oh * 3600 + om * 60);
-        if (sscanf(q, "%2d:%2d", &oh, &om) == 2)
+        if (strlen(q) == 5 && (oh = digits(q, 2)) >= 0 && q[2] == ':' &&
+            (om = digits(q + 3, 2)) >= 0)
             return t - sign * (oh * 3600 + om * 60);
     }
     return -1;
@@ -460,7 +478,10 @@ int tcfg_defaults(struct tcfg *cfg)
     cfg->sigsev_points[1] = 0;
     cfg->sigsev_points[2] = 10;
     cfg->sigsev_points[3] = 20;
-    cfg->crit_points = 4;
+    cfg->crit_points[ENRICH_CRIT_LOW] = 5;
+    cfg->crit_points[ENRICH_CRIT_NORMAL] = 10;
+    cfg->crit_points[ENRICH_CRIT_HIGH] = 15;
+    cfg->crit_points[ENRICH_CRIT_CRITICAL] = 20;
     cfg->file_points = 10;
     cfg->yara_points = 20;
     cfg->volume_max = 10;
@@ -482,7 +503,11 @@ int tcfg_defaults(struct tcfg *cfg)
     cfg->default_unit = strdup("Trung tâm kỹ thuật và ứng cứu an toàn mạng");
     cfg->default_tlp = strdup("amber");
     cfg->default_pap = strdup("amber");
-    return cfg->default_unit && cfg->default_tlp && cfg->default_pap ? 0 : -1;
+    cfg->home_net = strdup(TCFG_HOME_NET);
+    if (!cfg->default_unit || !cfg->default_tlp || !cfg->default_pap || !cfg->home_net)
+        return -1;
+    char why[TRIAGE_ERRBUF];
+    return tcfg_finish(cfg, why); /* HOME_NET only: fails only when out of memory */
 }
 
 static int read_keys(const json_t *v, int *keys, char *errbuf)
@@ -524,49 +549,144 @@ static int read_keys(const json_t *v, int *keys, char *errbuf)
     return 0;
 }
 
-static int read_nets(struct tcfg *cfg, const json_t *internal, const json_t *assets, char *errbuf)
+/* Returns path, or dir/path if path is relative and dir is not empty; malloc'd or NULL. */
+static char *resolve(const char *dir, const char *path)
 {
+    if (path[0] == '/' || dir == NULL || dir[0] == '\0')
+        return strdup(path);
+    size_t n = strlen(dir) + strlen(path) + 2;
+    char *p = malloc(n);
+    if (p != NULL)
+        snprintf(p, n, "%s/%s", dir, path);
+    return p;
+}
+
+/* assets (the inventory file), home_net, internal_networks and geoip. */
+static int read_inventory(struct tcfg *cfg, const json_t *root, const char *dir, char *errbuf)
+{
+    const json_t *as = json_object_get(root, "assets");
+    if (json_is_string(as)) {
+        free(cfg->assets_path);
+        cfg->assets_path = json_string_length(as) ? resolve(dir, json_string_value(as)) : NULL;
+        if (json_string_length(as) && cfg->assets_path == NULL)
+            return -1;
+    } else if (as != NULL) {
+        /* one inventory format for sensor and triage: the list of older versions is refused */
+        snprintf(errbuf, TRIAGE_ERRBUF,
+                 "assets: expected the path of an inventory file (the sensor's enrich.assets "
+                 "format, docs/enrich.md), not an inline list");
+        return -1;
+    }
+    const json_t *hn = json_object_get(root, "home_net");
+    if (hn != NULL && !json_is_string(hn)) {
+        snprintf(errbuf, TRIAGE_ERRBUF,
+                 "home_net: expected an address spec such as "
+                 "\"[10.0.0.0/8,192.168.0.0/16]\"");
+        return -1;
+    }
+    if (hn != NULL && get_str(root, "home_net", &cfg->home_net) != 0)
+        return -1;
+    const json_t *in = json_object_get(root, "internal_networks");
     size_t i;
     json_t *it;
-    json_array_foreach(internal, i, it)
+    json_array_foreach(in, i, it)
     {
-        struct tcfg_net n = {0};
-        if (!json_is_string(it) || parse_cidr(json_string_value(it), &n) != 0) {
-            snprintf(errbuf, TRIAGE_ERRBUF, "internal_networks[%zu]: bad CIDR", i);
+        if (!json_is_string(it)) {
+            snprintf(errbuf, TRIAGE_ERRBUF, "internal_networks[%zu]: expected a CIDR", i);
             return -1;
         }
-        struct tcfg_net *a = realloc(cfg->nets, (cfg->nnets + 1) * sizeof(*a));
-        if (a == NULL)
+        size_t n = strlen(cfg->home_net) + json_string_length(it) + 4;
+        char *h = malloc(n);
+        if (h == NULL)
             return -1;
-        cfg->nets = a;
-        a[cfg->nnets++] = n;
+        snprintf(h, n, "[%s,%s]", cfg->home_net, json_string_value(it));
+        free(cfg->home_net);
+        cfg->home_net = h;
     }
-    json_array_foreach(assets, i, it)
-    {
-        struct tcfg_net n = {0};
-        const char *cidr = json_string_value(json_object_get(it, "cidr"));
-        if (cidr == NULL || parse_cidr(cidr, &n) != 0) {
-            snprintf(errbuf, TRIAGE_ERRBUF, "assets[%zu].cidr: missing or bad CIDR", i);
+    const json_t *g = json_object_get(root, "geoip");
+    if (json_is_string(g) && json_string_length(g) > 0) {
+        char *r = resolve(dir, json_string_value(g));
+        int bad = r == NULL || tcfg_add_geoip(cfg, r) != 0;
+        free(r);
+        if (bad)
             return -1;
+    } else if (!json_is_string(g)) {
+        json_array_foreach(g, i, it)
+        {
+            char *r = json_is_string(it) ? resolve(dir, json_string_value(it)) : NULL;
+            if (r == NULL || tcfg_add_geoip(cfg, r) != 0) {
+                free(r);
+                snprintf(errbuf, TRIAGE_ERRBUF, "geoip[%zu]: expected a path", i);
+                return -1;
+            }
+            free(r);
         }
-        n.criticality = 3;
-        if (get_int(it, "criticality", &n.criticality, errbuf) != 0)
-            return -1;
-        if (n.criticality < 1 || n.criticality > 5) {
-            snprintf(errbuf, TRIAGE_ERRBUF, "assets[%zu].criticality: expected 1..5", i);
-            return -1;
-        }
-        const char *name = json_string_value(json_object_get(it, "name"));
-        const char *unit = json_string_value(json_object_get(it, "unit"));
-        n.name = strdup(name ? name : cidr);
-        n.unit = strdup(unit ? unit : cfg->default_unit);
-        struct tcfg_net *a = realloc(cfg->nets, (cfg->nnets + 1) * sizeof(*a));
-        if (a == NULL || n.name == NULL || n.unit == NULL)
-            return -1;
-        cfg->nets = a;
-        a[cfg->nnets++] = n;
     }
     return 0;
+}
+
+int tcfg_set_assets(struct tcfg *cfg, const char *path)
+{
+    char *p = strdup(path);
+    if (p == NULL)
+        return -1;
+    free(cfg->assets_path);
+    cfg->assets_path = p;
+    return 0;
+}
+
+int tcfg_add_geoip(struct tcfg *cfg, const char *path)
+{
+    char **a = realloc(cfg->geoip, (cfg->ngeoip + 1) * sizeof(*a));
+    if (a == NULL)
+        return -1;
+    cfg->geoip = a;
+    if ((a[cfg->ngeoip] = strdup(path)) == NULL)
+        return -1;
+    cfg->ngeoip++;
+    return 0;
+}
+
+int tcfg_finish(struct tcfg *cfg, char *errbuf)
+{
+    char why[VG_ERRBUF_SIZE];
+    struct config *c = config_new();
+    if (c == NULL) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "out of memory");
+        return -1;
+    }
+    enrich_cache_free(cfg->cache);
+    enrich_free(cfg->enrich);
+    cfg->cache = NULL;
+    cfg->enrich = NULL;
+    int rc = -1;
+    /* the inventory is loaded by the library itself (one parser, one set of errors) */
+    if ((cfg->assets_path && config_set(c, "enrich.assets", cfg->assets_path, why) != 0) ||
+        config_set(c, "enrich.home-net", cfg->home_net, why) != 0) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s", why);
+        goto out;
+    }
+    if ((cfg->enrich = enrich_new(c, why)) == NULL) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s", why);
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->ngeoip; i++)
+        if (enrich_add_database(cfg->enrich, cfg->geoip[i], why) != 0) {
+            snprintf(errbuf, TRIAGE_ERRBUF, "%s", why);
+            goto out;
+        }
+    if ((cfg->cache = enrich_cache_new(cfg->enrich, 65536)) == NULL) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    config_free(c);
+    if (rc != 0) {
+        enrich_free(cfg->enrich);
+        cfg->enrich = NULL;
+    }
+    return rc;
 }
 
 static int read_supp(struct tcfg *cfg, const json_t *list, char *errbuf)
@@ -602,7 +722,46 @@ static int read_supp(struct tcfg *cfg, const json_t *list, char *errbuf)
     return 0;
 }
 
-static int apply(struct tcfg *cfg, const json_t *root, char *errbuf)
+/* scoring.asset_criticality: {low: 5, normal: 10, high: 15, critical: 20}, or (the old form) an
+ * integer of points per level. */
+static int read_crit(struct tcfg *cfg, const json_t *v, char *errbuf)
+{
+    if (v == NULL)
+        return 0;
+    if (json_is_string(v)) {
+        int per = 0;
+        json_t *tmp = json_pack("{sO}", "asset_criticality", (json_t *)v);
+        int rc = get_int(tmp, "asset_criticality", &per, errbuf);
+        json_decref(tmp);
+        if (rc != 0)
+            return -1;
+        for (int i = 1; i <= 4; i++)
+            cfg->crit_points[i] = per * i;
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        snprintf(errbuf, TRIAGE_ERRBUF,
+                 "scoring.asset_criticality: expected {low: N, normal: N,"
+                 " high: N, critical: N}");
+        return -1;
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        int lv = tcfg_crit_level(k);
+        if (lv == 0) {
+            snprintf(errbuf, TRIAGE_ERRBUF,
+                     "scoring.asset_criticality.%s: not low, normal, high or critical", k);
+            return -1;
+        }
+        if (get_int(v, k, &cfg->crit_points[lv], errbuf) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int apply(struct tcfg *cfg, const json_t *root, const char *dir, char *errbuf)
 {
     const json_t *g = json_object_get(root, "grouping"), *c = json_object_get(root, "campaign");
     const json_t *s = json_object_get(root, "stages"), *sc = json_object_get(root, "scoring");
@@ -630,7 +789,6 @@ static int apply(struct tcfg *cfg, const json_t *root, char *errbuf)
         get_int(ss, "minor", &cfg->sigsev_points[1], errbuf) ||
         get_int(ss, "major", &cfg->sigsev_points[2], errbuf) ||
         get_int(ss, "critical", &cfg->sigsev_points[3], errbuf) ||
-        get_int(sc, "asset_criticality", &cfg->crit_points, errbuf) ||
         get_int(sc, "file", &cfg->file_points, errbuf) ||
         get_int(sc, "yara", &cfg->yara_points, errbuf) ||
         get_int(sc, "volume_max", &cfg->volume_max, errbuf) ||
@@ -640,6 +798,8 @@ static int apply(struct tcfg *cfg, const json_t *root, char *errbuf)
         get_int(lv, "high", &cfg->thresholds[1], errbuf) ||
         get_int(lv, "medium", &cfg->thresholds[2], errbuf))
         return -1;
+    if (read_crit(cfg, json_object_get(sc, "asset_criticality"), errbuf) != 0)
+        return -1;
     if (read_points(json_object_get(sc, "countries"), &cfg->countries, &cfg->ncountries, errbuf) ||
         read_points(json_object_get(sc, "asns"), &cfg->asns, &cfg->nasns, errbuf))
         return -1;
@@ -648,8 +808,7 @@ static int apply(struct tcfg *cfg, const json_t *root, char *errbuf)
         return -1;
     if (get_int(in, "max_examples", &cfg->max_examples, errbuf) != 0)
         return -1;
-    if (read_nets(cfg, json_object_get(root, "internal_networks"), json_object_get(root, "assets"),
-                  errbuf) != 0)
+    if (read_inventory(cfg, root, dir, errbuf) != 0)
         return -1;
     return read_supp(cfg, json_object_get(root, "suppress"), errbuf);
 }
@@ -683,8 +842,17 @@ int tcfg_load(struct tcfg *cfg, const char *path, char *errbuf)
         return -1;
     }
     char inner[TRIAGE_ERRBUF];
-    int rc = json_is_object(root) ? apply(cfg, root, inner)
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    else
+        dir[0] = '\0';
+    int rc = json_is_object(root) ? apply(cfg, root, dir, inner)
                                   : (snprintf(inner, sizeof(inner), "expected a mapping"), -1);
+    if (rc == 0)
+        rc = tcfg_finish(cfg, inner);
     if (rc != 0)
         snprintf(errbuf, TRIAGE_ERRBUF, "%.100s: %.400s", path, inner);
     json_decref(root);
@@ -703,10 +871,13 @@ void tcfg_free(struct tcfg *cfg)
         free(cfg->countries[i].match);
     for (size_t i = 0; i < cfg->nasns; i++)
         free(cfg->asns[i].match);
-    for (size_t i = 0; i < cfg->nnets; i++) {
-        free(cfg->nets[i].name);
-        free(cfg->nets[i].unit);
-    }
+    for (size_t i = 0; i < cfg->ngeoip; i++)
+        free(cfg->geoip[i]);
+    free(cfg->geoip);
+    free(cfg->assets_path);
+    free(cfg->home_net);
+    enrich_cache_free(cfg->cache);
+    enrich_free(cfg->enrich);
     for (size_t i = 0; i < cfg->nsupp; i++) {
         free(cfg->supp[i].addr);
         free(cfg->supp[i].asset);
@@ -717,7 +888,6 @@ void tcfg_free(struct tcfg *cfg)
     free(cfg->stage_tactic);
     free(cfg->countries);
     free(cfg->asns);
-    free(cfg->nets);
     free(cfg->supp);
     free(cfg->default_unit);
     free(cfg->default_tlp);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vigil/enrich.h"
 #include "vigil/triage.h"
 
 #define CORR_CHUNK 20000
@@ -217,9 +218,17 @@ static int next_ref(struct corr *c, int year, char *ref, size_t len)
 }
 
 /* Finds the open incident of gkey around ts (cache, then store) or creates one. */
+/* What is known of the asset end of an alert: from the sensor's EVE, else the inventory. */
+struct side {
+    int internal;       /* ours: in the inventory or HOME_NET */
+    const char *unit;   /* the owning unit, or NULL (the default unit) */
+    const char *system; /* the asset's name, or NULL */
+    int crit;           /* enum enrich_criticality */
+};
+
 static struct inc *get_incident(struct corr *c, const char *gkey, double ts, double window,
                                 const char *kind, const char *title, const char *asset,
-                                const char *asset_ip, const char *actor)
+                                const char *asset_ip, const char *actor, const struct side *sd)
 {
     struct inc *i = tab_get(c->inc_tab, gkey);
     if (i != NULL && ts <= i->last + window && ts >= i->first - window)
@@ -247,7 +256,6 @@ static struct inc *get_incident(struct corr *c, const char *gkey, double ts, dou
         gmtime_r(&tt, &tm);
         if (next_ref(c, tm.tm_year + 1900, ref, sizeof(ref)) != 0)
             return NULL;
-        const struct tcfg_net *n = asset_ip ? tcfg_lookup(c->cfg, asset_ip) : NULL;
         ni = calloc(1, sizeof(*ni));
         if (ni == NULL)
             return NULL;
@@ -257,7 +265,7 @@ static struct inc *get_incident(struct corr *c, const char *gkey, double ts, dou
         ni->ref = strdup(ref);
         ni->gkey = strdup(gkey);
         ni->title = strdup(title);
-        ni->unit = strdup(n ? n->unit : c->cfg->default_unit);
+        ni->unit = strdup(sd && sd->unit ? sd->unit : c->cfg->default_unit);
         ni->asset_ip = asset_ip ? strdup(asset_ip) : NULL;
         if (!ni->ref || !ni->gkey || !ni->title || !ni->unit) {
             inc_free(ni);
@@ -268,7 +276,7 @@ static struct inc *get_incident(struct corr *c, const char *gkey, double ts, dou
         ni->kind = strdup(kind);
         ni->hosts = 1;
         ni->severity = 4;
-        ni->p[P_ASSET] = n ? n->criticality * c->cfg->crit_points : 0;
+        ni->p[P_ASSET] = sd && sd->crit >= 1 && sd->crit <= 4 ? c->cfg->crit_points[sd->crit] : 0;
         history(c, ni->id, "status", NULL, "new");
         c->st->incidents_new++;
         if (strcmp(kind, "campaign") == 0)
@@ -311,6 +319,7 @@ struct alert {
     long long id, sid;
     double ts;
     const char *type, *src, *dest, *sig, *geo;
+    const char *asset; /* the sensor's src_asset/dest_asset (ingest's compact JSON), or NULL */
     int sev, sigsev, stage, filehit;
 };
 
@@ -575,7 +584,7 @@ static struct inc *active_campaign(struct corr *c, const char *gkey, double ts, 
     int found = sqlite3_step(c->find) == SQLITE_ROW;
     sqlite3_reset(c->find);
     if (found) /* load it through the usual path */
-        return get_incident(c, gkey, ts, w, "campaign", "", NULL, NULL, NULL);
+        return get_incident(c, gkey, ts, w, "campaign", "", NULL, NULL, NULL, NULL);
     struct hit *mark = calloc(1, sizeof(*mark));
     if (mark != NULL && tab_put(c->hit_tab, neg, mark) != 0)
         free(mark);
@@ -743,7 +752,7 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     else
         snprintf(title, sizeof(title), "Campaign: actor %s against %d internal hosts", value, n);
     camp = get_incident(c, gkey, a->ts, w, "campaign", title, NULL, NULL,
-                        strcmp(kind, "actor") == 0 ? value : NULL);
+                        strcmp(kind, "actor") == 0 ? value : NULL, NULL);
     if (camp == NULL)
         return -1;
     camp->hosts = n;
@@ -768,6 +777,43 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     sqlite3_bind_double(c->link, 4, a->ts - w);
     return step_done(c, c->link, "campaign link");
 }
+
+/*
+ * The asset facts of one end (ip) of an alert: the sensor's answer eve ({status, unit, system,
+ * criticality}) when the event carries one, else triage's own inventory look-up. Strings point
+ * into eve or the inventory.
+ */
+static void side_of(const struct tcfg *cfg, const json_t *eve, const char *ip, struct side *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *status = json_string_value(json_object_get(eve, "status"));
+    if (status != NULL && strcmp(status, "external") == 0)
+        return;
+    if (status != NULL && strcmp(status, "unknown-internal") == 0) {
+        out->internal = 1;
+        return;
+    }
+    if (status != NULL && strcmp(status, "known") == 0 &&
+        json_is_string(json_object_get(eve, "unit"))) {
+        out->internal = 1;
+        out->unit = json_string_value(json_object_get(eve, "unit"));
+        out->system = json_string_value(json_object_get(eve, "system"));
+        out->crit = tcfg_crit_level(json_string_value(json_object_get(eve, "criticality")));
+        return;
+    }
+    struct tcfg_addr ta;
+    tcfg_addr(cfg, ip, &ta);
+    out->internal = ta.internal;
+    if (ta.asset != NULL) {
+        out->unit = ta.asset->unit;
+        out->system = ta.asset->system;
+        out->crit = (int)ta.asset->criticality;
+    }
+}
+
+static int group(struct corr *c, const struct alert *a, long long *inc_id, int *supp,
+                 const char *host, const char *actor, const char *asset, const struct side *sd,
+                 int actor_internal);
 
 static int process(struct corr *c, const struct alert *a, long long *inc_id, int *supp)
 {
@@ -809,15 +855,33 @@ static int process(struct corr *c, const struct alert *a, long long *inc_id, int
         *inc_id = iid;
         return 0;
     }
-    int si = tcfg_internal(cfg, a->src), di = tcfg_internal(cfg, a->dest);
-    const char *host = di || !si ? a->dest : a->src;
+    json_t *eve = a->asset ? json_loads(a->asset, 0, NULL) : NULL;
+    struct side ss, ds;
+    side_of(cfg, json_object_get(eve, "src"), a->src, &ss);
+    side_of(cfg, json_object_get(eve, "dest"), a->dest, &ds);
+    int si = ss.internal, di = ds.internal;
+    /* C2 and exfiltration are about the internal host calling out, even to an internal server
+     * (a C2 domain asked of the city's resolver); recon and exploit about the target */
+    int out = si && (!di || a->stage >= STAGE_C2);
+    const char *host = out ? a->src : a->dest;
+    const struct side *sd = host == a->dest ? &ds : &ss;
     const char *actor = host == a->dest ? a->src : a->dest;
     if (host == NULL)
         host = "-";
     if (actor == NULL)
         actor = "-";
-    const struct tcfg_net *n = tcfg_lookup(cfg, host);
-    const char *asset = n ? n->name : host;
+    const char *asset = sd->system ? sd->system : host;
+    int rc = group(c, a, inc_id, supp, host, actor, asset, sd, host == a->dest ? si : di);
+    json_decref(eve);
+    return rc;
+}
+
+/* Groups alert a (asset end host, other end actor) into its incident and campaigns. */
+static int group(struct corr *c, const struct alert *a, long long *inc_id, int *supp,
+                 const char *host, const char *actor, const char *asset, const struct side *sd,
+                 int actor_internal)
+{
+    const struct tcfg *cfg = c->cfg;
     if (tsup_match(&c->supp, a->sid, a->src, a->dest, asset, c->now)) {
         *supp = 1;
         c->st->suppressed++;
@@ -839,14 +903,14 @@ static int process(struct corr *c, const struct alert *a, long long *inc_id, int
         snprintf(gkey + o, sizeof(gkey) - o, "actor=%s|", actor);
     char title[512];
     snprintf(title, sizeof(title), "%s: %s", asset, a->sig ? a->sig : "alert");
-    struct inc *i = get_incident(c, gkey, a->ts, cfg->window, "group", title, asset, host, actor);
+    struct inc *i =
+        get_incident(c, gkey, a->ts, cfg->window, "group", title, asset, host, actor, sd);
     if (i == NULL)
         return -1;
     apply(c, i, a, host);
     *inc_id = i->id;
     char sid[32];
     snprintf(sid, sizeof(sid), "%lld", a->sid);
-    int actor_internal = actor == a->src ? si : di;
     if (strcmp(actor, "-") != 0 && !actor_internal && campaign(c, "actor", actor, host, i, a) != 0)
         return -1;
     if (campaign(c, "sig", sid, host, i, a) != 0)
@@ -918,8 +982,8 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
     sel = tdb_prepare(t,
                       "SELECT id, ts, event_type, src_ip, dest_ip, sid, signature, severity,"
                       " sigsev, stage, geo, max(filehit, coalesce((SELECT max(f.filehit) FROM"
-                      " events f WHERE f.flow_id=e.flow_id AND f.event_type='fileinfo'), 0))"
-                      " FROM events e WHERE pending=1"
+                      " events f WHERE f.flow_id=e.flow_id AND f.event_type='fileinfo'), 0)),"
+                      " asset FROM events e WHERE pending=1"
                       " ORDER BY ts, id LIMIT 20000",
                       errbuf);
     if (sel == NULL)
@@ -946,6 +1010,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                 .stage = sqlite3_column_int(sel, 9),
                 .geo = (const char *)sqlite3_column_text(sel, 10),
                 .filehit = sqlite3_column_int(sel, 11),
+                .asset = (const char *)sqlite3_column_text(sel, 12),
             };
             if (a.type == NULL)
                 a.type = "";

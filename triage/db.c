@@ -46,6 +46,8 @@ static const char *const migrations[] = {
     " expires REAL, reason TEXT, created REAL, hits INTEGER DEFAULT 0);"
     "CREATE TABLE campaign_hits(kind TEXT, value TEXT, asset TEXT, last_ts REAL,"
     " incident_id INTEGER, PRIMARY KEY(kind, value, asset)) WITHOUT ROWID;",
+    /* 2: the sensor's inventory answer for both ends (src_asset/dest_asset), compact JSON */
+    "ALTER TABLE events ADD COLUMN asset TEXT;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -42,7 +42,12 @@ int texp_md(FILE *out, const json_t *inc, int vi, char *errbuf)
     fprintf(out, " |\n| %s | %s |\n", vi ? "Người xử lý" : "Assignee", s_(inc, "assignee"));
     fprintf(out, "| %s | %s (%s) |\n", vi ? "Tài sản" : "Asset", s_(inc, "asset"),
             s_(inc, "asset_ip"));
-    fprintf(out, "| %s | %s |\n", vi ? "Tác nhân" : "Actor", s_(inc, "actor"));
+    fprintf(out, "| %s | %s", vi ? "Tác nhân" : "Actor", s_(inc, "actor"));
+    const json_t *g = json_object_get(inc, "actor_geo");
+    if (json_is_object(g)) /* country and AS of the actor, from the sensor's src_geo/dest_geo */
+        fprintf(out, " (%s, AS%lld)", s_(g, "country_iso"),
+                (long long)json_integer_value(json_object_get(g, "asn")));
+    fprintf(out, " |\n");
     fprintf(out, "| TLP / PAP | %s / %s |\n", s_(inc, "tlp"), s_(inc, "pap"));
     fprintf(out, "| %s | %lld |\n", vi ? "Số cảnh báo" : "Alerts",
             (long long)json_integer_value(json_object_get(inc, "count")));

@@ -9,22 +9,6 @@ static const char *or_(const char *a, const char *b)
     return a ? a : b;
 }
 
-static int own_host(const json_t *inc, const char *ip)
-{
-    const char *a = json_string_value(json_object_get(inc, "asset_ip"));
-    size_t i;
-    json_t *m;
-    if (a && strcmp(a, ip) == 0)
-        return 1;
-    json_array_foreach(json_object_get(inc, "members"), i, m)
-    {
-        const char *x = json_string_value(json_object_get(m, "asset_ip"));
-        if (x && strcmp(x, ip) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 int texp_misp(FILE *out, const json_t *inc, char *errbuf)
 {
     char date[32], key[1024], u[37];
@@ -61,10 +45,11 @@ int texp_misp(FILE *out, const json_t *inc, char *errbuf)
             const char *type = kinds[k].type;
             int ids = strcmp(kinds[k].obs, "filename") != 0;
             const char *comment = "";
-            if (strcmp(kinds[k].obs, "ip") == 0 && own_host(inc, val)) {
-                type = "ip-dst";
+            if (texp_ours(inc, val)) { /* our own host, name or URL: context, never an IoC */
+                if (strcmp(kinds[k].obs, "ip") == 0)
+                    type = "ip-dst";
                 ids = 0;
-                comment = "internal asset (victim)";
+                comment = "internal (ours)";
             }
             snprintf(key, sizeof(key), "misp|%s|%s|%s", ref, type, val);
             texp_uuid(key, u);

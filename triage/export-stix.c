@@ -48,22 +48,6 @@ static void pattern_str(char *out, size_t len, const char *v)
     out[o] = '\0';
 }
 
-static int is_asset(const json_t *inc, const char *ip)
-{
-    const char *a = json_string_value(json_object_get(inc, "asset_ip"));
-    size_t i;
-    json_t *m;
-    if (a && strcmp(a, ip) == 0)
-        return 1;
-    json_array_foreach(json_object_get(inc, "members"), i, m)
-    {
-        const char *x = json_string_value(json_object_get(m, "asset_ip"));
-        if (x && strcmp(x, ip) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 int texp_stix(FILE *out, const json_t *inc, char *errbuf)
 {
     char now[32], first[32], last[32], key[2048];
@@ -114,8 +98,8 @@ int texp_stix(FILE *out, const json_t *inc, char *errbuf)
                 json_object_set_new(o, "value", json_string(val));
             json_array_append_new(objs, o);
             json_array_append_new(refs, json_string(id));
-            if (strcmp(kinds[k].obs, "ip") == 0 && is_asset(inc, val))
-                continue; /* our own host: observed, not an indicator */
+            if (texp_ours(inc, val))
+                continue; /* our own host, name or URL: observed, not an indicator */
             char pv[900], pat[1024];
             pattern_str(pv, sizeof(pv), val);
             snprintf(pat, sizeof(pat), "[%s:%s = '%s']", sco, kinds[k].prop, pv);

@@ -19,7 +19,8 @@ static const char *or_(const char *a, const char *b)
 #endif
 
 static const char usage[] =
-    "usage: vigil-triage [--db FILE] [--config FILE] COMMAND [ARGS]\n"
+    "usage: vigil-triage [--db FILE] [--config FILE] [--assets FILE] [--geoip-db FILE]...\n"
+    "                    COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  ingest FILE|DIR|- [--follow] [--sensor NAME] [--batch N] [--no-correlate]\n"
@@ -417,7 +418,7 @@ static long long need_id(struct tdb *t, const char *ref)
     return id;
 }
 
-static int cmd_show_export(struct tdb *t, int argc, char **argv, int export)
+static int cmd_show_export(struct tdb *t, const struct tcfg *cfg, int argc, char **argv, int export)
 {
     const char *ref = NULL, *fmt = export ? NULL : "md", *lang = NULL, *outp = NULL, *v;
     int bad = 0;
@@ -443,6 +444,7 @@ static int cmd_show_export(struct tdb *t, int argc, char **argv, int export)
     json_t *inc = tkt_json(t, id, 1);
     if (inc == NULL)
         return die("cannot read incident");
+    tkt_mark_internal(inc, cfg);
     FILE *out = outp ? fopen(outp, "w") : stdout;
     if (out == NULL) {
         json_decref(inc);
@@ -697,11 +699,20 @@ int main(int argc, char **argv)
 {
     const char *db = getenv("VIGIL_TRIAGE_DB"), *cfgpath = getenv("VIGIL_TRIAGE_CONFIG");
     int i = 1, bad = 0;
-    const char *v;
+    const char *v, *assets = NULL, *geodb[8];
+    size_t ngeodb = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if ((v = val(argc, argv, &i, "--db", &bad)))
             db = v;
-        else if ((v = val(argc, argv, &i, "--config", &bad)))
+        else if ((v = val(argc, argv, &i, "--assets", &bad)))
+            assets = v;
+        else if ((v = val(argc, argv, &i, "--geoip-db", &bad))) {
+            if (ngeodb == sizeof(geodb) / sizeof(geodb[0])) {
+                fputs("vigil-triage: at most 8 --geoip-db\n", stderr);
+                return 2;
+            }
+            geodb[ngeodb++] = v;
+        } else if ((v = val(argc, argv, &i, "--config", &bad)))
             cfgpath = v;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
@@ -750,6 +761,15 @@ int main(int argc, char **argv)
         tcfg_free(&cfg);
         return die(err);
     }
+    if (assets != NULL || ngeodb > 0) { /* the options over the rules' inventory and GeoIP */
+        int oom = assets != NULL && tcfg_set_assets(&cfg, assets) != 0;
+        for (size_t g = 0; g < ngeodb && !oom; g++)
+            oom = tcfg_add_geoip(&cfg, geodb[g]) != 0;
+        if (oom || tcfg_finish(&cfg, err) != 0) {
+            tcfg_free(&cfg);
+            return die(oom ? "out of memory" : err);
+        }
+    }
     struct tdb *t = tdb_open(db ? db : "vigil-triage.db", err);
     if (t == NULL) {
         tcfg_free(&cfg);
@@ -764,7 +784,7 @@ int main(int argc, char **argv)
         rc = cmd_list(t, cargc, cargv);
         break;
     case 2:
-        rc = cmd_show_export(t, cargc, cargv, 0);
+        rc = cmd_show_export(t, &cfg, cargc, cargv, 0);
         break;
     case 3:
         rc = cmd_update(t, cargc, cargv);
@@ -776,7 +796,7 @@ int main(int argc, char **argv)
         rc = cmd_merge_reopen(t, cargc, cargv, 0);
         break;
     case 6:
-        rc = cmd_show_export(t, cargc, cargv, 1);
+        rc = cmd_show_export(t, &cfg, cargc, cargv, 1);
         break;
     case 7:
         rc = cmd_report(t, cargc, cargv);

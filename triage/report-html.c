@@ -83,6 +83,9 @@ static void esc(FILE *o, const char *s)
         case '"':
             fputs("&quot;", o);
             break;
+        case '\'':
+            fputs("&#39;", o);
+            break;
         default:
             fputc(*s, o);
         }
@@ -118,7 +121,12 @@ int trep_html(FILE *o, struct tdb *t, double since, int lang_vi, char *errbuf)
     const struct lang *L = lang_vi ? &vi : &en;
     char a[32], b[32];
     sqlite3_stmt *s;
-    fprintf(o, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">\n<title>",
+    /* no script, nothing remote: only the inline style and SVG of the report itself */
+    fprintf(o,
+            "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">\n"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+            "style-src 'unsafe-inline'; img-src data:; script-src 'none'; form-action 'none'; "
+            "base-uri 'none'\">\n<title>",
             lang_vi ? "vi" : "en");
     esc(o, L->title);
     fputs("</title>\n<style>\nbody{font-family:sans-serif;margin:2em;color:#222}"

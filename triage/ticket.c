@@ -491,8 +491,19 @@ json_t *tkt_json(struct tdb *t, long long id, int with_events)
     json_t *obs = json_object();
     size_t i;
     json_t *a;
+    json_t *ageo = NULL; /* the actor's GeoIP: the first alert that has one */
     json_array_foreach(alerts, i, a)
     {
+        const char *g = json_string_value(json_object_get(a, "geo"));
+        const char *bar = g ? strchr(g, '|') : NULL;
+        if (ageo == NULL && bar != NULL) {
+            long long asn = strtoll(bar + 1, NULL, 10);
+            ageo = json_object();
+            if (bar > g)
+                json_object_set_new(ageo, "country_iso", json_stringn(g, (size_t)(bar - g)));
+            if (asn > 0)
+                json_object_set_new(ageo, "asn", json_integer(asn));
+        }
         observe(obs, json_string_value(json_object_get(a, "raw")));
         int st = (int)json_integer_value(json_object_get(a, "stage"));
         json_object_set_new(a, "stage", json_string(tcfg_stage_name(st)));
@@ -526,10 +537,68 @@ json_t *tkt_json(struct tdb *t, long long id, int with_events)
         json_object_set_new(o2, k, arr);
     }
     json_decref(obs);
+    json_object_set_new(inc, "actor_geo", ageo ? ageo : json_null());
     json_object_set_new(inc, "alerts", alerts);
     json_object_set_new(inc, "context", ctx);
     json_object_set_new(inc, "observables", o2);
     return inc;
+}
+
+/* Returns 1 if host (an address or a name, without port) is ours. */
+static int host_ours(const struct tcfg *cfg, const char *host)
+{
+    struct tcfg_addr a;
+    if (tcfg_addr(cfg, host, &a) == 0)
+        return a.internal;
+    return tcfg_asset_host(cfg, host) != NULL;
+}
+
+void tkt_mark_internal(json_t *inc, const struct tcfg *cfg)
+{
+    static const char *const kinds[] = {"ip", "domain", "url"};
+    json_t *ours = json_array();
+    const json_t *obs = json_object_get(inc, "observables");
+    if (ours == NULL)
+        return;
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(obs, kinds[k]), i, v)
+        {
+            const char *val = json_string_value(v);
+            char host[256];
+            if (val == NULL)
+                continue;
+            const char *h = val;
+            if (k == 2) { /* a URL: its host, without user info, port or brackets */
+                const char *p = strstr(val, "://");
+                h = p ? p + 3 : val;
+                size_t n = strcspn(h, "/?#");
+                const char *at = memchr(h, '@', n);
+                if (at != NULL) {
+                    n -= (size_t)(at + 1 - h);
+                    h = at + 1;
+                }
+                if (h[0] == '[') {
+                    const char *rb = memchr(h, ']', n);
+                    n = rb ? (size_t)(rb - h - 1) : 0;
+                    h++;
+                } else {
+                    const char *colon = memchr(h, ':', n);
+                    if (colon != NULL)
+                        n = (size_t)(colon - h);
+                }
+                if (n == 0 || n >= sizeof(host))
+                    continue;
+                memcpy(host, h, n);
+                host[n] = '\0';
+                h = host;
+            }
+            if (host_ours(cfg, h))
+                json_array_append_new(ours, json_string(val));
+        }
+    }
+    json_object_set_new(inc, "internal_observables", ours);
 }
 
 /* ---- suppression list ---- */
@@ -689,6 +758,22 @@ int tkt_split(struct tdb *t, long long id, long long sid, const long long *event
     sqlite3_bind_int64(s, 1, *new_id);
     sqlite3_step(s);
     sqlite3_finalize(s);
+    /* the new ticket is named after what it holds, as correlation names one: "asset: first
+     * signature", not the parent's title */
+    s = tdb_prepare(t,
+                    "UPDATE incidents SET title=COALESCE(asset, asset_ip, '-')||': '||"
+                    "COALESCE((SELECT signature FROM events WHERE incident_id=?1 AND"
+                    " event_type='alert' ORDER BY ts, id LIMIT 1), 'alert') WHERE id=?1",
+                    errbuf);
+    if (s == NULL)
+        goto fail;
+    sqlite3_bind_int64(s, 1, *new_id);
+    ok = sqlite3_step(s) == SQLITE_DONE;
+    sqlite3_finalize(s);
+    if (!ok) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "split: %s", sqlite3_errmsg(t->db));
+        goto fail;
+    }
     for (int k = 0; k < 2; k++) {
         s = tdb_prepare(t, recount, errbuf);
         if (s == NULL)

@@ -16,13 +16,9 @@ enum corr_stage { STAGE_NONE = 0, STAGE_RECON, STAGE_EXPLOIT, STAGE_C2, STAGE_EX
 
 /* ---- config.c: rules/triage.yaml ---- */
 
-struct tcfg_net {
-    uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
-    int prefix;       /* in bits of the 128-bit form */
-    char *name;       /* asset name (NULL for a bare internal network) */
-    char *unit;       /* the city unit owning it */
-    int criticality;  /* 1 (low) .. 5 (vital) */
-};
+struct enrich;
+struct enrich_asset;
+struct enrich_cache;
 
 struct tcfg_map {
     char *match; /* case-insensitive substring (signature) or exact (classtype, tactic) */
@@ -53,31 +49,62 @@ struct tcfg {
     size_t nstage_class, nstage_sig, nstage_tactic;
     int sev_points[4];    /* by alert severity 1..3 (index 0 unused) */
     int sigsev_points[4]; /* signature_severity: 0 none, 1 minor, 2 major, 3 critical */
-    int crit_points;      /* per criticality level */
+    int crit_points[5];   /* by inventory criticality (enum enrich_criticality: 1 low .. 4) */
     int file_points, yara_points;
     int volume_max;   /* points for volume, log2-scaled */
     int stage_points; /* per kill-chain step beyond the first */
     int campaign_points;
     struct tcfg_points *countries, *asns;
     size_t ncountries, nasns;
-    int thresholds[3];     /* score at or above: critical, high, medium */
-    struct tcfg_net *nets; /* assets and internal networks */
-    size_t nnets;
+    int thresholds[3]; /* score at or above: critical, high, medium */
+    /* The asset inventory and GeoIP through the shared enrichment library (enrich.h). */
+    char *assets_path; /* inventory file (rules/assets.sample.yaml format), or NULL */
+    char *home_net;    /* our networks outside the inventory (a Suricata address spec) */
+    char **geoip;      /* MaxMind databases for events without src_geo/dest_geo */
+    size_t ngeoip;
+    struct enrich *enrich;      /* built by tcfg_finish() */
+    struct enrich_cache *cache; /* look-ups of the one thread correlating or exporting */
     struct tcfg_supp *supp;
     size_t nsupp;
     char *default_unit, *default_tlp, *default_pap;
     int max_examples; /* bad-line examples reported */
 };
 
-/* Fills cfg with built-in defaults. Returns 0, or -1 on allocation failure. */
+/* Fills cfg with built-in defaults (no inventory, HOME_NET RFC 1918 + fc00::/7), ready for use.
+ * Returns 0, or -1 on allocation failure. */
 int tcfg_defaults(struct tcfg *cfg);
-/* Loads path over the defaults. Returns 0, or -1 with errbuf set. */
+/* Loads path over the defaults and opens its inventory and databases (tcfg_finish); relative
+ * inventory/GeoIP paths are resolved against path's directory. Returns 0, or -1 with errbuf. */
 int tcfg_load(struct tcfg *cfg, const char *path, char *errbuf);
+/* Replaces the inventory file (the --assets option). Returns 0 or -1 (out of memory). */
+int tcfg_set_assets(struct tcfg *cfg, const char *path);
+/* Adds a MaxMind database (the --geoip-db option). Returns 0 or -1 (out of memory). */
+int tcfg_add_geoip(struct tcfg *cfg, const char *path);
+/* Opens the inventory and databases and builds the address sets again (after tcfg_set_assets
+ * or tcfg_add_geoip). Returns 0, or -1 with the file:line reason in errbuf. */
+int tcfg_finish(struct tcfg *cfg, char *errbuf);
 void tcfg_free(struct tcfg *cfg);
-/* Returns the inventory entry (named asset first, most specific) for ip, or NULL. */
-const struct tcfg_net *tcfg_lookup(const struct tcfg *cfg, const char *ip);
-/* Returns 1 if ip is internal (in the inventory, an internal network or RFC 1918/4193). */
+
+/* What the triage knows about one address. */
+struct tcfg_addr {
+    int internal;                     /* in the inventory or in home_net */
+    const struct enrich_asset *asset; /* the inventory entry (longest prefix), or NULL */
+};
+/* Classifies ip (a textual IPv4/IPv6 address) through cfg's look-up cache: one thread only (the
+ * one correlating or exporting). Returns 0, or -1 (and an external, asset-less result) if ip
+ * does not parse. */
+int tcfg_addr(const struct tcfg *cfg, const char *ip, struct tcfg_addr *out);
+/* As tcfg_addr without the cache: safe from any thread (ingest's reader). */
+int tcfg_addr_nocache(const struct tcfg *cfg, const char *ip, struct tcfg_addr *out);
+/* Returns 1 if ip is ours (tcfg_addr's internal), else 0. */
 int tcfg_internal(const struct tcfg *cfg, const char *ip);
+/* Returns the inventory entry listing host name (case-insensitive), or NULL. */
+const struct enrich_asset *tcfg_asset_host(const struct tcfg *cfg, const char *host);
+/* Parses an inventory criticality name ("high"); returns 1..4, or 0 if unknown. */
+int tcfg_crit_level(const char *name);
+/* Writes "CC|ASN" of ip from the configured GeoIP databases into buf ("" if unknown, reserved,
+ * or no database). Thread-safe (no cache). Returns 1 if something was found, else 0. */
+int tcfg_geo_lookup(const struct tcfg *cfg, const char *ip, char *buf, size_t len);
 /* Parses "2026-01-31", "2026-01-31T10:00:00Z", EVE timestamps, or "7d"/"12h" ago. Returns -1 on
  * error. */
 double tcfg_parse_time(const char *s);
@@ -205,6 +232,10 @@ int tkt_reopen(struct tdb *t, long long id, const char *user, char *errbuf);
 int tkt_transition_ok(const char *from, const char *to);
 /* Builds the incident (with alerts, context, observables, notes, history) as JSON, or NULL. */
 json_t *tkt_json(struct tdb *t, long long id, int with_events);
+/* Adds "internal_observables" to inc (from tkt_json with events): the observed addresses, domains
+ * and URLs that are ours (HOME_NET or the inventory: addresses, host names), which the exports
+ * keep as context but never list as indicators. */
+void tkt_mark_internal(json_t *inc, const struct tcfg *cfg);
 /* Adds/lists/removes suppressions. Return 0 or -1. */
 int tkt_suppress_add(struct tdb *t, const struct tcfg_supp *s, char *errbuf);
 json_t *tkt_suppress_list(struct tdb *t);
@@ -212,6 +243,9 @@ int tkt_suppress_remove(struct tdb *t, long long id, char *errbuf);
 
 /* ---- exports (export-*.c, report-html.c) ---- */
 
+/* Returns 1 if the observable val of inc is ours (an incident's or member's asset address, or
+ * listed by tkt_mark_internal), else 0. */
+int texp_ours(const json_t *inc, const char *val);
 /* Each writes incident JSON inc (from tkt_json) to out. Return 0 or -1 with errbuf set. */
 int texp_json(FILE *out, const json_t *inc, char *errbuf);
 int texp_md(FILE *out, const json_t *inc, int vi, char *errbuf);
