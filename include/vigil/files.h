@@ -194,6 +194,12 @@ void file_set_alerted(struct vfile *f);
  */
 void file_close(struct vfile *f, int truncated);
 
+/*
+ * Forgets a file without a record: for a body that turned out empty (Suricata logs no file for
+ * it). Undoes the "opened" count. f is freed.
+ */
+void file_discard(struct vfile *f);
+
 /* The stable signature_id of YARA rule name (docs/files.md). */
 uint32_t file_yara_sid(const char *rule);
 
