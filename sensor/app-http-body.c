@@ -13,7 +13,7 @@ static void sink(struct http_state *s, struct httpi_tx *tx, int dir, const uint8
     struct httpi_msg *m = &tx->m[dir];
     tx->pub.body_len[dir] += n;
     if (s->file_cb != NULL)
-        s->file_cb(s->file_ctx, &tx->pub, dir, p, n, 0);
+        s->file_cb(s->file_ctx, &tx->pub, dir, p, n, HTTP_FILE_DATA);
     if (m->body_gap)
         return;
     uint32_t room = m->body.len < m->body_limit ? m->body_limit - m->body.len : 0;
@@ -109,12 +109,55 @@ static int run_layer(struct http_state *s, struct httpi_tx *tx, int dir, unsigne
     return Z_OK;
 }
 
+/* Hands in[0..n) on from layer L as if L did not exist (passthrough): to the next layer. */
+static void pass_on(struct http_state *s, struct httpi_tx *tx, int dir, unsigned L,
+                    const uint8_t *in, uint32_t n)
+{
+    struct httpi_decoder *dc = tx->m[dir].dec;
+    if (n == 0)
+        return;
+    if (L + 1 < dc->nlayers) {
+        feed_layer(s, tx, dir, L + 1, in, n);
+        return;
+    }
+    dc->out_total += n;
+    sink(s, tx, dir, in, n);
+}
+
+/*
+ * Layer L cannot decode its input. As libhtp: if it has produced nothing yet, the body is not
+ * encoded after all and this layer and the ones after it pass the bytes through as sent (from
+ * the start when the prefix kept them all); otherwise decoding stops with what it gave.
+ */
+static void layer_failed(struct http_state *s, struct httpi_tx *tx, int dir, unsigned L,
+                         const uint8_t *in, uint32_t n, uint32_t prior, int prefix_whole)
+{
+    struct httpi_decoder *dc = tx->m[dir].dec;
+    if (dc->zs[L].total_out != 0) {
+        dec_stop(s, tx, dc, HTTP_EV_GZIP_DECOMPRESSION_FAILED);
+        return;
+    }
+    tx->pub.events |= HTTPI_EV(HTTP_EV_GZIP_DECOMPRESSION_FAILED);
+    s->stats.decompress_errors++;
+    for (unsigned k = L; k < dc->nlayers; k++)
+        dc->passthrough[k] = 1;
+    if (prefix_whole && prior > 0)
+        pass_on(s, tx, dir, L, dc->prefix[L], prior);
+    pass_on(s, tx, dir, L, in, n);
+}
+
 static void feed_layer(struct http_state *s, struct httpi_tx *tx, int dir, unsigned L,
                        const uint8_t *in, uint32_t n)
 {
     struct httpi_decoder *dc = tx->m[dir].dec;
-    if (dc->stopped || dc->done[L] || n == 0)
+    if (dc->stopped || n == 0)
         return;
+    if (dc->passthrough[L]) {
+        pass_on(s, tx, dir, L, in, n);
+        return;
+    }
+    if (dc->done[L])
+        return; /* data after the end of the stream is ignored (libhtp: multi-member gzip) */
     if (!dc->inited[L]) {
         memset(&dc->zs[L], 0, sizeof(dc->zs[L]));
         if (inflateInit2(&dc->zs[L], 15 + 32) != Z_OK) {
@@ -148,49 +191,68 @@ static void feed_layer(struct http_state *s, struct httpi_tx *tx, int dir, unsig
         if (rc == Z_OK)
             return;
     }
-    dec_stop(s, tx, dc, HTTP_EV_GZIP_DECOMPRESSION_FAILED);
+    if (dc->stopped)
+        return;
+    layer_failed(s, tx, dir, L, in, n, prior, prefix_whole);
+}
+
+/* Which coding token t[0..n) names, as libhtp reads it: 1 gzip/deflate, 0 none, -1 other. */
+static int coding(const uint8_t *t, uint32_t n, int *abnormal)
+{
+    static const char *const exact[] = {"gzip", "x-gzip", "deflate", "x-deflate"};
+    for (unsigned i = 0; i < 4; i++)
+        if (httpi_casecmp(t, n, exact[i]) == 0)
+            return 1;
+    if (httpi_casecmp(t, n, "identity") == 0 || httpi_casecmp(t, n, "inflate") == 0)
+        return 0;
+    *abnormal = 1;
+    for (uint32_t i = 0; i + 4 <= n; i++)
+        if (httpi_casecmp(t + i, 4, "gzip") == 0 ||
+            (i + 7 <= n && httpi_casecmp(t + i, 7, "deflate") == 0))
+            return 1; /* "gzipx", "x-deflate2"... still decoded */
+    return -1;
 }
 
 void httpi_body_begin(struct http_state *s, struct httpi_tx *tx, int dir)
 {
     struct httpi_msg *m = &tx->m[dir];
+    if (s->file_cb != NULL)
+        s->file_cb(s->file_ctx, &tx->pub, dir, NULL, 0, HTTP_FILE_BEGIN);
     if (dir == 0 && !s->cfg.decompress_requests)
         return;
     const struct httpi_hdr *ce = httpi_find(m, "content-encoding");
     if (ce == NULL)
         return;
-    /* the codings in the order applied; decoding runs from the last */
-    unsigned nl = 0, other = 0;
+    /*
+     * The codings in the order applied, split at commas and spaces as libhtp does; each layer
+     * detects gzip, zlib or raw deflate itself. Tokens we do not decode (br, compress) are
+     * skipped with an event; if decoding then fails the bytes pass through as sent.
+     */
+    unsigned nl = 0;
+    int abnormal = 0, too_many = 0;
     const uint8_t *v = ce->value;
     uint32_t n = ce->value_len, i = 0;
     while (i < n) {
         while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
             i++;
         uint32_t st = i;
-        while (i < n && v[i] != ',')
+        while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
             i++;
-        uint32_t e = i;
-        while (e > st && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
-        if (e == st)
+        if (i == st)
             continue;
-        if (httpi_casecmp(v + st, e - st, "gzip") == 0 ||
-            httpi_casecmp(v + st, e - st, "x-gzip") == 0 ||
-            httpi_casecmp(v + st, e - st, "deflate") == 0 ||
-            httpi_casecmp(v + st, e - st, "x-deflate") == 0) {
-            nl++;
-        } else if (httpi_casecmp(v + st, e - st, "identity") != 0) {
-            other++;
+        if (coding(v + st, i - st, &abnormal) == 1) {
+            if (nl == HTTPI_MAX_LAYERS)
+                too_many = 1;
+            else
+                nl++;
         }
     }
-    if (other > 0 && nl > 0)
+    if (abnormal)
         tx->pub.events |= HTTPI_EV(HTTP_EV_ABNORMAL_CE_HEADER);
-    if (nl == 0 || other > 0)
-        return; /* nothing we decode, or a coding we cannot undo: inspect as sent */
-    if (nl > HTTPI_MAX_LAYERS) {
+    if (too_many)
         tx->pub.events |= HTTPI_EV(HTTP_EV_TOO_MANY_ENCODING_LAYERS);
-        nl = HTTPI_MAX_LAYERS;
-    }
+    if (nl == 0)
+        return; /* nothing we decode: inspect as sent */
     m->dec = calloc(1, sizeof(*m->dec));
     if (m->dec == NULL)
         return;
@@ -224,7 +286,8 @@ void httpi_body_gap(struct http_state *s, struct httpi_tx *tx, int dir)
     m->body_gap = 1;
     if (m->dec != NULL)
         m->dec->stopped = 1; /* a compressed stream cannot continue past a hole */
-    (void)s;
+    if (s->file_cb != NULL && tx->pub.progress[dir] >= HTTP_PROG_BODY && !m->body_ended)
+        s->file_cb(s->file_ctx, &tx->pub, dir, NULL, 0, HTTP_FILE_GAP);
 }
 
 void httpi_body_end(struct http_state *s, struct httpi_tx *tx, int dir)
@@ -234,7 +297,7 @@ void httpi_body_end(struct http_state *s, struct httpi_tx *tx, int dir)
         return;
     m->body_ended = 1;
     if (s->file_cb != NULL && tx->pub.progress[dir] >= HTTP_PROG_BODY)
-        s->file_cb(s->file_ctx, &tx->pub, dir, NULL, 0, 1);
+        s->file_cb(s->file_ctx, &tx->pub, dir, NULL, 0, HTTP_FILE_END);
     if (m->dec != NULL) {
         for (unsigned L = 0; L < HTTPI_MAX_LAYERS; L++)
             if (m->dec->inited[L])
@@ -259,4 +322,10 @@ void httpi_body_free(struct httpi_msg *m)
     m->retired = NULL;
     m->nretired = 0;
     httpi_bytes_free(&m->body);
+}
+
+int http_tx_body_stopped(const struct http_tx *ptx, int dir)
+{
+    const struct httpi_msg *m = &((const struct httpi_tx *)ptx)->m[dir & 1];
+    return m->dec != NULL && m->dec->stopped;
 }

@@ -602,3 +602,61 @@ int http_tx_port(const struct http_tx *ptx)
 {
     return ((const struct httpi_tx *)ptx)->port;
 }
+
+/* Reads decimal digits at p[*i..n) into *v (at most 18). Returns 0, or -1 without digits. */
+static int range_num(const uint8_t *p, uint32_t n, uint32_t *i, uint64_t *v)
+{
+    uint32_t st = *i;
+    *v = 0;
+    while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
+        if (*i - st >= 18)
+            return -1;
+        *v = *v * 10 + (uint64_t)(p[*i] - '0');
+        (*i)++;
+    }
+    return *i > st ? 0 : -1;
+}
+
+int http_tx_content_range(const struct http_tx *ptx, int dir, struct http_range *r)
+{
+    uint32_t n;
+    const uint8_t *p = http_tx_header(ptx, dir, "content-range", &n);
+    if (p == NULL)
+        return -1;
+    uint32_t i = 0;
+    memset(r, 0, sizeof(*r));
+    while (i < n && is_ws(p[i]))
+        i++;
+    if (i < n && !(p[i] >= '0' && p[i] <= '9') && p[i] != '*') {
+        /* the unit ("bytes"), as Suricata any token, then whitespace */
+        while (i < n && !is_ws(p[i]))
+            i++;
+        while (i < n && is_ws(p[i]))
+            i++;
+    }
+    if (i < n && p[i] == '*') {
+        i++; /* an unsatisfied range: "*" then "/SIZE" */
+    } else {
+        if (range_num(p, n, &i, &r->start) < 0 || i >= n || p[i] != '-')
+            return -1;
+        i++;
+        if (range_num(p, n, &i, &r->end) < 0 || r->end < r->start)
+            return -1;
+        r->has_range = 1;
+    }
+    if (i >= n || p[i] != '/')
+        return -1;
+    i++;
+    if (i < n && p[i] == '*') {
+        r->size = -1;
+        i++;
+    } else {
+        uint64_t size;
+        if (range_num(p, n, &i, &size) < 0 || (r->has_range && r->end >= size))
+            return -1;
+        r->size = (int64_t)size;
+    }
+    while (i < n && is_ws(p[i]))
+        i++;
+    return i == n ? 0 : -1;
+}

@@ -32,12 +32,13 @@ struct httpi_span {
 struct httpi_decoder {
     z_stream zs[HTTPI_MAX_LAYERS];
     uint8_t inited[HTTPI_MAX_LAYERS], raw[HTTPI_MAX_LAYERS], done[HTTPI_MAX_LAYERS];
+    uint8_t passthrough[HTTPI_MAX_LAYERS]; /* the layer could not decode: bytes pass as sent */
     uint8_t prefix[HTTPI_MAX_LAYERS][HTTPI_PREFIX]; /* first bytes fed, for the raw fallback */
     uint32_t prefix_len[HTTPI_MAX_LAYERS];
     uint64_t fed[HTTPI_MAX_LAYERS];
     unsigned nlayers;
     uint64_t in_total, out_total;
-    int stopped; /* failed, bomb or gap: no more output */
+    int stopped; /* failed after some output, bomb or gap: no more output */
 };
 
 /* One message (request or response) of a transaction. */
@@ -92,7 +93,8 @@ enum httpi_ps {
     PS_CHUNK_END, /* CRLF after chunk data */
     PS_TRAILER,
     PS_BODY_CLOSE, /* body until the connection closes */
-    PS_RESYNC      /* after a gap: looking for a start line */
+    PS_RESYNC,     /* after a gap: looking for a start line */
+    PS_EXTRA       /* after a response: bytes that start no status line, dropped */
 };
 
 struct httpi_dir {
@@ -104,8 +106,11 @@ struct httpi_dir {
     uint32_t trailer_bytes;
     uint64_t remain;         /* body or chunk bytes left */
     struct httpi_bytes lbuf; /* chunk-size, trailer and resync lines */
-    uint8_t discard_line;    /* resync: skipping an over-long line */
+    uint8_t discard_line;    /* resync, extra: skipping the rest of a line */
     uint8_t dead, tunnel, ended;
+    uint8_t resp_done;  /* dir 1: a response ended and no status line followed yet */
+    uint8_t unmatched;  /* dir 1: cur was created for a response no request waited for */
+    uint8_t ws_pending; /* dir 1: a whitespace-only header line: end of headers or folding? */
 };
 
 struct http_state {

@@ -50,6 +50,11 @@ static const char *const event_names[HTTP_EV__COUNT] = {
     "STREAM_GAP",
     "TOO_MANY_TRANSACTIONS",
     "NOT_HTTP",
+    "CONTENT_LENGTH_EXTRA_DATA_START",
+    "CONTENT_LENGTH_EXTRA_DATA_END",
+    "RESPONSE_BODY_UNEXPECTED",
+    "SWITCHING_PROTO_WITH_CONTENT_LENGTH",
+    "RESPONSE_ABNORMAL_TRANSFER_ENCODING",
 };
 
 const char *http_event_name(unsigned e)
@@ -282,9 +287,12 @@ static void msg_done(struct http_state *s, int dir)
         }
         httpi_body_end(s, tx, dir);
         tx->pub.progress[dir] = HTTP_PROG_COMPLETE;
-        if (dir == 1)
+        if (dir == 1) {
             d->next_resp = tx->pub.id + 1;
+            d->resp_done = 1;
+        }
     }
+    d->ws_pending = 0;
     d->cur = NULL;
     d->ps = PS_IDLE;
     d->nlines = 0;
@@ -366,6 +374,8 @@ static int looks_like_start(int dir, const uint8_t *p, uint32_t n)
     return known && n >= ml + 11 && memcmp(p + n - 8, "HTTP/1.", 7) == 0 && p[n - 9] == ' ';
 }
 
+static void body_bytes(struct http_state *s, int dir, const uint8_t *p, uint32_t n);
+
 /* Starts a message of direction dir: a new request tx, or the tx the response belongs to. */
 static int msg_start(struct http_state *s, int dir)
 {
@@ -378,6 +388,7 @@ static int msg_start(struct http_state *s, int dir)
         s->stats.requests++;
     } else if (tx == NULL) {
         tx = tx_by_id(s, d->next_resp);
+        d->unmatched = tx == NULL;
         if (tx == NULL) {
             tx = tx_new(s);
             if (tx == NULL)
@@ -391,6 +402,7 @@ static int msg_start(struct http_state *s, int dir)
     d->ps = PS_HEAD;
     d->line_start = 0;
     d->nlines = 0;
+    d->ws_pending = 0;
     if (dir == 1 && tx->v09) {
         /* an HTTP/0.9 response is a bare body up to the close */
         tx->m[1].hdr_complete = 1;
@@ -401,14 +413,20 @@ static int msg_start(struct http_state *s, int dir)
     return 0;
 }
 
-/* Parses a decimal Content-Length; -1 if invalid. */
-static int64_t parse_cl(const uint8_t *p, uint32_t n)
+/*
+ * Parses a Content-Length as libhtp does: whitespace around it is skipped, and so is junk before
+ * the first digit (*lead set) and after the last (*trail set). -1 without digits or past 18.
+ */
+static int64_t parse_cl(const uint8_t *p, uint32_t n, int *lead, int *trail)
 {
     uint32_t i = 0;
+    *lead = *trail = 0;
     while (i < n && (p[i] == ' ' || p[i] == '\t'))
         i++;
-    if (i == n)
-        return -1;
+    while (i < n && !(p[i] >= '0' && p[i] <= '9')) {
+        *lead = 1;
+        i++;
+    }
     int64_t v = 0;
     uint32_t digits = 0;
     for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
@@ -418,25 +436,18 @@ static int64_t parse_cl(const uint8_t *p, uint32_t n)
     }
     while (i < n && (p[i] == ' ' || p[i] == '\t'))
         i++;
-    return (digits == 0 || i != n) ? -1 : v;
+    if (digits == 0)
+        return -1;
+    *trail = i != n;
+    return v;
 }
 
-/* 1 if the comma-separated value holds token tok (case-insensitive). */
-static int has_token(const uint8_t *p, uint32_t n, const char *tok)
+/* 1 if the value holds "chunked" anywhere (case-insensitive), as libhtp tests it. */
+static int has_chunked(const uint8_t *p, uint32_t n)
 {
-    uint32_t i = 0;
-    while (i < n) {
-        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
-            i++;
-        uint32_t st = i;
-        while (i < n && p[i] != ',')
-            i++;
-        uint32_t e = i;
-        while (e > st && (p[e - 1] == ' ' || p[e - 1] == '\t'))
-            e--;
-        if (e > st && httpi_casecmp(p + st, e - st, tok) == 0)
+    for (uint32_t i = 0; i + 7 <= n; i++)
+        if (httpi_casecmp(p + i, 7, "chunked") == 0)
             return 1;
-    }
     return 0;
 }
 
@@ -451,7 +462,12 @@ static void headers_done(struct http_state *s, int dir)
         die(s, dir, 0);
         return;
     }
-    if (dir == 1 && tx->pub.status >= 100 && tx->pub.status < 200 && tx->pub.status != 101) {
+    const struct httpi_hdr *te = httpi_find(m, "transfer-encoding");
+    const struct httpi_hdr *cl = httpi_find(m, "content-length");
+    int status = tx->pub.status;
+    /* as libhtp: a 1xx, 204 or 304 that announces a body has one (browsers read it) */
+    int framed = te != NULL || cl != NULL;
+    if (dir == 1 && status >= 100 && status < 200 && status != 101 && !framed) {
         /* interim response: the real one follows for the same tx */
         if (tx->seen_100)
             set_ev(tx, HTTP_EV_100_CONTINUE_ALREADY_SEEN);
@@ -472,30 +488,43 @@ static void headers_done(struct http_state *s, int dir)
         httpi_request_headers_done(tx);
     httpi_set_filename(tx, dir);
 
-    if (dir == 1 && (tx->pub.status == 101 ||
-                     (tx->is_connect && tx->pub.status >= 200 && tx->pub.status < 300))) {
+    if (dir == 1 && status == 101 && framed)
+        set_ev(tx, HTTP_EV_SWITCHING_PROTO_WITH_CONTENT_LENGTH); /* not a tunnel (libhtp) */
+    else if (dir == 1 && (status == 101 || (tx->is_connect && status >= 200 && status < 300))) {
         msg_done(s, 1);
         tunnel(s);
         return;
     }
-    int nobody = dir == 1 && (tx->is_head || tx->pub.status == 204 || tx->pub.status == 304 ||
-                              (tx->pub.status >= 100 && tx->pub.status < 200));
-    const struct httpi_hdr *te = httpi_find(m, "transfer-encoding");
-    const struct httpi_hdr *cl = httpi_find(m, "content-length");
+    int nobody = dir == 1 &&
+                 (tx->is_head ||
+                  ((status == 204 || status == 304 || (status >= 100 && status < 200)) && !framed));
+    if (dir == 1 && !tx->is_head && framed &&
+        (status == 204 || status == 304 || (status >= 100 && status < 200)))
+        set_ev(tx, HTTP_EV_RESPONSE_BODY_UNEXPECTED);
     int64_t clen = -1;
     if (cl != NULL) {
-        clen = parse_cl(cl->value, cl->value_len);
+        int lead, trail;
+        clen = parse_cl(cl->value, cl->value_len, &lead, &trail);
+        if (dir == 0 && (lead || trail))
+            clen = -1; /* requests stay strict: a smuggling vector, and no evader needs it */
         if (clen < 0)
             set_ev(tx, dir ? HTTP_EV_INVALID_CONTENT_LENGTH_FIELD_IN_RESPONSE
                            : HTTP_EV_INVALID_CONTENT_LENGTH_FIELD_IN_REQUEST);
+        if (clen >= 0 && lead)
+            set_ev(tx, HTTP_EV_CONTENT_LENGTH_EXTRA_DATA_START);
+        if (clen >= 0 && trail)
+            set_ev(tx, HTTP_EV_CONTENT_LENGTH_EXTRA_DATA_END);
     }
     if (nobody) {
         msg_done(s, dir);
         return;
     }
     if (te != NULL) {
-        if (has_token(te->value, te->value_len, "chunked")) {
-            if (dir == 1 && m->proto.len == 8 && memcmp(m->proto.p, "HTTP/1.0", 8) == 0)
+        if (has_chunked(te->value, te->value_len)) {
+            if (httpi_casecmp(te->value, te->value_len, "chunked") != 0)
+                set_ev(tx, dir ? HTTP_EV_RESPONSE_ABNORMAL_TRANSFER_ENCODING
+                               : HTTP_EV_INVALID_TRANSFER_ENCODING_VALUE_IN_REQUEST);
+            if (dir == 1 && !(m->proto.len == 8 && memcmp(m->proto.p, "HTTP/1.1", 8) == 0))
                 set_ev(tx, HTTP_EV_RESPONSE_CHUNKED_OLD_PROTO);
             m->chunked = 1;
             tx->pub.progress[dir] = HTTP_PROG_BODY;
@@ -542,6 +571,106 @@ static int drop_request(struct http_state *s)
     return 1;
 }
 
+/* 1 if p[0..n) holds nothing but whitespace (libhtp's ignorable line). */
+static int blank_line(const uint8_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!(p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n' || p[i] == 0x0b ||
+              p[i] == 0x0c))
+            return 0;
+    return 1;
+}
+
+/*
+ * Direction 1 before its status line: 1 if the first n bytes cannot start one (libhtp's
+ * treat_response_line_as_body: after whitespace and NULs, "http" in any case), 0 if they can or
+ * it is too early to tell (complete: the line is whole).
+ */
+static int not_status_line(const uint8_t *p, uint32_t n, int complete)
+{
+    uint32_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n' || p[i] == 0 ||
+                     p[i] == 0x0b || p[i] == 0x0c))
+        i++;
+    static const char http[] = "http";
+    uint32_t k = 0;
+    for (; k < 4 && i + k < n; k++) {
+        uint8_t c = p[i + k];
+        if (c >= 'A' && c <= 'Z')
+            c = (uint8_t)(c + 32);
+        if (c != (uint8_t)http[k])
+            return 1;
+    }
+    return k < 4 && complete;
+}
+
+/*
+ * The response being read has no status line. Right after another response, as libhtp these
+ * bytes would extend that body, but its file is closed: they are dropped up to the next line
+ * that can start a response. Otherwise the response is a bare body up to the close (libhtp,
+ * browsers): an HTTP/0.9-style answer.
+ */
+static void response_without_line(struct http_state *s, int line_complete)
+{
+    struct httpi_dir *d = &s->d[1];
+    struct httpi_tx *tx = d->cur;
+    struct httpi_msg *m = &tx->m[1];
+    if (tx->pub.id == 0 || s->stats.responses == 1)
+        s->events |= HTTPI_EV(HTTP_EV_NOT_HTTP);
+    if (d->resp_done) {
+        s->events |= HTTPI_EV(HTTP_EV_RESPONSE_BODY_UNEXPECTED);
+        s->stats.responses--;
+        if (d->unmatched && s->ntxs > 0 && s->txs[s->ntxs - 1] == tx) {
+            s->ntxs--;
+            s->next_id--;
+            tx_free(tx);
+        } else {
+            httpi_msg_free(m);
+            m->body_limit = s->cfg.response_body_limit;
+        }
+        d->cur = NULL;
+        d->ps = PS_EXTRA;
+        d->lbuf.len = 0;
+        d->discard_line = !line_complete;
+        return;
+    }
+    set_ev(tx, HTTP_EV_RESPONSE_LINE_INVALID);
+    struct httpi_bytes raw = m->head;
+    memset(&m->head, 0, sizeof(m->head));
+    m->hdr_complete = 1;
+    httpi_set_filename(tx, 1);
+    tx->pub.progress[1] = HTTP_PROG_BODY;
+    httpi_body_begin(s, tx, 1);
+    d->ps = PS_BODY_CLOSE;
+    d->line_start = 0;
+    if (raw.len > 0)
+        body_bytes(s, 1, raw.p, raw.len);
+    httpi_bytes_free(&raw);
+}
+
+/*
+ * After a whitespace-only line in response headers, line p[0..n) (maybe incomplete) decides
+ * what it was, as libhtp's terminator special case: -1 too early to tell, 0 folding (the next
+ * line is a field "name:" or the empty line), 1 the end of the headers (the line is body).
+ */
+static int ws_line_verdict(const uint8_t *p, uint32_t n, int complete)
+{
+    if (n == 0)
+        return -1;
+    if (p[0] == '\r' || p[0] == '\n')
+        return 0;
+    uint32_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    while (i < n && p[i] > 32 && p[i] < 127 && strchr("()<>@,;:\\\"/[]?={}", p[i]) == NULL)
+        i++;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (i == n)
+        return complete ? 1 : -1;
+    return p[i] == ':' ? 0 : 1;
+}
+
 /* A complete line at head[line_start..head.len) of the current message. */
 static void head_line(struct http_state *s, int dir)
 {
@@ -565,6 +694,8 @@ static void head_line(struct http_state *s, int dir)
             return;
         }
         tx->pub.progress[dir] = HTTP_PROG_LINE;
+        if (dir == 1)
+            d->resp_done = 0;
         m->hdr_off = m->head.len;
         d->line_start = m->head.len;
         if (dir == 0 && tx->v09) {
@@ -585,6 +716,12 @@ static void head_line(struct http_state *s, int dir)
         s->stats.limit_hits++;
         die(s, dir, 0);
         return;
+    }
+    if (dir == 1 && d->nlines > 1) {
+        uint32_t k = 0;
+        while (k < c && (p[k] == ' ' || p[k] == '\t'))
+            k++;
+        d->ws_pending = k == c;
     }
     d->line_start = m->head.len;
 }
@@ -611,6 +748,38 @@ static uint32_t p_head(struct http_state *s, int dir, const uint8_t *data, uint3
         die(s, dir, 0);
         return n;
     }
+    struct httpi_tx *tx = d->cur;
+    if (dir == 1 && tx->pub.progress[1] < HTTP_PROG_LINE && nl != NULL &&
+        blank_line(m->head.p, m->head.len)) {
+        m->head.len = 0; /* whitespace before a status line is ignored, as libhtp does */
+        return n;
+    }
+    if (dir == 1 && tx->pub.progress[1] < HTTP_PROG_LINE &&
+        not_status_line(m->head.p, m->head.len, nl != NULL)) {
+        response_without_line(s, nl != NULL);
+        return n;
+    }
+    if (dir == 1 && d->ws_pending) {
+        int v = ws_line_verdict(m->head.p + d->line_start, m->head.len - d->line_start, nl != NULL);
+        if (v < 0)
+            return n;
+        d->ws_pending = 0;
+        if (v == 1) {
+            /* the whitespace line ended the headers: this line is the body's start */
+            uint32_t bl = m->head.len - d->line_start;
+            uint8_t *b = malloc(bl);
+            if (b == NULL) {
+                die(s, dir, 0);
+                return n;
+            }
+            memcpy(b, m->head.p + d->line_start, bl);
+            m->head.len = d->line_start;
+            headers_done(s, dir);
+            (void)http_parse(s, dir, b, bl); /* one line: it cannot end another head */
+            free(b);
+            return n;
+        }
+    }
     if (nl != NULL)
         head_line(s, dir);
     return n;
@@ -624,42 +793,91 @@ static void body_bytes(struct http_state *s, int dir, const uint8_t *p, uint32_t
     httpi_body_data(s, tx, dir, p, n);
 }
 
-/* Parses a chunk-size line; -1 if invalid. */
+#define CHUNK_BAD (-1)  /* no size: the body is not chunked after all */
+#define CHUNK_SKIP (-2) /* nothing usable on the line: read the next one */
+
+/* The control characters libhtp skips before a chunk size. */
+static int chunk_ctl(uint8_t c)
+{
+    return c == '\r' || c == '\n' || c == ' ' || c == '\t' || c == 0x0b || c == 0x0c;
+}
+
+static int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Parses a chunk-size line as libhtp does: control characters before the digits are skipped,
+ * the hex digits are the size, and whatever follows them is ignored (an extension, or junk such
+ * as "fx" or "f,"). Returns the size, CHUNK_SKIP for a line of control characters only or a
+ * size past INT32_MAX, or CHUNK_BAD for a line without digits or with more than 16.
+ */
 static int64_t parse_chunk_size(struct httpi_tx *tx, int dir, const uint8_t *p, uint32_t n)
 {
-    n = line_content(p, n);
-    uint32_t i = 0, any = 0, digits = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+    uint32_t i = 0, digits = 0;
+    while (i < n && chunk_ctl(p[i]))
         i++;
-    int64_t v = 0;
-    for (; i < n; i++, any++) {
-        uint8_t c = p[i];
-        int x;
-        if (c >= '0' && c <= '9')
-            x = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            x = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            x = c - 'A' + 10;
-        else
-            break;
-        if (v == 0 && x == 0)
+    if (i == n)
+        return CHUNK_SKIP;
+    uint64_t v = 0;
+    uint32_t st = i;
+    for (; i < n && hexval(p[i]) >= 0; i++) {
+        if (v == 0 && hexval(p[i]) == 0)
             continue; /* leading zeros do not count towards the size limit */
-        if (++digits > 15)
-            return -1;
-        v = v * 16 + x;
+        if (++digits > 16)
+            return CHUNK_BAD;
+        v = v * 16 + (uint64_t)hexval(p[i]);
     }
-    if (any == 0)
-        return -1;
-    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+    if (i == st)
+        return CHUNK_BAD;
+    uint32_t e = line_content(p, n);
+    while (i < e && (p[i] == ' ' || p[i] == '\t'))
         i++;
-    if (i < n) {
-        if (p[i] != ';')
-            return -1;
-        if (dir == 0)
-            tx->pub.events |= HTTPI_EV(HTTP_EV_REQUEST_CHUNK_EXTENSION);
+    if (i < e && dir == 0)
+        tx->pub.events |= HTTPI_EV(HTTP_EV_REQUEST_CHUNK_EXTENSION);
+    if (v > INT32_MAX) {
+        tx->pub.events |=
+            HTTPI_EV(dir ? HTTP_EV_INVALID_RESPONSE_CHUNK_LEN : HTTP_EV_INVALID_REQUEST_CHUNK_LEN);
+        return CHUNK_SKIP;
     }
-    return v;
+    return (int64_t)v;
+}
+
+/*
+ * 1 if the start of a chunk-size line, p[0..n) without its end yet, already shows it holds no
+ * size (libhtp's is_valid_chunked_length_data): the first byte after the control characters
+ * is not a hex digit.
+ */
+static int chunk_start_bad(const uint8_t *p, uint32_t n)
+{
+    uint32_t i = 0;
+    while (i < n && chunk_ctl(p[i]))
+        i++;
+    return i < n && hexval(p[i]) < 0;
+}
+
+/*
+ * The response announced chunking but its body is not chunked: as libhtp, the rest of the
+ * body (the bytes in lbuf first) is read as sent, up to the end of the connection.
+ */
+static void chunk_fallback(struct http_state *s, int dir)
+{
+    struct httpi_dir *d = &s->d[dir];
+    struct httpi_tx *tx = d->cur;
+    set_ev(tx, HTTP_EV_INVALID_RESPONSE_CHUNK_LEN);
+    tx->m[dir].chunked = 0;
+    d->ps = PS_BODY_CLOSE;
+    uint32_t n = d->lbuf.len;
+    d->lbuf.len = 0;
+    if (n > 0)
+        body_bytes(s, dir, d->lbuf.p, n);
 }
 
 /* One line of a chunked body (size, data end, trailer) is in lbuf. */
@@ -669,13 +887,15 @@ static void chunk_line(struct http_state *s, int dir)
     struct httpi_tx *tx = d->cur;
     const uint8_t *p = d->lbuf.p;
     uint32_t n = d->lbuf.len;
-    tx->pub.msg_len[dir] += n;
-    d->lbuf.len = 0;
     if (d->ps == PS_CHUNK_END) {
+        tx->pub.msg_len[dir] += n;
+        d->lbuf.len = 0;
         d->ps = PS_CHUNK_SIZE;
         return;
     }
     if (d->ps == PS_TRAILER) {
+        tx->pub.msg_len[dir] += n;
+        d->lbuf.len = 0;
         d->trailer_bytes += n;
         if (line_content(p, n) == 0) {
             msg_done(s, dir);
@@ -688,14 +908,22 @@ static void chunk_line(struct http_state *s, int dir)
         }
         return;
     }
-    if (line_content(p, n) == 0)
-        return; /* tolerate empty lines before a chunk size */
     int64_t sz = parse_chunk_size(tx, dir, p, n);
-    if (sz < 0) {
-        set_ev(tx, dir ? HTTP_EV_INVALID_RESPONSE_CHUNK_LEN : HTTP_EV_INVALID_REQUEST_CHUNK_LEN);
+    if (sz == CHUNK_BAD) {
+        if (dir == 1) {
+            chunk_fallback(s, dir); /* the line is body data */
+            return;
+        }
+        tx->pub.msg_len[dir] += n;
+        d->lbuf.len = 0;
+        set_ev(tx, HTTP_EV_INVALID_REQUEST_CHUNK_LEN);
         die(s, dir, 1);
         return;
     }
+    tx->pub.msg_len[dir] += n;
+    d->lbuf.len = 0;
+    if (sz == CHUNK_SKIP)
+        return; /* as libhtp: empty lines before a size are tolerated */
     if (sz == 0) {
         d->ps = PS_TRAILER;
         d->nlines = 0;
@@ -793,6 +1021,33 @@ int http_parse(struct http_state *s, int dir, const uint8_t *data, uint32_t len)
             n = (uint32_t)r;
             if (done)
                 chunk_line(s, dir);
+            else if (d->ps == PS_CHUNK_SIZE && dir == 1 && chunk_start_bad(d->lbuf.p, d->lbuf.len))
+                chunk_fallback(s, dir); /* no need to wait for the end of a line that is no size */
+            break;
+        case PS_EXTRA:
+            if (d->discard_line) {
+                const uint8_t *nl = memchr(p, '\n', avail);
+                n = nl ? (uint32_t)(nl - p) + 1 : avail;
+                if (nl)
+                    d->discard_line = 0;
+                break;
+            }
+            r = read_line(s, d, p, avail, &done);
+            if (r < 0 || not_status_line(d->lbuf.p, r < 0 ? 0 : d->lbuf.len, done)) {
+                n = r < 0 ? 0 : (uint32_t)r;
+                d->discard_line = r < 0 || !done;
+                d->lbuf.len = 0;
+                break;
+            }
+            n = (uint32_t)r;
+            if (d->lbuf.len >= 4 || done) {
+                /* it can start a response: parse it from its first byte */
+                struct httpi_bytes line = d->lbuf;
+                memset(&d->lbuf, 0, sizeof(d->lbuf));
+                d->ps = PS_IDLE;
+                (void)http_parse(s, dir, line.p, line.len);
+                httpi_bytes_free(&line);
+            }
             break;
         case PS_RESYNC:
             if (d->discard_line) {

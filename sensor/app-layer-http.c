@@ -6,9 +6,47 @@
 #include "vigil/app-http.h"
 #include "vigil/eve-http.h"
 
-/* Decoded body bytes of tx (direction dir) go to a file, opened on the first bytes. */
+/* Opens the file of the body of tx (direction dir) when that body starts. */
+static struct vfile *http_file_open(struct app_pass *x, struct http_tx *tx, int dir)
+{
+    json_t *hdr = x->io->record(x->io->log_ctx, x->p, x->f, "fileinfo");
+    if (hdr == NULL)
+        return NULL;
+    json_object_set_new(hdr, "http", eve_http_object(tx, 0));
+    /* As Suricata: Content-Disposition's name, else the request's path without query. */
+    uint32_t nl = 0;
+    const uint8_t *name = NULL;
+    if (http_tx_header(tx, dir, "Content-Disposition", &nl) != NULL) {
+        name = http_tx_filename(tx, dir, &nl);
+    } else if ((name = http_tx_buffer(tx, DB_HTTP_URI, 0, &nl)) != NULL) {
+        const uint8_t *q = memchr(name, '?', nl);
+        if (q != NULL)
+            nl = (uint32_t)(q - name);
+    }
+    struct file_meta m = {
+        "http", tx->id, dir == 0 ? FILE_TOSERVER : FILE_TOCLIENT, name, name ? nl : 0, 0, 0,
+        0,      hdr};
+    /* a part of a resource: 206 with the Content-Range of the part (Suricata's start/end) */
+    struct http_range r;
+    if (dir == 1 && tx->status == 206) {
+        m.flags |= FILE_F_PARTIAL;
+        if (http_tx_content_range(tx, 1, &r) == 0 && r.has_range) {
+            m.flags |= FILE_F_RANGE;
+            m.range_start = r.start;
+            m.range_end = r.end;
+        }
+    }
+    return file_open(x->io->files, &m);
+}
+
+/*
+ * The parser's file hook: a body's start opens its file (so a body that cannot be decoded or
+ * is cut early still yields a fileinfo), decoded bytes are appended, a lost segment marks it
+ * (fileinfo.gaps), and the body's end closes it, TRUNCATED when the body did not end as
+ * announced (connection lost, hole in the stream, decoding stopped part way).
+ */
 static void http_file_data(void *ctx, struct http_tx *tx, int dir, const uint8_t *data,
-                           uint32_t len, int last)
+                           uint32_t len, int ev)
 {
     struct app_flow *af = ctx;
     struct app_pass *x = af->x;
@@ -17,34 +55,36 @@ static void http_file_data(void *ctx, struct http_tx *tx, int dir, const uint8_t
     struct app_txrec *rec = app_txrec_get(af, tx->id);
     if (rec == NULL)
         return;
-    if (rec->file[dir] == NULL && len > 0) {
-        json_t *hdr = x->io->record(x->io->log_ctx, x->p, x->f, "fileinfo");
-        if (hdr == NULL)
-            return;
-        json_object_set_new(hdr, "http", eve_http_object(tx, 0));
-        /* As Suricata: Content-Disposition's name, else the request's path without query. */
-        uint32_t nl = 0;
-        const uint8_t *name = NULL;
-        if (http_tx_header(tx, dir, "Content-Disposition", &nl) != NULL) {
-            name = http_tx_filename(tx, dir, &nl);
-        } else if ((name = http_tx_buffer(tx, DB_HTTP_URI, 0, &nl)) != NULL) {
-            const uint8_t *q = memchr(name, '?', nl);
-            if (q != NULL)
-                nl = (uint32_t)(q - name);
-        }
-        struct file_meta m = {"http", tx->id, dir == 0 ? FILE_TOSERVER : FILE_TOCLIENT,
-                              name, name ? nl : 0, tx->status == 206 ? FILE_F_PARTIAL : 0,
-                              0, 0, hdr};
-        rec->file[dir] = file_open(x->io->files, &m);
-    }
-    if (rec->file[dir] == NULL)
+    if (ev == HTTP_FILE_BEGIN) {
+        if (rec->file[dir] != NULL)
+            file_close(rec->file[dir], 1); /* cannot happen: one body per direction */
+        rec->file[dir] = http_file_open(x, tx, dir);
         return;
-    if (len > 0)
-        file_append(rec->file[dir], data, len);
-    if (last) {
-        const uint64_t cut = (1ull << HTTP_EV_BODY_TRUNCATED) | (1ull << HTTP_EV_STREAM_GAP);
-        file_close(rec->file[dir], (tx->events & cut) != 0);
+    }
+    struct vfile *vf = rec->file[dir];
+    if (vf == NULL)
+        return;
+    switch (ev) {
+    case HTTP_FILE_DATA:
+        if (len > 0)
+            file_append(vf, data, len);
+        break;
+    case HTTP_FILE_GAP:
+        file_note_gap(vf);
+        break;
+    case HTTP_FILE_END: {
+        const uint64_t cut = (1ull << HTTP_EV_BODY_TRUNCATED) | (1ull << HTTP_EV_STREAM_GAP) |
+                             (1ull << HTTP_EV_COMPRESSION_BOMB);
+        int truncated = (tx->events & cut) != 0 || http_tx_body_stopped(tx, dir);
+        if (tx->body_len[dir] == 0 && !truncated)
+            file_discard(vf); /* an empty body is no file (Suricata logs none) */
+        else
+            file_close(vf, truncated);
         rec->file[dir] = NULL;
+        break;
+    }
+    default:
+        break;
     }
 }
 
@@ -72,7 +112,10 @@ static void *http_new(const struct app_layer *a, struct app_flow *af)
     return s;
 }
 
-static void http_free(void *st) { http_state_free(st); }
+static void http_free(void *st)
+{
+    http_state_free(st);
+}
 
 static int http_feed(struct app_pass *x, struct app_flow *af, int dir, const uint8_t *d,
                      uint32_t len)
@@ -81,9 +124,15 @@ static int http_feed(struct app_pass *x, struct app_flow *af, int dir, const uin
     return http_parse(af->st, dir, d, len);
 }
 
-static void http_gap_cb(struct app_flow *af, int dir, uint32_t len) { http_gap(af->st, dir, len); }
+static void http_gap_cb(struct app_flow *af, int dir, uint32_t len)
+{
+    http_gap(af->st, dir, len);
+}
 
-static void http_eof_cb(struct app_flow *af, int dir) { http_eof(af->st, dir); }
+static void http_eof_cb(struct app_flow *af, int dir)
+{
+    http_eof(af->st, dir);
+}
 
 static const uint8_t *http_get(void *txp, unsigned b, int dir, unsigned idx, uint32_t *len)
 {
@@ -126,8 +175,7 @@ static void http_update(struct app_pass *x, struct app_flow *af, int dir)
         if (done && rec != NULL && !rec->logged) {
             rec->logged = 1;
             if (ac->log_http)
-                app_log(x, "http", "http", eve_http_object(tx, ac->http_extended),
-                        (int64_t)tx->id);
+                app_log(x, "http", "http", eve_http_object(tx, ac->http_extended), (int64_t)tx->id);
         }
         if (done && releasable)
             upto = (int64_t)tx->id;

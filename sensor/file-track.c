@@ -529,3 +529,11 @@ void file_release(struct vfile *f)
     }
     file_finish(e, f, t->writer, &t->st, 0);
 }
+
+void file_discard(struct vfile *f)
+{
+    if (f == NULL)
+        return;
+    VG_CNT_ADD(f->t->st.opened, -1);
+    file_free(f);
+}

@@ -355,39 +355,69 @@ Test(app_http, split_at_every_byte_gives_same_txs)
 
 Test(app_http, chunked_hostile_sizes)
 {
+    /*
+     * As libhtp: a response chunk-size line without a size means the body is not chunked after
+     * all; the line and what follows are the body, read up to the close.
+     */
     static const char *bad[] = {
-        "FFFFFFFFFFFFFFFFFF\r\n", /* overflows */
+        "FFFFFFFFFFFFFFFFFF\r\n", /* more than 16 digits */
         "-1\r\n",                 /* negative */
         "zz\r\n",                 /* not hex */
-        "5 junk\r\n",             /* trailing garbage */
-        "\r\n\r\n;ext\r\n",       /* no digits */
+        "\r\n\r\n;ext\r\n",       /* no digits after the empty lines */
     };
+    static const uint32_t body_len[] = {20, 4, 4, 6};
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         new_state(NULL);
         cr_assert_eq(http_parse(st, 0, S("GET / HTTP/1.1\r\nHost: h\r\n\r\n")), 0);
         static const char hdr[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
         cr_assert_eq(http_parse(st, 1, S(hdr)), 0);
-        cr_assert_eq(http_parse(st, 1, (const uint8_t *)bad[i], (uint32_t)strlen(bad[i])), -1,
+        cr_assert_eq(http_parse(st, 1, (const uint8_t *)bad[i], (uint32_t)strlen(bad[i])), 0,
                      "case %u", i);
         struct http_tx *tx = http_tx_get(st, 0);
         cr_assert(has_ev(tx, HTTP_EV_INVALID_RESPONSE_CHUNK_LEN), "case %u", i);
-        cr_assert_eq(tx->progress[1], HTTP_PROG_COMPLETE);
-        cr_assert_eq(http_state_stats(st)->parse_errors, 1);
-        cr_assert_eq(http_parse(st, 1, S("more")), -1, "stays stopped");
+        cr_assert_eq(tx->progress[1], HTTP_PROG_BODY, "case %u", i);
+        cr_assert_eq(http_parse(st, 1, S("more")), 0, "case %u", i);
+        cr_assert_eq(tx->body_len[1], body_len[i] + 4, "case %u", i);
     }
+    /* a size followed by junk: libhtp reads the digits and ignores the rest */
+    new_state(NULL);
+    cr_assert_eq(http_parse(st, 0, S("GET / HTTP/1.1\r\n\r\n")), 0);
+    cr_assert_eq(http_parse(st, 1,
+                            S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "5 junk\r\nabcde\r\n0\r\n\r\n")),
+                 0);
+    cr_assert_eq(http_tx_get(st, 0)->progress[1], HTTP_PROG_COMPLETE);
+    buf_is(http_tx_get(st, 0), DB_FILE_DATA, 1, "abcde");
+    /* a request chunk-size without a size still stops the request direction */
+    new_state(NULL);
+    cr_assert_eq(
+        http_parse(st, 0, S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")), -1);
+    cr_assert(has_ev(http_tx_get(st, 0), HTTP_EV_INVALID_REQUEST_CHUNK_LEN));
     /* a huge but valid size, then the stream ends */
     new_state(NULL);
     cr_assert_eq(http_parse(st, 0, S("GET / HTTP/1.1\r\n\r\n")), 0);
     cr_assert_eq(
         http_parse(st, 1,
-                   S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffff\r\nabc")),
+                   S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7ffffff0\r\nabc")),
         0);
     struct http_tx *tx = http_tx_get(st, 0);
+    cr_assert(!has_ev(tx, HTTP_EV_INVALID_RESPONSE_CHUNK_LEN));
     cr_assert_eq(tx->progress[1], HTTP_PROG_BODY);
     http_eof(st, 1);
     cr_assert_eq(tx->progress[1], HTTP_PROG_COMPLETE);
     cr_assert(has_ev(tx, HTTP_EV_BODY_TRUNCATED));
     buf_is(tx, DB_FILE_DATA, 1, "abc");
+    /* a size past INT32_MAX (libhtp's limit): an event, and the line is skipped */
+    new_state(NULL);
+    cr_assert_eq(http_parse(st, 0, S("GET / HTTP/1.1\r\n\r\n")), 0);
+    cr_assert_eq(http_parse(st, 1,
+                            S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "7fffffffffff\r\n3\r\nxyz\r\n0\r\n\r\n")),
+                 0);
+    tx = http_tx_get(st, 0);
+    cr_assert(has_ev(tx, HTTP_EV_INVALID_RESPONSE_CHUNK_LEN));
+    cr_assert_eq(tx->progress[1], HTTP_PROG_COMPLETE);
+    buf_is(tx, DB_FILE_DATA, 1, "xyz");
     /* an endless chunk-size line is cut at max_line */
     new_state(NULL);
     cr_assert_eq(http_parse(st, 0, S("GET / HTTP/1.1\r\n\r\n")), 0);
@@ -494,18 +524,20 @@ Test(app_http, corrupt_gzip_counted)
 
 struct filecap {
     uint64_t bytes;
-    int lasts;
+    int lasts, begins, gaps;
 };
 
 static void file_cb(void *ctx, struct http_tx *tx, int dir, const uint8_t *data, uint32_t len,
-                    int last)
+                    int ev)
 {
     (void)tx;
     (void)data;
     struct filecap *c = ctx;
     if (dir == 1) {
         c->bytes += len;
-        c->lasts += last;
+        c->lasts += ev == HTTP_FILE_END;
+        c->begins += ev == HTTP_FILE_BEGIN;
+        c->gaps += ev == HTTP_FILE_GAP;
     }
 }
 
@@ -519,7 +551,7 @@ Test(app_http, bomb_limit)
     c.decompress_limit = 1024 * 1024;
     c.response_body_limit = 4096;
     new_state(&c);
-    struct filecap fc = {0, 0};
+    struct filecap fc = {0, 0, 0, 0};
     http_state_set_file_cb(st, file_cb, &fc);
     cr_assert_eq(http_parse(st, 0, S("GET / HTTP/1.1\r\n\r\n")), 0);
     char hdr[200];
@@ -563,7 +595,7 @@ Test(app_http, body_limit_and_file_hook)
     http_config_defaults(&c);
     c.response_body_limit = 1000;
     new_state(&c);
-    struct filecap fc = {0, 0};
+    struct filecap fc = {0, 0, 0, 0};
     http_state_set_file_cb(st, file_cb, &fc);
     cr_assert_eq(http_parse(st, 0, S("GET /dir/report.pdf?x=1 HTTP/1.1\r\n\r\n")), 0);
     cr_assert_eq(http_parse(st, 1, S("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")), 0);
@@ -581,6 +613,8 @@ Test(app_http, body_limit_and_file_hook)
     cr_assert_eq(len, 1000);
     cr_assert_eq(fc.bytes, 5000);
     cr_assert_eq(fc.lasts, 1);
+    cr_assert_eq(fc.begins, 1);
+    cr_assert_eq(fc.gaps, 0);
     cr_assert_eq(tx->msg_len[1], 5000);
     uint32_t fl;
     const uint8_t *fn = http_tx_filename(tx, 1, &fl);
@@ -805,7 +839,7 @@ Test(app_http, head_and_304_have_no_body)
         0);
     cr_assert_eq(http_parse(st, 1,
                             S("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
-                              "HTTP/1.1 304 Not Modified\r\nContent-Length: 1000\r\n\r\n"
+                              "HTTP/1.1 304 Not Modified\r\n\r\n"
                               "HTTP/1.1 204 No Content\r\n\r\n")),
                  0);
     for (unsigned i = 0; i < 3; i++) {
@@ -815,6 +849,15 @@ Test(app_http, head_and_304_have_no_body)
     }
     cr_assert_eq(http_tx_get(st, 1)->status, 304);
     cr_assert_eq(http_tx_get(st, 2)->status, 204);
+    /* as libhtp (http-evader-453): a 304 that announces a body has one, with an event */
+    new_state(NULL);
+    cr_assert_eq(http_parse(st, 0, S("GET /a HTTP/1.1\r\n\r\n")), 0);
+    cr_assert_eq(http_parse(st, 1, S("HTTP/1.1 304 Not Modified\r\nContent-Length: 3\r\n\r\nabc")),
+                 0);
+    struct http_tx *t304 = http_tx_get(st, 0);
+    cr_assert_eq(t304->progress[1], HTTP_PROG_COMPLETE);
+    cr_assert(has_ev(t304, HTTP_EV_RESPONSE_BODY_UNEXPECTED));
+    buf_is(t304, DB_FILE_DATA, 1, "abc");
 }
 
 Test(app_http, continue_100)
@@ -874,9 +917,12 @@ Test(app_http, not_http_and_garbage)
 
     new_state(NULL);
     cr_assert_eq(http_parse(st, 0, S("GET / HTTP/1.1\r\n\r\n")), 0);
-    cr_assert_eq(http_parse(st, 1, S("SSH-2.0-OpenSSH_9.0\r\n")), -1);
+    /* as libhtp: a response without a status line is a bare body up to the close */
+    cr_assert_eq(http_parse(st, 1, S("SSH-2.0-OpenSSH_9.0\r\n")), 0);
     cr_assert(has_ev(http_tx_get(st, 0), HTTP_EV_RESPONSE_LINE_INVALID));
-    cr_assert(http_tx_complete(http_tx_get(st, 0)));
+    cr_assert(http_state_events(st) & (1ull << HTTP_EV_NOT_HTTP));
+    cr_assert_eq(http_tx_get(st, 0)->progress[1], HTTP_PROG_BODY);
+    buf_is(http_tx_get(st, 0), DB_FILE_DATA, 1, "SSH-2.0-OpenSSH_9.0\r\n");
 }
 
 Test(app_http, unmatched_response)

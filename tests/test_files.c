@@ -935,3 +935,56 @@ Test(files, eve_sink_output_from_workers_and_scanners)
     rm_rf(dir);
     free(dir);
 }
+
+/*
+ * A rule that would run for hours (a nested loop over every byte pair) hits yara.timeout: the
+ * scan gives up after about a second, the timeout is counted, and the file's record is still
+ * emitted, without a match, with the next file scanned normally.
+ */
+Test(files, yara_timeout_counted_not_hung, .timeout = 20)
+{
+    char *dir = tu_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/slow.yar", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs("rule Slow_Pairs {\n  condition:\n    filesize > 1000 and\n"
+          "    for all i in (0..filesize - 1) : (for all j in (0..filesize - 1) :\n"
+          "      (uint8(i) + uint8(j) < 600))\n}\n"
+          "rule Small_Hello {\n  strings: $a = \"hello\"\n  condition: $a and filesize < 100\n}\n",
+          fp);
+    cr_assert_eq(fclose(fp), 0);
+    struct file_config c;
+    base_config(&c);
+    const char *rules = path;
+    c.yara_rules = (char **)&rules;
+    c.n_yara_rules = 1;
+    c.yara_timeout = 1;
+    char err[VG_ERRBUF_SIZE];
+    struct file_engine *e = file_engine_new(&c, err);
+    cr_assert_not_null(e, "%s", err);
+    struct file_thread *t = file_thread_new(e, err);
+    cr_assert_not_null(t, "%s", err);
+    static uint8_t big[200000];
+    memset(big, 'x', sizeof(big));
+    vg_time_t t0 = vg_monotonic();
+    feed(t, "big.bin", big, sizeof(big), 1460, 0);
+    feed(t, "hello.txt", (const uint8_t *)"hello world\n", 12, 12, 0);
+    file_thread_free(t);
+    file_engine_drain(e);
+    struct file_stats st;
+    file_engine_get_stats(e, &st);
+    file_engine_free(e);
+    uint64_t took = (uint64_t)(vg_monotonic() - t0);
+    cr_assert_eq(st.scanned, 2);
+    cr_assert_eq(st.yara_timeouts, 1);
+    cr_assert_eq(st.yara_errors, 0);
+    cr_assert_eq(st.yara_matched, 1);
+    cr_assert_lt(took, 8000000, "the timeout (1 s) bounds the scan: took %llu us",
+                 (unsigned long long)took);
+    cr_assert_eq(rec_count("fileinfo"), 2);
+    cr_assert_eq(rec_count("alert"), 1);
+    cr_assert_str_eq(tu_str(rec_nth("alert", 0), "alert.signature"), "YARA Small_Hello");
+    tu_rmdir(dir);
+    free(dir);
+}

@@ -83,6 +83,11 @@ enum http_event {
     HTTP_EV_STREAM_GAP,            /* a hole in the stream hit this message (Vigil's own) */
     HTTP_EV_TOO_MANY_TRANSACTIONS, /* max_txs live transactions: parsing stopped */
     HTTP_EV_NOT_HTTP,              /* the direction does not carry HTTP (Vigil's own) */
+    HTTP_EV_CONTENT_LENGTH_EXTRA_DATA_START,     /* junk before the Content-Length digits */
+    HTTP_EV_CONTENT_LENGTH_EXTRA_DATA_END,       /* junk after them */
+    HTTP_EV_RESPONSE_BODY_UNEXPECTED,            /* a 1xx/204/304 with a body, or bytes after one */
+    HTTP_EV_SWITCHING_PROTO_WITH_CONTENT_LENGTH, /* 101 with a body: parsed as HTTP, no tunnel */
+    HTTP_EV_RESPONSE_ABNORMAL_TRANSFER_ENCODING, /* "chunked" among other text */
     HTTP_EV__COUNT
 };
 
@@ -117,9 +122,20 @@ struct http_tx {
 
 struct http_state;
 
-/* Called with decoded body bytes as they arrive; last is 1 once, when the body ends. */
+/* What a call of the file hook reports (its ev argument). */
+enum http_file_ev {
+    HTTP_FILE_DATA = 0,  /* data[0..len): decoded body bytes */
+    HTTP_FILE_END = 1,   /* the body ended (once); data NULL, len 0 */
+    HTTP_FILE_BEGIN = 2, /* a body starts (once, before any data); data NULL, len 0 */
+    HTTP_FILE_GAP = 3,   /* bytes of the body were lost in the stream; data NULL, len 0 */
+};
+
+/*
+ * The file hook: for each message with a body, HTTP_FILE_BEGIN, then HTTP_FILE_DATA and
+ * HTTP_FILE_GAP calls as the body arrives, then HTTP_FILE_END. ev is an enum http_file_ev.
+ */
 typedef void (*http_file_fn)(void *ctx, struct http_tx *tx, int dir, const uint8_t *data,
-                             uint32_t len, int last);
+                             uint32_t len, int ev);
 
 /* Creates a flow's parser state (c NULL: defaults). NULL when out of memory. */
 struct http_state *http_state_new(const struct http_config *c);
@@ -203,6 +219,27 @@ int http_tx_header_at(const struct http_tx *tx, int dir, unsigned i, const uint8
  * component of the normalised URI's path. NULL if there is none.
  */
 const uint8_t *http_tx_filename(const struct http_tx *tx, int dir, uint32_t *len);
+
+/*
+ * 1 while the decoding of the body of direction dir has stopped before the body's end (corrupt
+ * data after some output, a decompression bomb, a hole in the stream): what was decoded is a
+ * prefix. Meaningful until the body ends (in the file hook's HTTP_FILE_END call).
+ */
+int http_tx_body_stopped(const struct http_tx *tx, int dir);
+
+/* A Content-Range field ("bytes START-END/SIZE"). */
+struct http_range {
+    uint64_t start, end; /* first and last byte of the part; 0 for an unsatisfied range */
+    int64_t size;        /* the whole resource, or -1 for "*" */
+    int has_range;       /* 0 for an unsatisfied range (a "*" in place of START-END) */
+};
+
+/*
+ * Parses the Content-Range field of direction dir of tx (libhtp's grammar: optional "bytes",
+ * START-END or "*", "/", SIZE or "*"). Returns 0 and fills r, or -1 when the field is absent or
+ * invalid (END before START, END not below SIZE, numbers past 2^62).
+ */
+int http_tx_content_range(const struct http_tx *tx, int dir, struct http_range *r);
 
 /* The port given with the host (URI authority or Host header), or -1 if none. */
 int http_tx_port(const struct http_tx *tx);

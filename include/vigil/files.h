@@ -246,6 +246,12 @@ void file_get_view(const struct vfile *f, struct file_view *out);
  */
 json_t *file_alert_info(const struct vfile *f);
 
+/*
+ * Forgets a file without a record: for a body that turned out empty (Suricata logs no file for
+ * it). Undoes the "opened" count. f is freed.
+ */
+void file_discard(struct vfile *f);
+
 /* The stable signature_id of YARA rule name (docs/files.md). */
 uint32_t file_yara_sid(const char *rule);
 
