@@ -154,4 +154,11 @@ void httpi_body_gap(struct http_state *s, struct httpi_tx *tx, int dir);
 void httpi_body_end(struct http_state *s, struct httpi_tx *tx, int dir);
 void httpi_body_free(struct httpi_msg *m);
 
+/* The transaction list (app-http-state.c). httpi_tx_new appends a transaction, or returns NULL
+ * (counted) past max_txs or out of memory; httpi_tx_by_id finds a live one or NULL;
+ * httpi_tx_free frees one that is no longer in the list. */
+struct httpi_tx *httpi_tx_new(struct http_state *s);
+struct httpi_tx *httpi_tx_by_id(struct http_state *s, uint64_t id);
+void httpi_tx_free(struct httpi_tx *tx);
+
 #endif
