@@ -30,6 +30,9 @@ static const uint8_t *tls_get(void *txp, unsigned b, int dir, unsigned idx, uint
 static void tls_update(struct app_pass *x, struct app_flow *af, int dir)
 {
     struct tls_state *s = af->st;
+    if (!app_layer_config(x->a)->tls_inspect_encrypted && tls_encrypted(s, 0) &&
+        tls_encrypted(s, 1))
+        x->f->flags |= FLOW_F_NO_PAYLOAD;
     struct app_txrec *rec = app_txrec_get(af, TLS_TX_ID);
     if (rec == NULL)
         return;

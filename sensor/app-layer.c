@@ -74,6 +74,20 @@ int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf
         config_get_bool(cfg, "outputs.eve.types.anomaly", 1, &c->log_anomaly, errbuf) < 0 ||
         config_get_bool(cfg, "outputs.eve.http-extended", 0, &c->http_extended, errbuf) < 0)
         return -1;
+    /* As Suricata: "default" stops content inspection of a TLS flow once both sides are
+     * encrypted (tls.* keywords and header rules still apply); "full" inspects it all. */
+    const char *eh = config_get(cfg, "app-layer.protocols.tls.encryption-handling");
+    if (eh == NULL || strcmp(eh, "default") == 0 || strcmp(eh, "bypass") == 0) {
+        c->tls_inspect_encrypted = 0;
+    } else if (strcmp(eh, "full") == 0) {
+        c->tls_inspect_encrypted = 1;
+    } else {
+        vg_errbuf_set(errbuf,
+                      "app-layer.protocols.tls.encryption-handling: \"%.64s\" is not default, "
+                      "bypass or full",
+                      eh);
+        return -1;
+    }
     int eve = 1;
     if (config_get_bool(cfg, "outputs.eve.enabled", 1, &eve, errbuf) < 0)
         return -1;
@@ -408,6 +422,8 @@ static void inspect_stream(struct app_pass *x, struct app_flow *af, int dir, con
                            uint32_t n, uint64_t offset)
 {
     struct detect_thread *dt = x->io->dt;
+    if (x->f->flags & FLOW_F_NO_PAYLOAD)
+        return; /* encrypted: nothing for content rules (tls.encryption-handling) */
     uint32_t look = detect_stream_lookback(dt);
     uint32_t w = af->wlen[dir];
     if (w == 0) {

@@ -495,6 +495,11 @@ int tls_probe(const uint8_t *buf, uint32_t len)
     return 0;
 }
 
+int tls_encrypted(const struct tls_state *s, int dir)
+{
+    return s->d[dir & 1].encrypted != 0;
+}
+
 int tls_client_hello_done(const struct tls_state *s)
 {
     return (s->hello_done_flags & 1) != 0;

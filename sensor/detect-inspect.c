@@ -346,6 +346,12 @@ void detect_packet(struct detect_thread *t, const struct vg_packet *p, struct fl
     }
     const uint8_t *pl = p->data + p->payload_off;
     uint32_t plen = p->payload_len;
+    if (f != NULL && (f->flags & FLOW_F_NO_PAYLOAD)) {
+        /* Encrypted TLS (app-layer.protocols.tls.encryption-handling: default): header-only
+         * rules above still run, content rules do not look at the payload. */
+        t->pkt = NULL;
+        return;
+    }
     if (t->pkt == p && t->pkt_cnt == p->pcap_cnt) {
         /* Its payload was scanned as stream data a moment ago (detect-stream.c). */
         detect_prefilter_begin(t);

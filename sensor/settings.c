@@ -224,6 +224,8 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
         config_get_bool(c, "outputs.eve.types.files", 1, &s->files_enabled, errbuf) < 0)
         return -1;
     config_note_default(c, "stream.reassembly.policy", stream_policy_name(s->app.stream.policy));
+    config_note_default(c, "app-layer.protocols.tls.encryption-handling",
+                        s->app.tls_inspect_encrypted ? "full" : "default");
     static const char *const cluster[] = {"cluster_flow", "cluster_cpu", "cluster_qm"};
     if ((unsigned)s->afp.cluster_type < VG_ARRAY_LEN(cluster))
         config_note_default(c, "af-packet.cluster-type", cluster[s->afp.cluster_type]);

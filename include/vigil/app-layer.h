@@ -22,6 +22,8 @@ struct app_config {
     int log_http, log_dns, log_tls, log_smtp; /* outputs.eve.types.<proto> (default yes) */
     int log_anomaly;               /* stream and app-layer anomalies (outputs.eve.types.anomaly) */
     int http_extended;             /* outputs.eve.http-extended: every header in http records */
+    int tls_inspect_encrypted;     /* app-layer.protocols.tls.encryption-handling: full (1) or
+                                      default (0: no content inspection once encrypted) */
 };
 
 /* Fills c with the defaults, then applies cfg (may be NULL). Returns 0, or -1 with errbuf set. */

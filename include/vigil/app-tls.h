@@ -133,6 +133,9 @@ int tls_server_hello_done(const struct tls_state *s);
  */
 int tls_handshake_done(const struct tls_state *s);
 
+/* 1 once direction dir is past ChangeCipherSpec or in the TLS 1.3 encrypted flight, else 0. */
+int tls_encrypted(const struct tls_state *s, int dir);
+
 /* The hellos, or NULL before they were parsed. */
 const struct tls_hello *tls_client_hello(const struct tls_state *s);
 const struct tls_hello *tls_server_hello(const struct tls_state *s);

@@ -34,7 +34,8 @@ enum flow_flags {
     FLOW_F_ALERTED = 1u << 0,  /* an alert was raised on the flow */
     FLOW_F_REVERSED = 1u << 1, /* first packet was a SYN/ACK: the responder spoke first */
     FLOW_F_MIDSTREAM = 1u << 2,   /* TCP picked up without its handshake */
-    FLOW_F_ESTABLISHED = 1u << 3  /* reached the established state (and stays so for rules) */
+    FLOW_F_ESTABLISHED = 1u << 3, /* reached the established state (and stays so for rules) */
+    FLOW_F_NO_PAYLOAD = 1u << 4   /* encrypted (TLS): content rules no longer inspect it */
 };
 
 struct flow_config {
