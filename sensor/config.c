@@ -517,31 +517,6 @@ static void dump_scalar(const char *v, FILE *out)
     fputc('"', out);
 }
 
-static void dump_node(const struct config_node *n, int indent, FILE *out)
-{
-    for (size_t i = 0; i < n->nchild; i++) {
-        const struct config_node *ch = n->child[i];
-        fprintf(out, "%*s", indent, "");
-        if (n->type == CONFIG_SEQ)
-            fputs("- ", out);
-        else {
-            dump_scalar(ch->key, out);
-            fputs(":", out);
-        }
-        if (ch->type == CONFIG_SCALAR) {
-            if (n->type != CONFIG_SEQ)
-                fputc(' ', out);
-            dump_scalar(ch->value, out);
-            fputc('\n', out);
-        } else if (ch->nchild == 0) {
-            fputs(ch->type == CONFIG_MAP ? " {}\n" : " []\n", out);
-        } else {
-            fputc('\n', out);
-            dump_node(ch, indent + 2, out);
-        }
-    }
-}
-
 /* Writes n's children, and then those of extra (a map of defaults, may be NULL) that n lacks,
  * merging sections present in both. */
 static void dump_merged(const struct config_node *n, const struct config_node *extra, int indent,
@@ -588,7 +563,7 @@ static void dump_merged(const struct config_node *n, const struct config_node *e
             fputc('\n', out);
         } else {
             fputc('\n', out);
-            dump_node(ex, indent + 2, out);
+            dump_merged(ex, NULL, indent + 2, out);
         }
     }
 }
