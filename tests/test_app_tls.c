@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../sensor/app-tls-internal.h" /* tls_cert_info_parse */
 #include "vigil/app-tls.h"
 #include "vigil/decode.h"
 #include "vigil/detect.h"
@@ -916,4 +917,32 @@ Test(app_tls_extended, suricata_verify_captures)
     }
     if (ran == 0)
         cr_skip_test("no shared corpus (VIGIL_SHARED)");
+}
+
+/* The certificate reader walks the DER itself: every truncation and every changed byte of a good
+ * certificate gives a clean result (parsed or refused, never a crash or a leak). */
+Test(app_tls, certificate_reader_hostile_der)
+{
+    struct bb der = {0};
+    make_cert(&der, "www.example.com", serial1, 4, SAN);
+    struct tls_cert_info info;
+    cr_assert_eq(tls_cert_info_parse(&info, der.p, (uint32_t)der.n), 0);
+    cr_assert_str_eq(info.serial, "00:8A:BC:01:02");
+    cr_assert_eq(info.n_sans, 3);
+    tls_cert_info_free(&info);
+    for (size_t cut = 0; cut < der.n; cut++) /* a cut certificate never parses */
+        cr_assert_eq(tls_cert_info_parse(&info, der.p, (uint32_t)cut), -1, "cut at %zu", cut);
+    unsigned parsed = 0;
+    for (size_t i = 0; i < der.n; i++) {
+        uint8_t keep = der.p[i];
+        der.p[i] ^= 0xa5;
+        if (tls_cert_info_parse(&info, der.p, (uint32_t)der.n) == 0) {
+            parsed++;
+            cr_assert_not_null(info.subject);
+            tls_cert_info_free(&info);
+        }
+        der.p[i] = keep;
+    }
+    cr_assert_lt(parsed, der.n, "damaged tags and lengths are refused");
+    bb_free(&der);
 }
