@@ -1,6 +1,7 @@
 /* community-id.c: Community ID v1: SHA-1 over the ordered flow tuple, base64, "1:" prefix. */
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "vigil/community_id.h"
@@ -40,6 +41,14 @@ static int icmp6_counterpart(uint8_t type)
     case 140: return 139;
     default: return -1;
     }
+}
+
+/* SHA-1, fetched once: SHA1() looks the algorithm up again on every call (~5,000 instructions). */
+static EVP_MD *sha1_md;
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+static void sha1_fetch(void)
+{
+    sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
 }
 
 int community_id_v1(uint16_t seed, int ip_ver, const uint8_t *saddr, const uint8_t *daddr,
@@ -89,7 +98,9 @@ int community_id_v1(uint16_t seed, int ip_ver, const uint8_t *saddr, const uint8
     }
 
     unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(buf, n, digest);
+    pthread_once(&sha1_once, sha1_fetch);
+    if (sha1_md == NULL || !EVP_Digest(buf, n, digest, NULL, sha1_md, NULL))
+        return -1;
     out[0] = '1';
     out[1] = ':';
     /* 20 bytes encode to 28 characters plus NUL. */

@@ -12,17 +12,17 @@ json_t *eve_alert_record(const struct eve_ctx *ctx, const struct vg_packet *p,
     const struct detect_sig_info *s = a->sig;
     json_t *al = json_object();
     /* In IDS mode drop and reject rules alert; the traffic was allowed through. */
-    json_object_set_new(al, "action", json_string("allowed"));
+    json_object_set_new_nocheck(al, "action", json_string("allowed"));
     eve_set_uint(al, "gid", s->gid);
     eve_set_uint(al, "signature_id", s->sid);
     eve_set_uint(al, "rev", s->rev);
-    json_object_set_new(al, "signature", json_string(s->msg ? s->msg : ""));
-    json_object_set_new(al, "category", json_string(s->category ? s->category : ""));
-    json_object_set_new(al, "severity", json_integer(s->priority));
+    json_object_set_new_nocheck(al, "signature", json_string(s->msg ? s->msg : ""));
+    json_object_set_new_nocheck(al, "category", json_string(s->category ? s->category : ""));
+    json_object_set_new_nocheck(al, "severity", json_integer(s->priority));
     json_t *meta = detect_sig_metadata_json(s);
     if (meta != NULL)
-        json_object_set_new(al, "metadata", meta);
-    json_object_set_new(o, "alert", al);
+        json_object_set_new_nocheck(al, "metadata", meta);
+    json_object_set_new_nocheck(o, "alert", al);
     if (f != NULL) {
         json_t *fl = json_object();
         eve_set_uint(fl, "pkts_toserver", f->pkts[FLOW_DIR_TOSERVER]);
@@ -30,7 +30,7 @@ json_t *eve_alert_record(const struct eve_ctx *ctx, const struct vg_packet *p,
         eve_set_uint(fl, "bytes_toserver", f->bytes[FLOW_DIR_TOSERVER]);
         eve_set_uint(fl, "bytes_toclient", f->bytes[FLOW_DIR_TOCLIENT]);
         eve_set_time(fl, "start", f->start);
-        json_object_set_new(o, "flow", fl);
+        json_object_set_new_nocheck(o, "flow", fl);
     }
     return o;
 }

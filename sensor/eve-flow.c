@@ -9,11 +9,11 @@ static void add_tcp(json_t *o, const struct flow *f)
     char hex[4];
     json_t *t = json_object();
     snprintf(hex, sizeof(hex), "%02x", all);
-    json_object_set_new(t, "tcp_flags", json_string(hex));
+    json_object_set_new_nocheck(t, "tcp_flags", json_string(hex));
     snprintf(hex, sizeof(hex), "%02x", f->tcp_flags[FLOW_DIR_TOSERVER]);
-    json_object_set_new(t, "tcp_flags_ts", json_string(hex));
+    json_object_set_new_nocheck(t, "tcp_flags_ts", json_string(hex));
     snprintf(hex, sizeof(hex), "%02x", f->tcp_flags[FLOW_DIR_TOCLIENT]);
-    json_object_set_new(t, "tcp_flags_tc", json_string(hex));
+    json_object_set_new_nocheck(t, "tcp_flags_tc", json_string(hex));
     static const struct {
         uint8_t bit;
         const char *name;
@@ -22,8 +22,8 @@ static void add_tcp(json_t *o, const struct flow *f)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (all & names[i].bit)
             json_object_set_new(t, names[i].name, json_true());
-    json_object_set_new(t, "state", json_string(flow_tcp_state_name(f->tcp_state)));
-    json_object_set_new(o, "tcp", t);
+    json_object_set_new_nocheck(t, "state", json_string(flow_tcp_state_name(f->tcp_state)));
+    json_object_set_new_nocheck(o, "tcp", t);
 }
 
 json_t *eve_flow_record(const struct eve_ctx *ctx, const struct flow *f,
@@ -34,13 +34,13 @@ json_t *eve_flow_record(const struct eve_ctx *ctx, const struct flow *f,
         return NULL;
     if ((f->proto == 1 || f->proto == 58) && (f->pkts[0] || f->pkts[1])) {
         int d = f->pkts[FLOW_DIR_TOSERVER] ? FLOW_DIR_TOSERVER : FLOW_DIR_TOCLIENT;
-        json_object_set_new(o, "icmp_type", json_integer(f->icmp_type[d]));
-        json_object_set_new(o, "icmp_code", json_integer(f->icmp_code[d]));
+        json_object_set_new_nocheck(o, "icmp_type", json_integer(f->icmp_type[d]));
+        json_object_set_new_nocheck(o, "icmp_code", json_integer(f->icmp_code[d]));
         if (f->pkts[FLOW_DIR_TOSERVER] && f->pkts[FLOW_DIR_TOCLIENT]) {
-            json_object_set_new(o, "response_icmp_type",
-                                json_integer(f->icmp_type[FLOW_DIR_TOCLIENT]));
-            json_object_set_new(o, "response_icmp_code",
-                                json_integer(f->icmp_code[FLOW_DIR_TOCLIENT]));
+            json_object_set_new_nocheck(o, "response_icmp_type",
+                                        json_integer(f->icmp_type[FLOW_DIR_TOCLIENT]));
+            json_object_set_new_nocheck(o, "response_icmp_code",
+                                        json_integer(f->icmp_code[FLOW_DIR_TOCLIENT]));
         }
     }
     json_t *fl = json_object();
@@ -51,10 +51,10 @@ json_t *eve_flow_record(const struct eve_ctx *ctx, const struct flow *f,
     eve_set_time(fl, "start", f->start);
     eve_set_time(fl, "end", f->last);
     eve_set_uint(fl, "age", (f->last - f->start) / VG_USEC_PER_SEC);
-    json_object_set_new(fl, "state", json_string(flow_state_name(f->state)));
-    json_object_set_new(fl, "reason", json_string(flow_end_reason_name(reason)));
-    json_object_set_new(fl, "alerted", json_boolean(f->flags & FLOW_F_ALERTED));
-    json_object_set_new(o, "flow", fl);
+    json_object_set_new_nocheck(fl, "state", json_string(flow_state_name(f->state)));
+    json_object_set_new_nocheck(fl, "reason", json_string(flow_end_reason_name(reason)));
+    json_object_set_new_nocheck(fl, "alerted", json_boolean(f->flags & FLOW_F_ALERTED));
+    json_object_set_new_nocheck(o, "flow", fl);
     if (f->proto == 6)
         add_tcp(o, f);
     return o;

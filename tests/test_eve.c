@@ -311,3 +311,54 @@ Test(eve, record_builders)
     cr_assert_eq(tu_int(so, "flow.total"), 4);
     json_decref(so);
 }
+
+/* eve_json_dumpb must write what json_dumpb writes, byte for byte, or refuse what it refuses. */
+static void same_as_jansson(json_t *rec)
+{
+    char a[4096], b[4096];
+    size_t na = json_dumpb(rec, a, sizeof(a), JSON_COMPACT | JSON_REAL_PRECISION(10));
+    size_t nb = eve_json_dumpb(rec, b, sizeof(b), 10);
+    cr_assert_eq(nb, na, "length %zu, jansson %zu", nb, na);
+    cr_assert(na < sizeof(a));
+    cr_assert(memcmp(a, b, na) == 0, "%.*s\nvs jansson\n%.*s", (int)nb, b, (int)na, a);
+    /* Too small a buffer: the length it needs, and only the start written. */
+    char small[8];
+    memset(small, 'x', sizeof(small));
+    cr_assert_eq(eve_json_dumpb(rec, small, 5, 10), na);
+    cr_assert_eq(small[5], 'x');
+    cr_assert(memcmp(small, a, na < 5 ? na : 5) == 0);
+    json_decref(rec);
+}
+
+Test(eve, json_text_is_jansson_s)
+{
+    same_as_jansson(json_object());
+    same_as_jansson(json_array());
+    same_as_jansson(json_pack("{s:i,s:i,s:I,s:I}", "zero", 0, "neg", -42, "max",
+                              (json_int_t)INT64_MAX, "min", (json_int_t)INT64_MIN));
+    same_as_jansson(json_pack("{s:b,s:b,s:n,s:s}", "t", 1, "f", 0, "nothing", "empty", ""));
+    same_as_jansson(
+        json_pack("[f,f,f,f,f,f,f]", 0.5, 1.0, -3.0, 1e-7, 1e300, 10.762622, 106.660172));
+    /* Every control byte, the two escapes, DEL, '/', and UTF-8 of two, three and four bytes,
+     * long enough that the sixteen-byte path meets each of them. */
+    char s[256];
+    size_t n = 0;
+    for (int c = 1; c < 0x20; c++)
+        s[n++] = (char)c;
+    const char *rest = "\"\\\x7f/ Sở Tư pháp 山 \xf0\x9f\x98\x80 0123456789abcdef0123456789\"";
+    memcpy(s + n, rest, strlen(rest));
+    n += strlen(rest);
+    same_as_jansson(json_pack("{s:s%,s:[s%]}", "bytes", s, n, "k\"ey\n", s + 20, n - 20));
+    json_t *nested = json_pack("{s:{s:{s:[i,{s:s}]}}}", "a", "b", "c", 1, "d", "e");
+    json_object_set_new(nested, "z", json_string("last"));
+    json_object_set_new(nested, "m", json_string("insertion order, not sorted"));
+    same_as_jansson(nested);
+    /* A string that is not UTF-8 (made without the check): both refuse the record. */
+    json_t *bad = json_object();
+    json_object_set_new(bad, "s", json_stringn_nocheck("a\xc3(b", 4));
+    char buf[64];
+    cr_assert_eq(json_dumpb(bad, buf, sizeof(buf), JSON_COMPACT), 0);
+    cr_assert_eq(eve_json_dumpb(bad, buf, sizeof(buf), 10), 0);
+    json_decref(bad);
+    cr_assert_eq(eve_json_dumpb(NULL, buf, sizeof(buf), 10), 0);
+}

@@ -65,6 +65,14 @@ int eve_writer_flush(struct eve_writer *w);
 /* Flushes and frees w. */
 void eve_writer_free(struct eve_writer *w);
 
+/*
+ * Writes rec (an object or array) as compact JSON into buf, exactly as json_dumpb(rec, buf, size,
+ * JSON_COMPACT | JSON_REAL_PRECISION(precision)) would, and returns the length the text needs:
+ * if that is more than size, buf holds only its start. 0 if rec cannot be written (a string that
+ * is not UTF-8, or not an object or array). Never writes a terminating NUL.
+ */
+size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision);
+
 /* What the records of a run share. */
 struct enrich;
 
@@ -98,7 +106,8 @@ json_t *eve_record_packet(const struct eve_ctx *ctx, const char *event_type,
 json_t *eve_record_flow(const struct eve_ctx *ctx, const char *event_type, vg_time_t ts,
                         const struct flow *f);
 
-/* Sets key to the EVE timestamp of t. */
+/* Sets key to the EVE timestamp of t. For every eve_set_*, key is an ASCII constant: it is not
+ * checked for UTF-8. */
 void eve_set_time(json_t *obj, const char *key, vg_time_t t);
 
 /*

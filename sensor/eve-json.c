@@ -1,0 +1,253 @@
+/* eve-json.c: a record's compact JSON text, byte for byte as json_dumpb writes it, but cheaper. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "vigil/eve.h"
+
+/*
+ * Why not json_dumpb: for every object and array it prints the node's address with snprintf("%p")
+ * into a hash table of parents (its cycle check) and calls back once per token. On the sensor's
+ * records that cost ~55,000 instructions a record and was a third of all the CPU with EVE on
+ * (docs/architecture.md, "EVE output"). Records are still built with jansson; only the walk that
+ * prints them is here. tests/test_eve.c compares the two on every kind of value.
+ */
+
+struct out {
+    char *buf;
+    size_t cap; /* bytes buf may take */
+    size_t len; /* bytes the text needs so far (may pass cap: then only counted) */
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->len < o->cap) {
+        size_t room = o->cap - o->len;
+        memcpy(o->buf + o->len, s, n < room ? n : room);
+    }
+    o->len += n;
+}
+
+static void put_c(struct out *o, char c)
+{
+    if (o->len < o->cap)
+        o->buf[o->len] = c;
+    o->len++;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0: jansson's utf8_check_full. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+        return 0;
+    return len;
+}
+
+/* A JSON string: the escapes json_dumpb uses (no JSON_ESCAPE_SLASH, no JSON_ENSURE_ASCII). */
+static int put_string(struct out *o, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t run = 0; /* start of the bytes not yet written */
+    put_c(o, '"');
+    for (size_t i = 0; i < n;) {
+#ifdef __SSE2__
+        /* Sixteen bytes at a time while none needs a look: no control, '"', '\\' or non-ASCII. */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        const __m128i space = _mm_set1_epi8(0x20);
+        while (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
+            __m128i bad =
+                _mm_or_si128(_mm_cmpgt_epi8(space, v),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (_mm_movemask_epi8(bad) != 0)
+                break;
+            i += 16;
+        }
+        if (i >= n)
+            break;
+#endif
+        unsigned char c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t l = utf8_len(s + i, n - i);
+            if (l == 0)
+                return -1; /* json_dumpb refuses invalid UTF-8 too */
+            i += l;
+            continue;
+        }
+        put(o, str + run, i - run);
+        char esc[6] = {'\\', 0, '0', '0', 0, 0};
+        size_t el = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        put(o, esc, el);
+        run = ++i;
+    }
+    put(o, str + run, n - run);
+    put_c(o, '"');
+    return 0;
+}
+
+static void put_int(struct out *o, json_int_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        tmp[--i] = '-';
+    put(o, tmp + i, sizeof(tmp) - i);
+}
+
+/* A real as jansson's jsonp_dtostr: "%.*g", a ".0" when it looks like an integer, a bare exponent.
+ */
+static int put_real(struct out *o, double v, int precision)
+{
+    char b[64];
+    int r = snprintf(b, sizeof(b), "%.*g", precision > 0 ? precision : 17, v);
+    if (r < 0 || (size_t)r >= sizeof(b) - 3)
+        return -1;
+    size_t len = (size_t)r;
+    for (size_t i = 0; i < len; i++)
+        if (b[i] == ',')
+            b[i] = '.'; /* a locale's decimal comma */
+    if (memchr(b, '.', len) == NULL && memchr(b, 'e', len) == NULL) {
+        b[len++] = '.';
+        b[len++] = '0';
+    }
+    char *e = memchr(b, 'e', len);
+    if (e != NULL) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-')
+            start++;
+        while (end < b + len && *end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)(b + len - end));
+            len -= (size_t)(end - start);
+        }
+    }
+    put(o, b, len);
+    return 0;
+}
+
+static int put_value(struct out *o, const json_t *v, int precision, int depth)
+{
+    if (depth > 2048)
+        return -1; /* jansson's JSON_PARSER_MAX_DEPTH; records are far shallower */
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        put_c(o, '{');
+        int first = 1;
+        for (void *it = json_object_iter((json_t *)v); it != NULL;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first)
+                put_c(o, ',');
+            first = 0;
+            if (put_string(o, json_object_iter_key(it), json_object_iter_key_len(it)) < 0)
+                return -1;
+            put_c(o, ':');
+            if (put_value(o, json_object_iter_value(it), precision, depth + 1) < 0)
+                return -1;
+        }
+        put_c(o, '}');
+        return 0;
+    }
+    case JSON_ARRAY: {
+        put_c(o, '[');
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                put_c(o, ',');
+            if (put_value(o, json_array_get(v, i), precision, depth + 1) < 0)
+                return -1;
+        }
+        put_c(o, ']');
+        return 0;
+    }
+    case JSON_STRING:
+        return put_string(o, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        put_int(o, json_integer_value(v));
+        return 0;
+    case JSON_REAL:
+        return put_real(o, json_real_value(v), precision);
+    case JSON_TRUE:
+        put(o, "true", 4);
+        return 0;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        return 0;
+    case JSON_NULL:
+        put(o, "null", 4);
+        return 0;
+    }
+    return -1;
+}
+
+size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision)
+{
+    if (rec == NULL || (!json_is_object(rec) && !json_is_array(rec)))
+        return 0;
+    struct out o = {buf, size, 0};
+    if (put_value(&o, rec, precision, 0) < 0)
+        return 0;
+    return o.len;
+}
