@@ -220,8 +220,16 @@ static int alloc_scratch(struct detect_engine *e, char *errbuf)
 {
     for (unsigned b = 0; b < DB__COUNT; b++) {
         const struct prefilter *pf = &e->pf[b];
-        hs_database_t *dbs[5] = {pf->d[0].lit, pf->d[0].re, pf->d[1].lit, pf->d[1].re, pf->pcre};
-        for (int k = 0; k < 5; k++) {
+        hs_database_t *dbs[2 * 2 * PF_GROUPS + 1];
+        unsigned n = 0;
+        for (unsigned d = 0; d < 2; d++) {
+            for (unsigned g = 0; g < PF_GROUPS; g++) {
+                dbs[n++] = pf->d[d][g].lit;
+                dbs[n++] = pf->d[d][g].re;
+            }
+        }
+        dbs[n++] = pf->pcre;
+        for (unsigned k = 0; k < n; k++) {
             if (dbs[k] && hs_alloc_scratch(dbs[k], &e->scratch) != HS_SUCCESS) {
                 vg_errbuf_set(errbuf, "Hyperscan: cannot allocate scratch space");
                 return -1;

@@ -393,10 +393,13 @@ struct prefilter_dir {
     unsigned astart[PCLASS__COUNT + 2];
 };
 
-/* A buffer's prefilters, to server (d[0]) and to client (d[1]): a rule is in the ones of the
- * directions it reads the buffer in. */
+/* A buffer's prefilters by direction, to server (d[0]) and to client (d[1]), and by group: a rule
+ * is in the ones of the directions it reads the buffer in. The payload has a group per protocol
+ * class, so that a UDP packet does not scan the patterns of TCP rules (a rule of several classes
+ * is in each); every other buffer has one group, d[dir][0]. */
+#define PF_GROUPS PCLASS__COUNT
 struct prefilter {
-    struct prefilter_dir d[2];
+    struct prefilter_dir d[2][PF_GROUPS];
     hs_database_t *pcre; /* pcre items that only need to know whether they match */
     unsigned npcre;
 };
@@ -575,10 +578,13 @@ void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir, unsi
 /* The protocol classes (bit per enum proto_class) rule s can match; a packet's class. */
 unsigned detect_sig_pclasses(const struct sig *s);
 unsigned detect_packet_pclass(const struct vg_packet *p);
-void detect_prefilter_literals(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
-                               uint32_t len);
-void detect_prefilter_regexes(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
-                              uint32_t len);
+void detect_prefilter_literals(struct detect_thread *t, unsigned id, int dir, unsigned pclass,
+                               const uint8_t *buf, uint32_t len);
+void detect_prefilter_regexes(struct detect_thread *t, unsigned id, int dir, unsigned pclass,
+                              const uint8_t *buf, uint32_t len);
+/* The prefilter of buffer id for direction dir (FLOW_DIR_*) and a packet of class pclass. */
+const struct prefilter_dir *detect_prefilter_dir(const struct detect_engine *e, unsigned id,
+                                                 int dir, unsigned pclass);
 void detect_prefilter_add(struct detect_thread *t, uint32_t sig);
 void detect_prefilter_end(struct detect_thread *t);
 /* Sorts v[0..n), values below limit, ascending; tmp has room for n. */

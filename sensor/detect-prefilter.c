@@ -15,7 +15,7 @@
 
 #include "detect-internal.h"
 
-#define CACHE_MAGIC "VIGILHS2"
+#define CACHE_MAGIC "VIGILHS3"
 
 /* The inputs of one database, collected before compiling. */
 struct pat_list {
@@ -252,7 +252,17 @@ static int collect_one(struct build *b, struct sig *s, uint32_t si, const struct
     return add_always(b, si);
 }
 
-/* Collects the compile inputs: bl[buffer * 2 + direction], and each buffer's exact pcre list. */
+/* The group of buffer id that a packet of class pclass scans (struct prefilter). */
+static unsigned pf_group(unsigned id, unsigned pclass)
+{
+    return id == DB_PAYLOAD && pclass < PCLASS__COUNT ? pclass : 0;
+}
+
+/* Where the inputs of buffer id, direction d, group g are collected. */
+#define BL(id, d, g) (((id)*2 + (d)) * PF_GROUPS + (g))
+
+/* Collects the compile inputs: bl[BL(buffer, direction, group)], and each buffer's exact pcre
+ * list. */
 static int collect(struct detect_engine *e, struct build *bl, struct pat_list *pcre,
                    struct detect_load_report *rep)
 {
@@ -292,22 +302,28 @@ static int collect(struct detect_engine *e, struct build *bl, struct pat_list *p
             re = prefilter_regex(s, (unsigned)id);
         }
         unsigned dirs = read_dirs(s, (unsigned)id);
+        unsigned groups = id == DB_PAYLOAD ? detect_sig_pclasses(s) : 1u;
         for (unsigned d = 0; d < 2; d++)
-            if (((dirs >> d) & 1) && collect_one(&bl[id * 2 + d], s, si, sb, m, re) < 0)
-                return -1;
+            for (unsigned g = 0; g < PF_GROUPS; g++)
+                if (((dirs >> d) & 1) && ((groups >> g) & 1) &&
+                    collect_one(&bl[BL(id, d, g)], s, si, sb, m, re) < 0)
+                    return -1;
     }
     return 0;
 }
 
 /* The databases of one buffer in a fixed order, for the cache and for freeing. */
-#define PF_NDB 5
+#define PF_NDB (2 * 2 * PF_GROUPS + 1)
 static void pf_dbs(struct prefilter *pf, hs_database_t **dbs[PF_NDB])
 {
-    dbs[0] = &pf->d[0].lit;
-    dbs[1] = &pf->d[0].re;
-    dbs[2] = &pf->d[1].lit;
-    dbs[3] = &pf->d[1].re;
-    dbs[4] = &pf->pcre;
+    unsigned k = 0;
+    for (unsigned d = 0; d < 2; d++) {
+        for (unsigned g = 0; g < PF_GROUPS; g++) {
+            dbs[k++] = &pf->d[d][g].lit;
+            dbs[k++] = &pf->d[d][g].re;
+        }
+    }
+    dbs[k] = &pf->pcre;
 }
 
 /* The cache key: everything that goes into the databases, Hyperscan's version and the CPU
@@ -324,8 +340,15 @@ static void cache_key(struct build *bl, struct pat_list *pcre, char out[65])
     if (hs_populate_platform(&plat) == HS_SUCCESS)
         EVP_DigestUpdate(md, &plat, sizeof(plat));
     for (unsigned b = 0; b < DB__COUNT; b++) {
-        struct pat_list *lists[PF_NDB] = {&bl[b * 2].lit, &bl[b * 2].re, &bl[b * 2 + 1].lit,
-                                          &bl[b * 2 + 1].re, &pcre[b]};
+        struct pat_list *lists[PF_NDB];
+        unsigned nl = 0;
+        for (unsigned d = 0; d < 2; d++) {
+            for (unsigned g = 0; g < PF_GROUPS; g++) {
+                lists[nl++] = &bl[BL(b, d, g)].lit;
+                lists[nl++] = &bl[BL(b, d, g)].re;
+            }
+        }
+        lists[nl] = &pcre[b];
         for (int k = 0; k < PF_NDB; k++) {
             uint32_t n = lists[k]->n;
             EVP_DigestUpdate(md, &b, sizeof(b));
@@ -511,7 +534,7 @@ static int finish_dir(const struct detect_engine *e, struct prefilter_dir *pf, s
 int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
                            struct detect_load_report *rep, char *errbuf)
 {
-    struct build *bl = calloc(DB__COUNT * 2, sizeof(*bl));
+    struct build *bl = calloc(DB__COUNT * 2 * PF_GROUPS, sizeof(*bl));
     struct pat_list *pcre = calloc(DB__COUNT, sizeof(*pcre));
     int rc = -1;
     if (bl == NULL || pcre == NULL) {
@@ -531,10 +554,11 @@ int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
     }
     for (unsigned b = 0; b < DB__COUNT && !rep->cache_hit; b++) {
         struct prefilter *pf = &e->pf[b];
-        for (unsigned d = 0; d < 2; d++) {
-            struct build *x = &bl[b * 2 + d];
-            if ((x->lit.n && !(pf->d[d].lit = compile_list(&x->lit, 1, errbuf, "literal", b))) ||
-                (x->re.n && !(pf->d[d].re = compile_list(&x->re, 0, errbuf, "regex", b))))
+        for (unsigned k = 0; k < 2 * PF_GROUPS; k++) {
+            struct build *x = &bl[b * 2 * PF_GROUPS + k];
+            struct prefilter_dir *pd = &pf->d[k / PF_GROUPS][k % PF_GROUPS];
+            if ((x->lit.n && !(pd->lit = compile_list(&x->lit, 1, errbuf, "literal", b))) ||
+                (x->re.n && !(pd->re = compile_list(&x->re, 0, errbuf, "regex", b))))
                 goto out;
         }
         if (pcre[b].n && !(pf->pcre = compile_list(&pcre[b], 0, errbuf, "pcre", b)))
@@ -547,8 +571,9 @@ int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
         struct prefilter *pf = &e->pf[b];
         pf->npcre = pcre[b].n;
         rep->prefilter_dbs += pf->pcre != NULL;
-        for (unsigned d = 0; d < 2; d++) {
-            if (finish_dir(e, &pf->d[d], &bl[b * 2 + d], rep) < 0) {
+        for (unsigned k = 0; k < 2 * PF_GROUPS; k++) {
+            if (finish_dir(e, &pf->d[k / PF_GROUPS][k % PF_GROUPS], &bl[b * 2 * PF_GROUPS + k],
+                           rep) < 0) {
                 vg_errbuf_set(errbuf, "out of memory");
                 goto out;
             }
@@ -556,7 +581,7 @@ int detect_prefilter_build(struct detect_engine *e, const char *cache_dir,
     }
     rc = 0;
 out:
-    for (unsigned i = 0; bl != NULL && i < DB__COUNT * 2; i++)
+    for (unsigned i = 0; bl != NULL && i < DB__COUNT * 2 * PF_GROUPS; i++)
         build_free(&bl[i]);
     for (unsigned b = 0; pcre != NULL && b < DB__COUNT; b++)
         pl_free(&pcre[b]);
@@ -571,9 +596,11 @@ void detect_prefilter_free(struct detect_engine *e)
     for (unsigned b = 0; b < DB__COUNT; b++) {
         struct prefilter *pf = &e->pf[b];
         for (unsigned d = 0; d < 2; d++) {
-            free(pf->d[d].start);
-            free(pf->d[d].sigs);
-            free(pf->d[d].always);
+            for (unsigned g = 0; g < PF_GROUPS; g++) {
+                free(pf->d[d][g].start);
+                free(pf->d[d][g].sigs);
+                free(pf->d[d][g].always);
+            }
         }
         memset(pf, 0, sizeof(*pf));
     }
@@ -665,15 +692,15 @@ void detect_prefilter_add(struct detect_thread *t, uint32_t sig)
     add_cand(t, sig);
 }
 
-/* The prefilter of buffer id for direction dir (anything but 1 counts as to server). */
-static const struct prefilter_dir *pf_dir(const struct detect_thread *t, unsigned id, int dir)
+const struct prefilter_dir *detect_prefilter_dir(const struct detect_engine *e, unsigned id,
+                                                 int dir, unsigned pclass)
 {
-    return &t->e->pf[id].d[dir == 1];
+    return &e->pf[id].d[dir == 1][pf_group(id, pclass)]; /* anything but 1 counts as to server */
 }
 
 void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir, unsigned pclass)
 {
-    const struct prefilter_dir *pf = pf_dir(t, id, dir);
+    const struct prefilter_dir *pf = detect_prefilter_dir(t->e, id, dir, pclass);
     if (pf->nalways == 0)
         return;
     if (pclass > PCLASS__COUNT)
@@ -682,19 +709,19 @@ void detect_prefilter_always(struct detect_thread *t, unsigned id, int dir, unsi
         add_cand(t, pf->always[i]);
 }
 
-void detect_prefilter_literals(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
-                               uint32_t len)
+void detect_prefilter_literals(struct detect_thread *t, unsigned id, int dir, unsigned pclass,
+                               const uint8_t *buf, uint32_t len)
 {
-    const struct prefilter_dir *pf = pf_dir(t, id, dir);
+    const struct prefilter_dir *pf = detect_prefilter_dir(t->e, id, dir, pclass);
     struct scan_ctx sc = {t, pf, 0};
     if (pf->lit && len > 0)
         hs_scan(pf->lit, (const char *)buf, len, 0, t->scratch, on_match, &sc);
 }
 
-void detect_prefilter_regexes(struct detect_thread *t, unsigned id, int dir, const uint8_t *buf,
-                              uint32_t len)
+void detect_prefilter_regexes(struct detect_thread *t, unsigned id, int dir, unsigned pclass,
+                              const uint8_t *buf, uint32_t len)
 {
-    const struct prefilter_dir *pf = pf_dir(t, id, dir);
+    const struct prefilter_dir *pf = detect_prefilter_dir(t->e, id, dir, pclass);
     struct scan_ctx sc = {t, pf, pf->nlit};
     if (pf->re && len > 0)
         hs_scan(pf->re, (const char *)buf, len, 0, t->scratch, on_match, &sc);
@@ -711,14 +738,17 @@ void detect_prefilter_scan(struct detect_thread *t, unsigned id, int dir, unsign
 {
     detect_prefilter_begin(t);
     detect_prefilter_always(t, id, dir, pclass);
-    detect_prefilter_literals(t, id, dir, buf, len);
-    detect_prefilter_regexes(t, id, dir, buf, len);
+    detect_prefilter_literals(t, id, dir, pclass, buf, len);
+    detect_prefilter_regexes(t, id, dir, pclass, buf, len);
     detect_prefilter_end(t);
 }
 
 int detect_prefilter_empty(const struct detect_engine *e, unsigned id)
 {
     const struct prefilter *pf = &e->pf[id];
-    return pf->d[0].npat == 0 && pf->d[0].nalways == 0 && pf->d[1].npat == 0 &&
-           pf->d[1].nalways == 0;
+    for (unsigned d = 0; d < 2; d++)
+        for (unsigned g = 0; g < PF_GROUPS; g++)
+            if (pf->d[d][g].npat != 0 || pf->d[d][g].nalways != 0)
+                return 0;
+    return 1;
 }

@@ -58,7 +58,7 @@ static void collect(struct detect_thread *t, const struct vg_packet *p, int dir,
                     struct stream_carry *c, const uint8_t *win, uint32_t len, uint64_t base,
                     uint32_t new_from)
 {
-    const struct prefilter_dir *pf = &t->e->pf[DB_PAYLOAD].d[dir == 1];
+    const struct prefilter_dir *pf = detect_prefilter_dir(t->e, DB_PAYLOAD, dir, PCLASS_TCP);
     if (c != NULL && c->e != t->e) {
         c->e = t->e;
         c->n = 0;
@@ -68,8 +68,8 @@ static void collect(struct detect_thread *t, const struct vg_packet *p, int dir,
     if (c != NULL && !c->full && pf->max_lit > 0)
         from = new_from > pf->max_lit - 1 ? new_from - (pf->max_lit - 1) : 0;
     detect_prefilter_begin(t);
-    detect_prefilter_literals(t, DB_PAYLOAD, dir, win + from, len - from);
-    detect_prefilter_regexes(t, DB_PAYLOAD, dir, win, len);
+    detect_prefilter_literals(t, DB_PAYLOAD, dir, PCLASS_TCP, win + from, len - from);
+    detect_prefilter_regexes(t, DB_PAYLOAD, dir, PCLASS_TCP, win, len);
     unsigned nfresh = t->ncand;
     if (c != NULL) {
         c->full = 0;

@@ -165,7 +165,7 @@ void detect_tx(struct detect_thread *t, const struct vg_packet *p, struct flow *
             if (!buf_ready(tx, id, d) && !(final && (bi->dirs & (1u << d))))
                 continue;
             ts->scanned[id] |= (uint8_t)(1u << d);
-            const struct prefilter_dir *pf = &e->pf[id].d[d];
+            const struct prefilter_dir *pf = detect_prefilter_dir(e, id, d, PCLASS__COUNT);
             if (pf->npat == 0 && pf->nalways == 0)
                 continue;
             for (unsigned idx = 0; idx < (bi->multi ? 256u : 1u); idx++) {
