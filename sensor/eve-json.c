@@ -66,6 +66,19 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+#ifdef __SSE2__
+/* Bit k set if byte k of the sixteen at p needs a look: a control byte, '"', '\\' or non-ASCII. */
+static inline unsigned bad_bytes(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
+    __m128i bad = _mm_or_si128(_mm_cmpgt_epi8(_mm_set1_epi8(0x20), v),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return (unsigned)_mm_movemask_epi8(bad);
+}
+#endif
+
 /* A JSON string: the escapes json_dumpb uses (no JSON_ESCAPE_SLASH, no JSON_ENSURE_ASCII). */
 static int put_string(struct out *o, const char *str, size_t n)
 {
@@ -75,18 +88,27 @@ static int put_string(struct out *o, const char *str, size_t n)
     put_c(o, '"');
     for (size_t i = 0; i < n;) {
 #ifdef __SSE2__
-        /* Sixteen bytes at a time while none needs a look: no control, '"', '\\' or non-ASCII. */
-        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-        const __m128i space = _mm_set1_epi8(0x20);
-        while (i + 16 <= n) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-            /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
-            __m128i bad =
-                _mm_or_si128(_mm_cmpgt_epi8(space, v),
-                             _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-            if (_mm_movemask_epi8(bad) != 0)
+        /* Skip to the next byte that needs a look, sixteen at a time (a short tail is copied into
+         * a block padded with plain bytes first). */
+        for (;;) {
+            unsigned m;
+            if (i + 16 <= n) {
+                m = bad_bytes(s + i);
+            } else {
+                unsigned char t[16];
+                memset(t, 'a', sizeof(t));
+                memcpy(t, s + i, n - i);
+                m = bad_bytes(t);
+            }
+            if (m != 0) {
+                i += (size_t)__builtin_ctz(m);
                 break;
+            }
             i += 16;
+            if (i >= n) {
+                i = n;
+                break;
+            }
         }
         if (i >= n)
             break;
