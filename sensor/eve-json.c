@@ -79,6 +79,10 @@ static inline unsigned bad_bytes(const unsigned char *p)
 }
 #endif
 
+/* 1 for the bytes put_string must look at: control bytes, '"', '\\' and non-ASCII. */
+static const unsigned char needs_look[256] = {
+    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1};
+
 /* A JSON string: the escapes json_dumpb uses (no JSON_ESCAPE_SLASH, no JSON_ENSURE_ASCII). */
 static int put_string(struct out *o, const char *str, size_t n)
 {
@@ -88,31 +92,26 @@ static int put_string(struct out *o, const char *str, size_t n)
     put_c(o, '"');
     for (size_t i = 0; i < n;) {
 #ifdef __SSE2__
-        /* Skip to the next byte that needs a look, sixteen at a time (a short tail is copied into
-         * a block padded with plain bytes first). */
-        for (;;) {
-            unsigned m;
-            if (i + 16 <= n) {
-                m = bad_bytes(s + i);
-            } else {
-                unsigned char t[16];
-                memset(t, 'a', sizeof(t));
-                memcpy(t, s + i, n - i);
-                m = bad_bytes(t);
-            }
+        /* Skip to the next byte that needs a look, sixteen at a time. */
+        while (i + 16 <= n) {
+            unsigned m = bad_bytes(s + i);
             if (m != 0) {
                 i += (size_t)__builtin_ctz(m);
                 break;
             }
             i += 16;
-            if (i >= n) {
-                i = n;
-                break;
-            }
         }
         if (i >= n)
             break;
 #endif
+        if (n - i < 16) {
+            /* A short tail (most keys and values are short): one pass without branches. */
+            unsigned bad = 0;
+            for (size_t j = i; j < n; j++)
+                bad |= needs_look[s[j]];
+            if (bad == 0)
+                break;
+        }
         unsigned char c = s[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++;

@@ -13,6 +13,7 @@
 #include "vigil/capture.h"
 #include "vigil/config.h"
 #include "vigil/enrich.h"
+#include "vigil/eve.h"
 #include "vigil/privs.h"
 #include "vigil/sensor.h"
 
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    eve_alloc_install(); /* before any JSON value exists */
     /* No option list can be longer than the arguments. */
     char **inputs = g_inputs = calloc((size_t)argc, sizeof(*inputs));
     const char **rule_files = g_rule_files = calloc((size_t)argc, sizeof(*rule_files));

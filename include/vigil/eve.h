@@ -73,6 +73,12 @@ void eve_writer_free(struct eve_writer *w);
  */
 size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision);
 
+/*
+ * Makes jansson allocate its small blocks from a per-thread cache (eve-alloc.c). Call it first
+ * in main, before any JSON value exists: a value allocated before cannot be freed after.
+ */
+void eve_alloc_install(void);
+
 /* What the records of a run share. */
 struct enrich;
 
