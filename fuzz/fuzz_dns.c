@@ -1,4 +1,4 @@
-/* fuzz_dns.c: libFuzzer harness for the DNS parser: one UDP message, the TCP framer, EVE. */
+/* fuzz_dns.c: libFuzzer harness for DNS: one UDP message, the probes, the TCP framer, EVE. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,8 +85,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint32_t len = (uint32_t)size;
     check(data, len);
-    dns_probe_udp(data, len);
+    /* the strict probes only ever narrow the plain ones */
+    if (dns_probe_udp_strict(data, len) && !dns_probe_udp(data, len))
+        fail("strict UDP probe accepts what the plain one refuses");
     dns_probe_tcp(data, len);
+    int strict = dns_probe_tcp_strict(data, len, 512);
+    if (strict < -1 || strict > 1 || (strict == -1 && len >= 2 + 65535))
+        fail("strict TCP probe out of range or wanting more than a message");
 
     struct dns_tcp_state st;
     struct dns_stats stats;

@@ -1,4 +1,5 @@
-/* test_app_corpus.c: extended: HTTP, DNS and TLS records on shared protocol captures agree with tshark's dissection. */
+/* test_app_corpus.c: extended: HTTP, DNS and TLS records on shared protocol captures agree with
+ * tshark's dissection. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -50,10 +51,11 @@ Test(app_corpus, dns_queries_match_tshark, .timeout = 120)
     char pcap[4300], cmd[8800];
     corpus("mmguero-dev_Malcolm-PCAP/pcaps/protocols/DNS.pcap", pcap, sizeof(pcap));
     /* Queries tshark decodes without error: like Suricata, Vigil drops UDP whose length field
-     * is larger than the datagram (decoder.udp.pkt_too_small). */
+     * is larger than the datagram (decoder.udp.pkt_too_small). Vigil finds DNS by content, so
+     * tshark is told that the capture's DNS over TCP on port 8053 is DNS. */
     snprintf(cmd, sizeof(cmd),
-             "tshark -r '%s' -Y 'dns.flags.response==0 && !(_ws.expert.severity == error)' "
-             "2>/dev/null",
+             "tshark -r '%s' -d tcp.port==8053,dns "
+             "-Y 'dns.flags.response==0 && !(_ws.expert.severity == error)' 2>/dev/null",
              pcap);
     long want = count_lines(cmd);
     struct tu_events e;
