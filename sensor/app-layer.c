@@ -227,6 +227,15 @@ void app_log(struct app_pass *x, const char *event_type, const char *key, json_t
         json_decref(obj);
         return;
     }
+    /* As Suricata's, a transaction record names the packet that completed it (none at the
+     * flow's end); it follows the flow's orientation all the same. */
+    if (key != NULL && x->p != NULL && x->p->pcap_cnt != 0) {
+        json_t *top = json_object();
+        json_object_set_new(top, "pcap_cnt", json_integer((json_int_t)x->p->pcap_cnt));
+        json_object_set_new(top, key, obj);
+        obj = top;
+        key = NULL;
+    }
     x->io->log(x->io->log_ctx, NULL, x->f, x->ts, event_type, key, obj, tx_id);
 }
 
