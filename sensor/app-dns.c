@@ -529,9 +529,21 @@ static int dns_strict_header(const uint8_t *buf, uint32_t have)
 
 int dns_probe_udp_strict(const uint8_t *buf, uint32_t len)
 {
-    if (!dns_probe_udp(buf, len) || (rd16(buf + 2) & 0x0040))
+    if (buf == NULL || len < 12 + 5)
         return 0;
-    return dns_walk(buf, len) == 0 && !dns_is_nbns(buf, len);
+    /* mDNS asks many questions at once and lists the answers it knows (RFC 6762 7.1), so a
+     * query may carry answers: the walk to the datagram's end is the test instead. */
+    uint16_t flags = rd16(buf + 2);
+    unsigned opcode = (flags >> 11) & 0xf, qd = rd16(buf + 4);
+    if (opcode == 3 || opcode > 6 || qd == 0 || qd > DNS_MAX_QUESTIONS || (flags & 0x0040))
+        return 0;
+    if (dns_walk(buf, len) != 0 || dns_is_nbns(buf, len))
+        return 0;
+    uint32_t pos = 12;
+    if (dns_walk_name(buf, len, &pos) < 0)
+        return 0;
+    uint16_t klass = rd16(buf + pos + 2); /* the walk saw its type and class */
+    return !(klass == 0 || (klass > 4 && klass != 254 && klass != 255 && !(klass & 0x8000)));
 }
 
 int dns_probe_tcp_strict(const uint8_t *buf, uint32_t len, uint32_t hold)

@@ -296,7 +296,7 @@ static void vigil_keys(const char *pcap, struct keys *ks)
 }
 
 /* Adds to want/got/agree per kind: the records of each side, and those both have (as
- * multisets). */
+ * multisets). VIGIL_CORPUS_DIFF set in the environment prints the others. */
 static void agree(struct keys *w, struct keys *g, long want[], long got[], long both[])
 {
     qsort(w->k, w->n, sizeof(*w->k), cmp_key);
@@ -312,8 +312,12 @@ static void agree(struct keys *w, struct keys *g, long want[], long got[], long 
             i++;
             j++;
         } else if (c < 0) {
+            if (getenv("VIGIL_CORPUS_DIFF") != NULL)
+                fprintf(stderr, "tshark only: %s\n", w->k[i]);
             i++;
         } else {
+            if (getenv("VIGIL_CORPUS_DIFF") != NULL)
+                fprintf(stderr, "Vigil only: %s\n", g->k[j]);
             j++;
         }
     }

@@ -903,6 +903,10 @@ Test(dns, strict_probes_accept_real_messages)
     uint32_t a = tcp_form(t, mb.n);
     memcpy(t + a, t, a);
     cr_assert_eq(dns_probe_tcp_strict(t, 2 * a, 512), 1);
+    /* an mDNS query: nine questions and a known answer, which the plain probe refuses */
+    edns_query(0x0000, 9, 1, 0);
+    cr_assert_eq(dns_probe_udp(mb.b, mb.n), 0);
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 1);
 }
 
 Test(dns, strict_probes_refuse_near_misses)

@@ -158,9 +158,11 @@ int dns_probe_udp(const uint8_t *buf, uint32_t len);
 int dns_probe_tcp(const uint8_t *buf, uint32_t len);
 
 /*
- * The probe for UDP off port 53: dns_probe_udp, and the Z bit clear, every question and record
- * fitting with the last ending at the end of the datagram, and not NetBIOS name service
- * (which shares DNS's layout). Returns 1 or 0.
+ * The probe for UDP off port 53 (mDNS, LLMNR, resolvers on other ports): a header of a known
+ * opcode, Z clear, 1..DNS_MAX_QUESTIONS questions (answers allowed in a query, as mDNS lists
+ * those it knows), every question and record fitting with the last ending at the end of the
+ * datagram, a first question of a known class, and not NetBIOS name service (which shares
+ * DNS's layout). Returns 1 or 0.
  */
 int dns_probe_udp_strict(const uint8_t *buf, uint32_t len);
 
