@@ -299,8 +299,10 @@ static void vigil_keys(const char *pcap, struct keys *ks)
  * multisets). VIGIL_CORPUS_DIFF set in the environment prints the others. */
 static void agree(struct keys *w, struct keys *g, long want[], long got[], long both[])
 {
-    qsort(w->k, w->n, sizeof(*w->k), cmp_key);
-    qsort(g->k, g->n, sizeof(*g->k), cmp_key);
+    if (w->n > 0) /* an empty list has no array to sort */
+        qsort(w->k, w->n, sizeof(*w->k), cmp_key);
+    if (g->n > 0)
+        qsort(g->k, g->n, sizeof(*g->k), cmp_key);
     for (size_t i = 0; i < w->n; i++)
         want[key_kind(w->k[i])]++;
     for (size_t i = 0; i < g->n; i++)
