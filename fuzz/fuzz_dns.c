@@ -1,4 +1,4 @@
-/* fuzz_dns.c: libFuzzer harness for the DNS parser: one UDP message, the TCP framer, EVE. */
+/* fuzz_dns.c: libFuzzer harness for DNS: one UDP message, the probes, the TCP framer, EVE. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,8 +85,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint32_t len = (uint32_t)size;
     check(data, len);
+    int u = dns_probe_udp_strict(data, len);
+    if (u != 0 && u != 1)
+        fail("strict UDP probe out of range");
     dns_probe_udp(data, len);
     dns_probe_tcp(data, len);
+    int strict = dns_probe_tcp_strict(data, len, 512);
+    if (strict < -1 || strict > 1 || (strict == -1 && len >= 2 + 65535))
+        fail("strict TCP probe out of range or wanting more than a message");
 
     struct dns_tcp_state st;
     struct dns_stats stats;

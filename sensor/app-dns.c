@@ -438,6 +438,139 @@ int dns_probe_tcp(const uint8_t *buf, uint32_t len)
     return 1;
 }
 
+/* ---- Strict probes, for ports other than 53 ---- */
+
+/* Skips the name at *pos, which may end in a pointer to an earlier offset (not followed).
+ * Returns 0, -1 if it is malformed, -2 if it runs past len. */
+static int dns_walk_name(const uint8_t *buf, uint32_t len, uint32_t *pos)
+{
+    uint32_t start = *pos, p = start, wire = 0;
+    for (;;) {
+        if (p >= len)
+            return -2;
+        uint8_t l = buf[p];
+        if (l == 0) {
+            *pos = p + 1;
+            return 0;
+        }
+        if ((l & 0xc0) == 0xc0) {
+            if (len - p < 2)
+                return -2;
+            uint32_t to = ((uint32_t)(l & 0x3f) << 8) | buf[p + 1];
+            if (to < 12 || to >= start)
+                return -1;
+            *pos = p + 2;
+            return 0;
+        }
+        if (l & 0xc0)
+            return -1; /* the obsolete 0x40 and 0x80 label types */
+        wire += 1u + l;
+        if (wire + 1 > DNS_NAME_MAX)
+            return -1;
+        p += 1u + l;
+    }
+}
+
+/* Walks every question and record of the message: each must fit, and the last must end
+ * exactly at len. Returns 0, -1 if malformed or followed by other bytes, -2 if too short. */
+static int dns_walk(const uint8_t *buf, uint32_t len)
+{
+    if (len < 12)
+        return -2;
+    uint32_t pos = 12, qd = rd16(buf + 4);
+    uint32_t rr = (uint32_t)rd16(buf + 6) + rd16(buf + 8) + rd16(buf + 10);
+    for (uint32_t i = 0; i < qd + rr; i++) {
+        int r = dns_walk_name(buf, len, &pos);
+        if (r < 0)
+            return r;
+        uint32_t fixed = i < qd ? 4 : 10;
+        if (len - pos < fixed)
+            return -2;
+        uint32_t rdl = i < qd ? 0 : rd16(buf + pos + 8);
+        pos += fixed;
+        if (len - pos < rdl)
+            return -2;
+        pos += rdl;
+    }
+    return pos == len ? 0 : -1;
+}
+
+/* NetBIOS name service (RFC 1002) shares DNS's layout: its first question is a 32-letter
+ * label of 'A'..'P' (the first-level encoding) asking for NB (32) or NBSTAT (33). */
+static int dns_is_nbns(const uint8_t *buf, uint32_t len)
+{
+    if (len < 12 + 34 + 4 || buf[12] != 32 || buf[12 + 33] != 0)
+        return 0;
+    for (uint32_t i = 0; i < 32; i++)
+        if (buf[13 + i] < 'A' || buf[13 + i] > 'P')
+            return 0;
+    uint16_t type = rd16(buf + 12 + 34);
+    return type == 32 || type == 33;
+}
+
+/* The header off port 53 over TCP: opcode QUERY, NOTIFY or UPDATE, one question, Z clear, an
+ * assigned rcode, none in a request, and a standard query carries no answers, no authority
+ * records and at most two additional records (OPT, TSIG). Judges the first have bytes (the
+ * rest as a plain query would be). */
+static int dns_strict_header(const uint8_t *buf, uint32_t have)
+{
+    uint8_t h[12] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    memcpy(h, buf, have < 12 ? have : 12);
+    uint16_t flags = rd16(h + 2);
+    unsigned opcode = (flags >> 11) & 0xf, rcode = flags & 0xf;
+    if ((opcode != 0 && opcode != 4 && opcode != 5) || rd16(h + 4) != 1 || (flags & 0x0040) ||
+        rcode > 10)
+        return 0;
+    if (!(flags & 0x8000) &&
+        (rcode != 0 || (opcode == 0 && (rd16(h + 6) != 0 || rd16(h + 8) != 0 || rd16(h + 10) > 2))))
+        return 0;
+    return 1;
+}
+
+int dns_probe_udp_strict(const uint8_t *buf, uint32_t len)
+{
+    if (buf == NULL || len < 12 + 5)
+        return 0;
+    /* mDNS asks many questions at once and lists the answers it knows (RFC 6762 7.1), so a
+     * query may carry answers: the walk to the datagram's end is the test instead. */
+    uint16_t flags = rd16(buf + 2);
+    unsigned opcode = (flags >> 11) & 0xf, qd = rd16(buf + 4);
+    if (opcode == 3 || opcode > 6 || qd == 0 || qd > DNS_MAX_QUESTIONS || (flags & 0x0040))
+        return 0;
+    if (dns_walk(buf, len) != 0 || dns_is_nbns(buf, len))
+        return 0;
+    uint32_t pos = 12;
+    if (dns_walk_name(buf, len, &pos) < 0)
+        return 0;
+    uint16_t klass = rd16(buf + pos + 2); /* the walk saw its type and class */
+    return !(klass == 0 || (klass > 4 && klass != 254 && klass != 255 && !(klass & 0x8000)));
+}
+
+int dns_probe_tcp_strict(const uint8_t *buf, uint32_t len, uint32_t hold)
+{
+    if (buf == NULL || len < 2)
+        return -1;
+    uint32_t ml = rd16(buf);
+    const uint8_t *m = buf + 2;
+    if (ml < 12 + 5 || !dns_strict_header(m, len - 2))
+        return 0;
+    if (len < 2 + 12)
+        return -1;
+    if (len - 2 >= ml)
+        return dns_walk(m, ml) == 0 && !dns_is_nbns(m, ml);
+    if ((uint64_t)ml + 2 <= hold)
+        return -1; /* the whole message will be there to walk */
+    /* longer than the caller can hold: the first question must parse and ask for IN or ANY */
+    uint32_t have = len - 2, pos = 12;
+    int r = dns_walk_name(m, have, &pos);
+    if (r == -1)
+        return 0;
+    if (r == -2 || have - pos < 4)
+        return -1;
+    uint16_t klass = rd16(m + pos + 2);
+    return klass == 1 || klass == 255;
+}
+
 void dns_stats_update(struct dns_stats *st, const struct dns_message *m, int rc)
 {
     if (st == NULL || m == NULL)

@@ -1,4 +1,5 @@
-/* app-layer-dns.c: the DNS adapter: messages over UDP and TCP become inspected, logged transactions. */
+/* app-layer-dns.c: the DNS adapter: messages over UDP and TCP become inspected, logged
+ * transactions. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,18 +7,11 @@
 #include "vigil/app-dns.h"
 #include "vigil/eve-dns.h"
 
-#define DNS_PENDING 16 /* queries awaiting their answer, per flow */
-
-/* A flow's DNS state: TCP framing, and which transaction each pending query id is. */
+/* A flow's DNS state: TCP framing and the next transaction's id. */
 struct dns_flow {
     struct dns_tcp_state tcp;
     struct dns_stats stats;
     uint64_t next_tx;
-    struct {
-        uint16_t id;
-        uint64_t tx;
-    } pending[DNS_PENDING];
-    unsigned npending;
     /* During a message's inspection: the pass, the flow and the message alerts describe. */
     struct app_pass *x;
     struct app_flow *af;
@@ -51,36 +45,12 @@ static const uint8_t *dns_get(void *txp, unsigned b, int dir, unsigned idx, uint
     return (const uint8_t *)dns_query_name(m, idx, len);
 }
 
-/* The transaction of a query (new) or of an answer (its query's, else new). */
-static uint64_t dns_tx_of(struct dns_flow *d, const struct dns_message *m)
-{
-    if (!m->qr) {
-        if (d->npending == DNS_PENDING) { /* forget the oldest unanswered query */
-            memmove(d->pending, d->pending + 1, (DNS_PENDING - 1) * sizeof(d->pending[0]));
-            d->npending--;
-        }
-        unsigned slot = d->npending++;
-        d->pending[slot].id = m->id;
-        d->pending[slot].tx = d->next_tx;
-        return d->next_tx++;
-    }
-    for (unsigned i = 0; i < d->npending; i++) {
-        if (d->pending[i].id == m->id) {
-            uint64_t tx = d->pending[i].tx;
-            memmove(d->pending + i, d->pending + i + 1,
-                    (d->npending - i - 1) * sizeof(d->pending[0]));
-            d->npending--;
-            return tx;
-        }
-    }
-    return d->next_tx++;
-}
-
 /* Inspects and logs one message of direction dir. */
 static void dns_message_done(struct dns_flow *d, int dir, const struct dns_message *m)
 {
     struct app_pass *x = d->x;
-    uint64_t tx = dns_tx_of(d, m);
+    /* As Suricata 7: every message, query or response, is a transaction of its own. */
+    uint64_t tx = d->next_tx++;
     d->cur = m;
     d->cur_tx = tx;
     struct app_txrec *rec = app_txrec_get(d->af, tx);
@@ -162,6 +132,6 @@ static json_t *dns_alert_object(const struct app_layer *a, struct app_flow *af, 
 }
 
 const struct app_proto_ops app_dns_ops = {
-    APP_DNS,    dns_new, dns_free, dns_feed, dns_gap_cb, NULL,
-    dns_update, dns_alert_object, NULL, /* no files */
+    APP_DNS, dns_new,    dns_free,         dns_feed, dns_gap_cb,
+    NULL,    dns_update, dns_alert_object, NULL, /* no files */
 };

@@ -227,6 +227,15 @@ void app_log(struct app_pass *x, const char *event_type, const char *key, json_t
         json_decref(obj);
         return;
     }
+    /* As Suricata's, a transaction record names the packet that completed it (none at the
+     * flow's end); it follows the flow's orientation all the same. */
+    if (key != NULL && x->p != NULL && x->p->pcap_cnt != 0) {
+        json_t *top = json_object();
+        json_object_set_new(top, "pcap_cnt", json_integer((json_int_t)x->p->pcap_cnt));
+        json_object_set_new(top, key, obj);
+        obj = top;
+        key = NULL;
+    }
     x->io->log(x->io->log_ctx, NULL, x->f, x->ts, event_type, key, obj, tx_id);
 }
 
@@ -300,13 +309,13 @@ static unsigned probe_tcp(const struct flow *f, const uint8_t *d, uint32_t n, in
         return APP_SMB;
     if (n >= 16 && d[0] == 5 && d[1] <= 1 && (d[2] == 11 || d[2] == 0) && d[3] <= 0x03)
         return APP_DCERPC;
-    if (f->dp == 53 || f->sp == 53) {
-        int dn = dns_probe_tcp(d, n);
-        if (dn == 1)
-            return APP_DNS;
-        if (dn < 0)
-            *more = 1;
-    }
+    /* DNS has no signature of its own: off port 53 the probe walks the whole message. */
+    int dn = f->dp == 53 || f->sp == 53 ? dns_probe_tcp(d, n)
+                                        : dns_probe_tcp_strict(d, n, APP_PROBE_MAX);
+    if (dn == 1)
+        return APP_DNS;
+    if (dn < 0)
+        *more = 1;
     if (n < 8 && !*more)
         *more = 1; /* too little to tell */
     return APP_UNKNOWN;
@@ -541,7 +550,8 @@ static void log_stream_events(struct app_pass *x, unsigned events)
     }
 }
 
-/* A UDP datagram: DNS is the one UDP protocol parsed. */
+/* A UDP datagram: DNS is the one UDP protocol parsed, on any port (off port 53 with the
+ * stricter probe). */
 static void udp_packet(struct app_pass *x, const struct vg_packet *p, int dir)
 {
     struct flow *f = x->f;
@@ -553,7 +563,8 @@ static void udp_packet(struct app_pass *x, const struct vg_packet *p, int dir)
     if (af == NULL)
         return;
     if (af->proto == APP_UNKNOWN) {
-        if (!dns_probe_udp(d, n)) {
+        int dns = f->dp == 53 || f->sp == 53 ? dns_probe_udp(d, n) : dns_probe_udp_strict(d, n);
+        if (!dns) {
             af->probed[dir] = 1;
             if (af->probed[0] && af->probed[1]) {
                 af->proto = f->app_proto = APP_FAILED;

@@ -844,3 +844,144 @@ Test(dns, eve_escapes_binary_names)
     cr_assert_eq(json_integer_value(json_object_get(o, "tx_id")), 3);
     json_decref(o);
 }
+
+/* ---- the strict probes (off port 53) ---- */
+
+/* A query for example.com A with an EDNS OPT record, as resolvers send it. */
+static void edns_query(unsigned flags, unsigned qd, unsigned an, unsigned ar)
+{
+    header(&mb, 0x1234, flags, qd, an, 0, ar);
+    for (unsigned i = 0; i < qd; i++) {
+        name(&mb, "example.com");
+        u16(&mb, 1);
+        u16(&mb, 1);
+    }
+    for (unsigned i = 0; i < an; i++) { /* an A record pointing at the question */
+        ptr(&mb, 12);
+        uint32_t at = rrhead(&mb, 1, 60);
+        u32(&mb, 0x5db8d822);
+        rdend(&mb, at);
+    }
+    for (unsigned i = 0; i < ar; i++) { /* OPT: root name, type 41, payload size 1232 */
+        u8(&mb, 0);
+        u16(&mb, 41);
+        u16(&mb, 1232);
+        u32(&mb, 0);
+        u16(&mb, 0);
+    }
+}
+
+/* The TCP form of mb (length prefix, then the message) in t; returns its length. */
+static uint32_t tcp_form(uint8_t *t, uint32_t prefix)
+{
+    t[0] = (uint8_t)(prefix >> 8);
+    t[1] = (uint8_t)prefix;
+    memcpy(t + 2, mb.b, mb.n);
+    return mb.n + 2;
+}
+
+Test(dns, strict_probes_accept_real_messages)
+{
+    uint8_t t[600];
+    edns_query(0x0100, 1, 0, 1); /* RD, one question, OPT */
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 1);
+    uint32_t n = tcp_form(t, mb.n);
+    cr_assert_eq(dns_probe_tcp_strict(t, n, 512), 1);
+    /* every cut before the end wants more: the whole message fits in what is held */
+    for (uint32_t k = 0; k < n; k++)
+        cr_assert_eq(dns_probe_tcp_strict(t, k, 512), -1, "cut at %u", k);
+    /* a message longer than the caller holds is judged on its header and first question */
+    uint32_t first_q = 2 + 12 + 13 + 4;
+    for (uint32_t k = 0; k < first_q; k++)
+        cr_assert_eq(dns_probe_tcp_strict(t, k, 20), -1, "cut at %u", k);
+    cr_assert_eq(dns_probe_tcp_strict(t, first_q, 20), 1);
+    /* a response with an answer whose name points back at the question */
+    edns_query(0x8180, 1, 1, 1);
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 1);
+    cr_assert_eq(dns_probe_tcp_strict(t, tcp_form(t, mb.n), 512), 1);
+    /* two messages in one segment: the first is judged */
+    uint32_t a = tcp_form(t, mb.n);
+    memcpy(t + a, t, a);
+    cr_assert_eq(dns_probe_tcp_strict(t, 2 * a, 512), 1);
+    /* an mDNS query: nine questions and a known answer, which the plain probe refuses */
+    edns_query(0x0000, 9, 1, 0);
+    cr_assert_eq(dns_probe_udp(mb.b, mb.n), 0);
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 1);
+}
+
+Test(dns, strict_probes_refuse_near_misses)
+{
+    uint8_t t[600];
+    /* one trailing byte: over UDP after the last record, over TCP inside the prefix's length */
+    edns_query(0x0100, 1, 0, 1);
+    mb.b[mb.n++] = 0;
+    cr_assert_eq(dns_probe_udp(mb.b, mb.n), 1, "the plain probe takes it");
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 0);
+    cr_assert_eq(dns_probe_tcp_strict(t, tcp_form(t, mb.n), 512), 0);
+    /* a prefix one byte short of the message */
+    edns_query(0x0100, 1, 0, 1);
+    cr_assert_eq(dns_probe_tcp_strict(t, tcp_form(t, mb.n - 1), 512), 0);
+    /* header fields a query off port 53 must not have */
+    static const struct {
+        unsigned flags, qd, an, ar;
+        const char *what;
+    } bad[] = {
+        {0x0140, 1, 0, 1, "Z bit"},
+        {0x0900, 1, 0, 1, "opcode IQUERY"},
+        {0x1100, 1, 0, 1, "opcode STATUS"},
+        {0x0103, 1, 0, 1, "rcode in a query"},
+        {0x0100, 2, 0, 1, "two questions"},
+        {0x0100, 1, 1, 1, "a query with an answer"},
+        {0x0100, 1, 0, 3, "three additional records"},
+        {0x818b, 1, 1, 1, "unassigned rcode 11"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        edns_query(bad[i].flags, bad[i].qd, bad[i].an, bad[i].ar);
+        uint32_t n = tcp_form(t, mb.n);
+        cr_assert_eq(dns_probe_tcp_strict(t, n, 512), 0, "%s", bad[i].what);
+        /* refused from the first bytes that show it */
+        cr_assert_eq(dns_probe_tcp_strict(t, 14, 512), 0, "%s (header only)", bad[i].what);
+    }
+    /* the Z bit over UDP */
+    edns_query(0x0140, 1, 0, 1);
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 0);
+    /* an answer name pointing forward, or into the header */
+    edns_query(0x8180, 1, 1, 0);
+    mb.b[12 + 13 + 4 + 1] = (uint8_t)(mb.n - 2);
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 0);
+    mb.b[12 + 13 + 4 + 1] = 4;
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 0);
+    /* a record length running past the message */
+    edns_query(0x8180, 1, 1, 0);
+    mb.b[mb.n - 5] = 9;
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 0);
+    cr_assert_eq(dns_probe_tcp_strict(t, tcp_form(t, mb.n), 512), 0);
+    /* other protocols' first bytes */
+    static const char *const others[] = {"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                                         "*1\r\n$4\r\nPING\r\n", "example.com\r\n",
+                                         "SSH-2.0-OpenSSH_9.2\r\n"};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        const uint8_t *o = (const uint8_t *)others[i];
+        uint32_t l = (uint32_t)strlen(others[i]);
+        cr_assert_eq(dns_probe_tcp_strict(o, l, 512), 0, "%s", others[i]);
+        cr_assert_eq(dns_probe_udp_strict(o, l), 0, "%s", others[i]);
+    }
+    static const uint8_t short_prefix[] = {0, 5, 'h', 'e', 'l', 'l', 'o'};
+    cr_assert_eq(dns_probe_tcp_strict(short_prefix, sizeof(short_prefix), 512), 0);
+}
+
+Test(dns, strict_udp_probe_refuses_netbios_name_service)
+{
+    /* an NBNS name query: "*" encoded as 32 letters, type NBSTAT (33), class IN */
+    header(&mb, 0x8001, 0x0010, 1, 0, 0, 0);
+    u8(&mb, 32);
+    bytes(&mb, "CKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 32);
+    u8(&mb, 0);
+    u16(&mb, 33);
+    u16(&mb, 1);
+    cr_assert_eq(dns_probe_udp(mb.b, mb.n), 1, "the plain probe takes it");
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 0);
+    /* the same shape asking for SRV of a name that is not NetBIOS-encoded is DNS */
+    mb.b[13] = 'z';
+    cr_assert_eq(dns_probe_udp_strict(mb.b, mb.n), 1);
+}

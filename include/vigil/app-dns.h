@@ -157,6 +157,24 @@ int dns_probe_udp(const uint8_t *buf, uint32_t len);
  * len is too short to tell. */
 int dns_probe_tcp(const uint8_t *buf, uint32_t len);
 
+/*
+ * The probe for UDP off port 53 (mDNS, LLMNR, resolvers on other ports): a header of a known
+ * opcode, Z clear, 1..DNS_MAX_QUESTIONS questions (answers allowed in a query, as mDNS lists
+ * those it knows), every question and record fitting with the last ending at the end of the
+ * datagram, a first question of a known class, and not NetBIOS name service (which shares
+ * DNS's layout). Returns 1 or 0.
+ */
+int dns_probe_udp_strict(const uint8_t *buf, uint32_t len);
+
+/*
+ * The probe for TCP off port 53, where DNS must not take other protocols' flows: the length
+ * prefix, then a header of opcode QUERY, NOTIFY or UPDATE with one question, Z clear and sane
+ * counts (a standard query has no answers), and a message that walks record by record to
+ * exactly the prefix's length. A message longer than hold (the bytes the caller can gather) is
+ * judged on its header and first question. Returns 1, 0, or -1 if more bytes are needed.
+ */
+int dns_probe_tcp_strict(const uint8_t *buf, uint32_t len, uint32_t hold);
+
 /* Counters for a worker; dns_stats_update adds one parse result. */
 struct dns_stats {
     uint64_t messages;  /* parsed or attempted */
