@@ -50,6 +50,7 @@ static void cache_release(void *arg)
         }
         c->n[k] = 0;
     }
+    c->registered = 0; /* a block freed by a later destructor registers the cache again */
 }
 
 static void make_key(void)
@@ -110,4 +111,11 @@ static void cache_free(void *ptr)
 void eve_alloc_install(void)
 {
     json_set_alloc_funcs(cache_malloc, cache_free);
+}
+
+void eve_json_free(void *p)
+{
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    (f != NULL ? f : free)(p);
 }

@@ -52,7 +52,7 @@ static json_t *alert_metadata(const json_t *m)
         else {
             char *txt = json_dumps(mv, JSON_ENCODE_ANY);
             json_array_append_new(arr, json_string(txt ? txt : ""));
-            free(txt);
+            eve_json_free(txt);
         }
         json_object_set_new(md, k, arr);
     }

@@ -123,7 +123,7 @@ int file_store_write(const char *dir, struct vfile *f, char *errbuf)
             rc = -1;
         txt[n] = '\0';
     }
-    free(txt);
+    eve_json_free(txt);
     json_decref(fi);
     json_decref(rec);
     return rc;

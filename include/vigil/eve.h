@@ -79,6 +79,10 @@ size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision);
  */
 void eve_alloc_install(void);
 
+/* Frees what jansson returned to be freed (json_dumps): with eve_alloc_install, plain free()
+ * must not be used on it. */
+void eve_json_free(void *p);
+
 /* What the records of a run share. */
 struct enrich;
 
