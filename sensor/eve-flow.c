@@ -1,19 +1,22 @@
 /* eve-flow.c: the EVE "flow" record written when a flow ends. */
-#include <stdio.h>
 
 #include "vigil/eve-types.h"
+
+/* Two lowercase hex digits of a flags byte, as Suricata writes them. */
+static json_t *hex_byte(uint8_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char t[2] = {hex[v >> 4], hex[v & 15]};
+    return json_stringn_nocheck(t, 2);
+}
 
 static void add_tcp(json_t *o, const struct flow *f)
 {
     uint8_t all = f->tcp_flags[0] | f->tcp_flags[1];
-    char hex[4];
     json_t *t = json_object();
-    snprintf(hex, sizeof(hex), "%02x", all);
-    json_object_set_new_nocheck(t, "tcp_flags", json_string(hex));
-    snprintf(hex, sizeof(hex), "%02x", f->tcp_flags[FLOW_DIR_TOSERVER]);
-    json_object_set_new_nocheck(t, "tcp_flags_ts", json_string(hex));
-    snprintf(hex, sizeof(hex), "%02x", f->tcp_flags[FLOW_DIR_TOCLIENT]);
-    json_object_set_new_nocheck(t, "tcp_flags_tc", json_string(hex));
+    json_object_set_new_nocheck(t, "tcp_flags", hex_byte(all));
+    json_object_set_new_nocheck(t, "tcp_flags_ts", hex_byte(f->tcp_flags[FLOW_DIR_TOSERVER]));
+    json_object_set_new_nocheck(t, "tcp_flags_tc", hex_byte(f->tcp_flags[FLOW_DIR_TOCLIENT]));
     static const struct {
         uint8_t bit;
         const char *name;
@@ -21,7 +24,7 @@ static void add_tcp(json_t *o, const struct flow *f)
                  {VG_TH_ACK, "ack"}, {VG_TH_URG, "urg"}, {VG_TH_ECE, "ecn"}, {VG_TH_CWR, "cwr"}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (all & names[i].bit)
-            json_object_set_new(t, names[i].name, json_true());
+            json_object_set_new_nocheck(t, names[i].name, json_true());
     json_object_set_new_nocheck(t, "state", json_string(flow_tcp_state_name(f->tcp_state)));
     json_object_set_new_nocheck(o, "tcp", t);
 }
