@@ -224,3 +224,85 @@ Test(flood, app_layer_memcap_drops_the_hogs_and_keeps_the_rest, .timeout = 300)
     tu_rmdir(dir);
     free(dir);
 }
+
+/* One flow of each parsed protocol, whose state each loses at its first pass (a 1-byte cap). */
+static void write_each_proto_pcap(const char *path)
+{
+    struct pg_writer *w = pg_open(path, 1, 0);
+    cr_assert_not_null(w);
+    uint64_t ts = 1700000000ULL * 1000000;
+    struct pg_tcp_session h = {"10.9.0.1", "10.0.0.80", 40001, 80, 1000, 5000, 0};
+    static const char req[] = "GET /one HTTP/1.1\r\nHost: portal.example\r\n\r\n";
+    pg_session_open(w, &h, &ts);
+    pg_session_data(w, &h, 1, req, sizeof(req) - 1, &ts);
+    pg_session_close(w, &h, &ts);
+
+    /* a TLS 1.2 ClientHello with server_name portal.example */
+    static const uint8_t hello[] = {
+        0x16, 0x03, 0x01, 0x00, 0x48, 0x01, 0x00, 0x00, 0x44, 0x03, 0x03, 1,    2,
+        3,    4,    5,    6,    7,    8,    9,    10,   11,   12,   13,   14,   15,
+        16,   17,   18,   19,   20,   21,   22,   23,   24,   25,   26,   27,   28,
+        29,   30,   31,   32,   0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x19,
+        0x00, 0x00, 0x00, 0x15, 0x00, 0x13, 0x00, 0x00, 0x10, 'p',  'o',  'r',  't',
+        'a',  'l',  '.',  'e',  'x',  'a',  'm',  'p',  'l',  'e',  '.',  'x'};
+    struct pg_tcp_session t = {"10.9.0.2", "10.0.0.80", 40002, 443, 1000, 5000, 0};
+    pg_session_open(w, &t, &ts);
+    pg_session_data(w, &t, 1, hello, sizeof(hello), &ts);
+    pg_session_close(w, &t, &ts);
+
+    struct pg_tcp_session m = {"10.9.0.3", "10.0.0.25", 40003, 25, 1000, 5000, 0};
+    static const char banner[] = "220 mail.example ESMTP\r\n";
+    static const char ehlo[] = "EHLO client.example\r\n";
+    static const char from[] = "MAIL FROM:<a@example.org>\r\n";
+    pg_session_open(w, &m, &ts);
+    pg_session_data(w, &m, 0, banner, sizeof(banner) - 1, &ts);
+    pg_session_data(w, &m, 1, ehlo, sizeof(ehlo) - 1, &ts);
+    pg_session_data(w, &m, 1, from, sizeof(from) - 1, &ts);
+    pg_session_close(w, &m, &ts);
+
+    /* a DNS query for portal.example A over UDP */
+    static const uint8_t q[] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                0x00, 6,    'p',  'o',  'r',  't',  'a',  'l',  7,    'e',  'x',
+                                'a',  'm',  'p',  'l',  'e',  0,    0x00, 0x01, 0x00, 0x01};
+    struct pg g;
+    pg_init(&g);
+    pg_eth(&g, 0x0800);
+    pg_ipv4(&g, "10.9.0.4", "10.0.0.53", 17, 1, 0);
+    pg_udp(&g, 40004, 53);
+    pg_bytes(&g, q, sizeof(q));
+    pg_finish(&g);
+    pg_write(w, ts, &g);
+    pg_close(w);
+}
+
+Test(flood, app_layer_memcap_drops_each_protocol_cleanly, .timeout = 60)
+{
+    char *dir = tu_tmpdir();
+    char pcap[4200];
+    snprintf(pcap, sizeof(pcap), "%s/each.pcap", dir);
+    write_each_proto_pcap(pcap);
+    struct tu_events ev;
+    char *out = NULL;
+    int rc = tu_sensor(dir, &ev, &out, "-r", pcap, "--set", "app-layer.memcap=1", NULL);
+    cr_assert_eq(rc, 0, "%s", out);
+    json_t *st = tu_stats(&ev);
+    cr_assert_not_null(st);
+    cr_expect_eq(tu_int(st, "stats.app_layer.memcap_drops"), 4);
+    cr_expect_eq(tu_int(st, "stats.app_layer.memuse"), 0);
+    static const char *const protos[] = {"http", "tls", "smtp", "dns"};
+    /* What a flow had when its state went is still logged, once; the SMTP flow lost its state
+     * at the server's banner, before any mail, so it has none. */
+    static const size_t records[] = {1, 1, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(tu_count(&ev, "anomaly", "anomaly.layer", protos[i]), 1, "%s", protos[i]);
+        cr_expect_eq(tu_count(&ev, protos[i], NULL, NULL), records[i], "%s records", protos[i]);
+        cr_expect_eq(tu_count(&ev, "flow", "app_proto", protos[i]), 1, "%s flow", protos[i]);
+    }
+    cr_expect_str_eq(tu_str(tu_find(&ev, "http", NULL, NULL), "http.url"), "/one");
+    cr_expect_str_eq(tu_str(tu_find(&ev, "tls", NULL, NULL), "tls.sni"), "portal.example.x");
+    cr_expect_str_eq(tu_str(tu_find(&ev, "dns", NULL, NULL), "dns.rrname"), "portal.example");
+    free(out);
+    tu_events_free(&ev);
+    tu_rmdir(dir);
+    free(dir);
+}
