@@ -2,10 +2,12 @@
  * memcaps. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -302,6 +304,68 @@ Test(flood, app_layer_memcap_drops_each_protocol_cleanly, .timeout = 60)
     cr_expect_str_eq(tu_str(tu_find(&ev, "tls", NULL, NULL), "tls.sni"), "portal.example.x");
     cr_expect_str_eq(tu_str(tu_find(&ev, "dns", NULL, NULL), "dns.rrname"), "portal.example");
     free(out);
+    tu_events_free(&ev);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+/*
+ * SIGTERM while the sensor waits on a capture read from a pipe (`tcpdump -w - | vigil-sensor
+ * -r -`): it stops at once, ends its flows as shutdown and writes the final stats last.
+ */
+Test(flood, sigterm_stops_a_blocked_pipe_read, .timeout = 60)
+{
+    char *dir = tu_tmpdir();
+    char fifo[4200], eve[4200];
+    snprintf(fifo, sizeof(fifo), "%s/capture.fifo", dir);
+    snprintf(eve, sizeof(eve), "%s/eve.json", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    pid_t writer = fork();
+    cr_assert_neq(writer, -1);
+    if (writer == 0) { /* the whole capture, then the pipe stays open */
+        FILE *in = fopen(tu_pcap("tcp-sessions.pcap"), "rb");
+        FILE *out = fopen(fifo, "wb");
+        if (in == NULL || out == NULL)
+            _exit(1);
+        char buf[8192];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+            fwrite(buf, 1, n, out);
+        fflush(out);
+        sleep(30);
+        _exit(0);
+    }
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(126);
+        execl(tu_env("VIGIL_SENSOR"), "vigil-sensor", "-r", fifo, "-l", dir, "--no-progress",
+              (char *)NULL);
+        _exit(127);
+    }
+    /* wait until the capture has been read: its five flows are in the table */
+    usleep(1500 * 1000);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    int st = 0, waited = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, WNOHANG)) == 0 && waited < 100) {
+        usleep(50 * 1000);
+        waited++;
+    }
+    kill(writer, SIGKILL);
+    waitpid(writer, NULL, 0);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    cr_assert_eq(r, pid, "the sensor did not stop within 5 s of SIGTERM");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    struct tu_events ev = tu_read_eve(eve);
+    cr_assert_gt(ev.n, 0);
+    cr_expect_str_eq(tu_str(ev.ev[ev.n - 1], "event_type"), "stats");
+    cr_expect_eq(tu_count(&ev, "flow", "flow.reason", "shutdown"), 5);
+    cr_expect_eq(tu_count(&ev, "flow", NULL, NULL), 5);
     tu_events_free(&ev);
     tu_rmdir(dir);
     free(dir);
