@@ -37,6 +37,13 @@ static void dns_free(void *st)
     free(d);
 }
 
+/* Bytes the flow's DNS state holds (app-layer.memcap). */
+static uint64_t dns_memuse(const void *st)
+{
+    const struct dns_flow *d = st;
+    return sizeof(*d) + app_mem_dns_tcp(&d->tcp);
+}
+
 static const uint8_t *dns_get(void *txp, unsigned b, int dir, unsigned idx, uint32_t *len)
 {
     const struct dns_message *m = txp;
@@ -132,6 +139,7 @@ static json_t *dns_alert_object(const struct app_layer *a, struct app_flow *af, 
 }
 
 const struct app_proto_ops app_dns_ops = {
-    APP_DNS, dns_new,    dns_free,         dns_feed, dns_gap_cb,
-    NULL,    dns_update, dns_alert_object, NULL, /* no files */
+    APP_DNS,    dns_new, dns_free, dns_feed, dns_gap_cb, NULL,
+    dns_update, dns_alert_object, NULL, /* no files */
+    dns_memuse,
 };

@@ -220,5 +220,5 @@ static void *http_tx_find(struct app_flow *af, uint64_t tx_id, app_buf_fn *get)
 
 const struct app_proto_ops app_http_ops = {
     APP_HTTP,    http_new,    http_free,   http_feed, http_gap_cb, http_eof_cb,
-    http_update, http_alert_object, http_tx_find,
+    http_update, http_alert_object, http_tx_find, app_mem_http,
 };

@@ -32,6 +32,7 @@ struct app_flow {
     uint8_t *win[2]; /* the latest stream bytes, for stream inspection */
     uint32_t wlen[2];
     uint8_t fstore; /* keep every file of the flow, bit per direction (filestore ssn) */
+    uint64_t charged; /* bytes of this flow in the layer's app-layer.memcap account */
 };
 
 /* One pass of the layer: what the stream callback and the adapters need. */
@@ -65,6 +66,8 @@ struct app_proto_ops {
                             const char **key);
     /* Transaction tx_id (its buffers through *get) for the file rules; NULL if not there. */
     void *(*tx_find)(struct app_flow *af, uint64_t tx_id, app_buf_fn *get);
+    /* Bytes the state holds, for app-layer.memcap (app-mem.c); NULL: not counted. */
+    uint64_t (*memuse)(const void *st);
 };
 
 extern const struct app_proto_ops app_http_ops, app_tls_ops, app_smtp_ops, app_dns_ops;
@@ -106,6 +109,13 @@ struct app_pass *app_files_begin(struct app_files *fs, struct app_pass *x);
 void app_files_end(struct app_files *fs, struct app_pass *prev);
 /* Some rule alerted on transaction tx_id of the pass's flow: keep its files (policy alert). */
 void app_files_tx_alert(struct app_files *fs, struct app_pass *x, uint64_t tx_id);
+
+/* app-mem.c: the bytes a parser's state holds (HTTP, TLS, SMTP states; DNS TCP framing). */
+struct dns_tcp_state;
+uint64_t app_mem_http(const void *st);
+uint64_t app_mem_tls(const void *st);
+uint64_t app_mem_smtp(const void *st);
+uint64_t app_mem_dns_tcp(const struct dns_tcp_state *s);
 
 /* The worker's DNS message scratch. */
 struct dns_message *app_layer_dns_scratch(struct app_layer *a);

@@ -148,5 +148,5 @@ static void *smtp_tx_find(struct app_flow *af, uint64_t tx_id, app_buf_fn *get)
 
 const struct app_proto_ops app_smtp_ops = {
     APP_SMTP,    smtp_new, smtp_free, smtp_feed_cb, smtp_gap_cb, smtp_eof_cb,
-    smtp_update, smtp_alert_object, smtp_tx_find,
+    smtp_update, smtp_alert_object, smtp_tx_find, app_mem_smtp,
 };

@@ -65,4 +65,5 @@ static json_t *tls_alert_object(const struct app_layer *a, struct app_flow *af, 
 const struct app_proto_ops app_tls_ops = {
     APP_TLS,    tls_new, tls_free, tls_feed_cb, tls_gap_cb, NULL,
     tls_update, tls_alert_object, NULL, /* no files */
+    app_mem_tls,
 };

@@ -16,6 +16,8 @@ struct app_layer {
     uint32_t scratch_cap;
     struct app_layer_stats st;
     struct app_files *files; /* tracked files to detection and the filestore */
+    uint64_t memuse;         /* bytes of all flows' state (app_flow.charged), this worker */
+    uint64_t ncharged;       /* flows with state in that account */
 };
 
 /* ---- Configuration ---- */
@@ -29,10 +31,12 @@ int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf
     c->http_response_body_limit = 100 * 1024;
     c->smtp_body_limit = 64 * 1024;
     c->log_http = c->log_dns = c->log_tls = c->log_smtp = c->log_anomaly = 1;
+    c->memcap = APP_MEMCAP_DEFAULT;
     if (cfg == NULL)
         return 0;
     uint64_t v;
     if (config_get_bool(cfg, "app-layer.enabled", 1, &c->enabled, errbuf) < 0 ||
+        config_get_size(cfg, "app-layer.memcap", c->memcap, &c->memcap, errbuf) < 0 ||
         config_get_size(cfg, "stream.memcap", c->stream.memcap, &c->stream.memcap, errbuf) < 0 ||
         config_get_bool(cfg, "stream.midstream", c->stream.midstream, &c->stream.midstream,
                         errbuf) < 0 ||
@@ -141,6 +145,8 @@ void app_layer_stats_add(const struct app_layer *a, struct app_layer_stats *out)
         out->parse_errors[i] += a->st.parse_errors[i];
     }
     out->gaps += a->st.gaps;
+    out->memcap_drops += a->st.memcap_drops;
+    out->memuse += a->memuse;
     struct stream_stats s;
     memset(&s, 0, sizeof(s));
     stream_engine_stats(a->stream, &s);
@@ -243,6 +249,66 @@ void app_count_error(struct app_pass *x, unsigned proto)
 {
     if (proto < APP__COUNT)
         x->a->st.parse_errors[proto]++;
+}
+
+/* ---- Memcap ---- */
+
+/*
+ * Parser state over app-layer.memcap: a flow whose pass finds the account over the cap loses
+ * its parser state if it holds at least the mean per flow, or whatever it holds once the
+ * account is an eighth past the cap. So the account never passes 9/8 of the cap, and flows
+ * that hold little (ordinary ones, next to a few that grow) keep theirs while the big ones
+ * go. What the flow had is flushed first (unfinished transactions are inspected and
+ * logged as at flow end, their files closed), then the state is freed and the flow's later
+ * data is no longer parsed (it is still reassembled and inspected as stream). Other flows are
+ * untouched. Counted in app_layer.memcap_drops, and logged as an applayer anomaly.
+ */
+static void memcap_drop(struct app_pass *x, struct app_flow *af, int dir)
+{
+    struct app_layer *a = x->a;
+    a->st.memcap_drops++;
+    if (a->cfg.log_anomaly && x->io->log != NULL) {
+        json_t *o = json_object();
+        const char *name = app_proto_name(af->proto);
+        json_object_set_new(o, "type", json_string("applayer"));
+        json_object_set_new(o, "event", json_string("app_layer.memcap"));
+        json_object_set_new(o, "layer", json_string(name != NULL ? name : "unknown"));
+        x->io->log(x->io->log_ctx, x->p, x->f, x->ts, "anomaly", "anomaly", o, -1);
+    }
+    int final = x->final;
+    x->final = 1;
+    af->ops->update(x, af, dir);
+    x->final = final;
+    af->ops->state_free(af->st);
+    af->st = NULL;
+    af->ops = NULL;
+    af->stop[0] = af->stop[1] = 1;
+    app_txrec_release(af, UINT64_MAX);
+    free(af->tx);
+    af->tx = NULL;
+    af->ntx = af->ctx = 0;
+}
+
+/* Counts what flow state af holds now in the layer's account; drops it past the memcap. */
+static void memcap_account(struct app_pass *x, struct app_flow *af, int dir)
+{
+    struct app_layer *a = x->a;
+    if (af->charged == 0)
+        a->ncharged++;
+    for (int again = 0; again < 2; again++) {
+        uint64_t use = sizeof(*af) + (uint64_t)af->ctx * sizeof(*af->tx);
+        for (int i = 0; i < 2; i++)
+            use += (af->probe[i] != NULL ? APP_PROBE_MAX : 0) + (af->win[i] ? af->wlen[i] : 0);
+        if (af->ops != NULL && af->st != NULL)
+            use += af->ops->memuse != NULL ? af->ops->memuse(af->st) : 0;
+        a->memuse = a->memuse - af->charged + use;
+        af->charged = use;
+        if (again || a->cfg.memcap == 0 || a->memuse <= a->cfg.memcap || af->ops == NULL)
+            return;
+        if (a->memuse <= a->cfg.memcap + a->cfg.memcap / 8 && use < a->memuse / a->ncharged)
+            return; /* below the mean: a bigger flow goes when it next grows */
+        memcap_drop(x, af, dir);
+    }
 }
 
 /* ---- Protocol detection ---- */
@@ -526,6 +592,7 @@ static void on_stream(void *ctx, struct flow *f, int dir, const uint8_t *data, u
         af->ops->eof(af, dir);
     if (af->ops != NULL)
         af->ops->update(x, af, dir);
+    memcap_account(x, af, dir);
     x->p = saved;
 }
 
@@ -578,6 +645,7 @@ static void udp_packet(struct app_pass *x, const struct vg_packet *p, int dir)
     parse(x, af, dir, d, n);
     if (af->ops != NULL)
         af->ops->update(x, af, dir);
+    memcap_account(x, af, dir);
 }
 
 void app_layer_packet(struct app_layer *a, const struct app_io *io, const struct vg_packet *p,
@@ -622,6 +690,10 @@ void app_layer_flow_end(struct app_layer *a, const struct app_io *io, struct flo
     for (int i = 0; i < 2; i++) {
         free(af->win[i]);
         free(af->probe[i]);
+    }
+    if (af->charged != 0) {
+        a->memuse -= af->charged;
+        a->ncharged--;
     }
     free(af);
     f->app = NULL;

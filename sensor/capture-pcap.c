@@ -201,6 +201,7 @@ struct counted {
     uint8_t peek[4];
     unsigned npeek, peek_pos;
     uint64_t pos; /* bytes handed to stdio */
+    const volatile sig_atomic_t *stop; /* the capture's stop flag (set by a stop signal) */
 };
 
 static ssize_t counted_read(void *cookie, char *buf, size_t n)
@@ -214,9 +215,9 @@ static ssize_t counted_read(void *cookie, char *buf, size_t n)
         return (ssize_t)m;
     }
     ssize_t r;
-    do
+    do /* a signal interrupts a read of a pipe; a stop signal ends it there */
         r = read(k->fd, buf, n);
-    while (r < 0 && errno == EINTR);
+    while (r < 0 && errno == EINTR && !*k->stop);
     if (r > 0)
         k->pos += (uint64_t)r;
     return r;
@@ -261,9 +262,11 @@ static int read_magic(int fd, uint8_t *m)
 
 /*
  * Opens source name for reading: a stdio stream positioned at its start, *pcapng set from its
- * magic. Returns NULL with errbuf set if it cannot be opened or is empty.
+ * magic; a read interrupted once *stop is set fails (a stop signal ends a blocked read of a pipe).
+ * Returns NULL with errbuf set if it cannot be opened or is empty.
  */
-static FILE *open_stream(const char *name, int *pcapng, char *errbuf)
+static FILE *open_stream(const char *name, int *pcapng, const volatile sig_atomic_t *stop,
+                         char *errbuf)
 {
     int is_stdin = strcmp(name, "-") == 0;
     int fd = is_stdin ? STDIN_FILENO : open(name, O_RDONLY | O_CLOEXEC);
@@ -310,6 +313,7 @@ static FILE *open_stream(const char *name, int *pcapng, char *errbuf)
         goto fail;
     }
     k->fd = fd;
+    k->stop = stop;
     k->close_fd = !is_stdin;
     memcpy(k->peek, magic, (size_t)got);
     k->npeek = (unsigned)got;
@@ -334,7 +338,7 @@ static int open_current(struct capture *c, int filter, char *errbuf)
     const char *name = c->names[c->cur];
     char perr[PCAP_ERRBUF_SIZE] = "";
     int pcapng = 0;
-    FILE *fp = open_stream(name, &pcapng, errbuf);
+    FILE *fp = open_stream(name, &pcapng, &c->stop, errbuf);
     if (fp == NULL)
         return -1;
     c->is_pcapng = pcapng;

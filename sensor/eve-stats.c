@@ -177,6 +177,8 @@ json_t *eve_stats_object(const struct sensor_stats *s)
         eve_set_uint(alt, name, s->app.txs[i]);
         eve_set_uint(ale, name, s->app.parse_errors[i]);
     }
+    eve_set_uint(al, "memcap_drops", s->app.memcap_drops);
+    eve_set_uint(al, "memuse", s->app.memuse);
 
     const struct file_stats *fs = &s->files;
     json_t *fo = sub(o, "files");

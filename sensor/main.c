@@ -476,6 +476,9 @@ int main(int argc, char **argv)
     if (set.nrule_files > 0)
         fprintf(stderr, "vigil-sensor: %llu alerts written to %s/%s\n",
                 (unsigned long long)res.alerts, set.outdir, set.eve_filename);
+    if (res.events_lost > 0) /* the stats saying so may have been lost with them */
+        fprintf(stderr, "vigil-sensor: %llu records could not be written (eve.dropped)\n",
+                (unsigned long long)res.events_lost);
     sensor_settings_free(&set);
     config_free(cfg);
     return res.fatal ? 1 : 0;

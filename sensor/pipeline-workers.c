@@ -210,6 +210,7 @@ int sensor_run_workers(const struct sensor_settings *set, struct afp_group *g,
     res->bytes = s.decoder.bytes;
     res->flows = s.flow.total;
     res->events = s.eve.records;
+    res->events_lost = s.eve.dropped;
     res->alerts = s.detect.alerts + s.files.yara_alerts;
     res->elapsed = vg_monotonic() - pl.started;
     pipeline_free(&pl);

@@ -72,7 +72,12 @@ void pipeline_reload_step(struct pipeline *pl)
         reload_requested = 0;
         pl->load_done = 0;
         pl->loaded = NULL;
-        if (pthread_create(&pl->loader, NULL, reload_main, pl) == 0) {
+        sigset_t all, old; /* signals stay with the capture thread (sensor_run) */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int started = pthread_create(&pl->loader, NULL, reload_main, pl) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (started) {
             pl->loading = 1;
             fputs("vigil-sensor: reloading rules\n", stderr);
         }
@@ -418,7 +423,13 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
     ectx.src_names = capture_source_names(cap, &ectx.nsrc);
     if (capture_is_live(cap))
         ectx.in_iface = ectx.src_names[0];
+    /* Signals go to this thread, never to the output, scanner or worker threads started
+     * here: a stop must interrupt this thread's blocking read of a pipe or FIFO. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     if (pipeline_start_outputs(&pl, &ectx, errbuf) < 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         pipeline_free(&pl);
         return -1;
     }
@@ -428,12 +439,14 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
     if (pl.defrag == NULL || pl.reasm == NULL || pl.workers == NULL) {
         if (pl.defrag != NULL)
             vg_errbuf_set(errbuf, "out of memory");
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         pipeline_free(&pl);
         return -1;
     }
     for (unsigned i = 0; i < pl.nworkers; i++) {
         if (worker_init(&pl.workers[i], i, set, &ectx, pl.sink, pl.files, &pl.engine, &pl.switched,
                         errbuf) < 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
             pipeline_free(&pl);
             return -1;
         }
@@ -446,11 +459,13 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
                 batch_send(&pl, &pl.workers[j], BATCH_EOF);
                 pthread_join(pl.workers[j].thread, NULL);
             }
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
             pipeline_free(&pl);
             return -1;
         }
         pl.workers[i].started = 1;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     struct progress prog;
     progress_init(&prog, set->progress);
@@ -527,6 +542,7 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
     res->bytes = s.decoder.bytes;
     res->flows = s.flow.total;
     res->events = s.eve.records;
+    res->events_lost = s.eve.dropped;
     res->alerts = s.detect.alerts + s.files.yara_alerts;
     res->elapsed = vg_monotonic() - pl.started;
     pipeline_free(&pl);

@@ -228,7 +228,11 @@ static int worker_init_common(struct worker *w, unsigned id, const struct sensor
     }
     if (set->app.enabled) {
         char aerr[VG_ERRBUF_SIZE];
-        if ((w->app = app_layer_new(&set->app, aerr)) == NULL) {
+        struct app_config ac = set->app; /* each worker owns an equal share of the memcap */
+        ac.memcap = set->app.memcap / set->nworkers;
+        if (ac.memcap == 0 && set->app.memcap != 0)
+            ac.memcap = 1;
+        if ((w->app = app_layer_new(&ac, aerr)) == NULL) {
             vg_errbuf_set(errbuf, "worker %u: %s", id, aerr);
             return -1;
         }

@@ -66,6 +66,8 @@ Test(eve_full, sensor_on_full_tmpfs_keeps_whole_records, .fini = unmount_dir, .t
     int rc = tu_sensor(mnt, &ev, &out, "-r", tu_pcap("many-flows.pcap"), NULL);
     cr_expect_eq(rc, 0, "exit %d: %s", rc, out);
     cr_expect_not_null(strstr(out, "No space left on device"), "no clear error: %s", out);
+    /* and the end of the run says how many records were lost, as the stats would */
+    cr_expect_not_null(strstr(out, " records could not be written (eve.dropped)"), "%s", out);
     cr_expect_gt(ev.n, 0, "nothing was written before the disk filled up");
     /* tu_read_eve failed the test on any line that is not whole JSON; check the last byte. */
     char path[4200];

@@ -24,7 +24,12 @@ struct app_config {
     int http_extended;             /* outputs.eve.http-extended: every header in http records */
     int tls_inspect_encrypted;     /* app-layer.protocols.tls.encryption-handling: full (1) or
                                       default (0: no content inspection once encrypted) */
+    uint64_t memcap;               /* app-layer.memcap: bytes of parser state (APP_MEMCAP_DEFAULT
+                                      over all workers, each worker's layer gets its share);
+                                      0 = no cap */
 };
+
+#define APP_MEMCAP_DEFAULT (64ULL << 20) /* app-layer.memcap: 64 MiB over all workers */
 
 /* Fills c with the defaults, then applies cfg (may be NULL). Returns 0, or -1 with errbuf set. */
 int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf);
@@ -85,6 +90,8 @@ struct app_layer_stats {
     uint64_t txs[APP__COUNT];   /* transactions logged */
     uint64_t parse_errors[APP__COUNT];
     uint64_t gaps;
+    uint64_t memcap_drops; /* flows whose parser state was dropped at app-layer.memcap */
+    uint64_t memuse;       /* bytes of parser state held now (the memcap's account) */
     struct stream_stats stream;
 };
 void app_layer_stats_add(const struct app_layer *a, struct app_layer_stats *out);

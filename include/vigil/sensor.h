@@ -60,6 +60,7 @@ struct sensor_result {
     uint64_t bytes;
     uint64_t flows;
     uint64_t events;
+    uint64_t events_lost;   /* records lost to failed writes (disk full): stats eve.dropped */
     uint64_t alerts;
     unsigned source_errors; /* capture files that failed */
     vg_time_t elapsed;      /* wall-clock microseconds */
