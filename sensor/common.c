@@ -35,6 +35,14 @@ vg_time_t vg_monotonic(void)
     return (vg_time_t)ts.tv_sec * VG_USEC_PER_SEC + (vg_time_t)ts.tv_nsec / 1000;
 }
 
+vg_time_t vg_thread_cpu(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+        return 0;
+    return (vg_time_t)ts.tv_sec * VG_USEC_PER_SEC + (vg_time_t)ts.tv_nsec / 1000;
+}
+
 char *vg_format_time(vg_time_t t, char *out, size_t outlen)
 {
     time_t secs = (time_t)(t / VG_USEC_PER_SEC);
