@@ -54,6 +54,11 @@ once() { # label, extra sensor arguments...
   if [ "$paced" = 1 ]; then
     in=$tmp/fifo; rm -f "$in"; mkfifo "$in"
   fi
+  local hog=""
+  if [[ "$label" == *+busy ]]; then
+    (while :; do :; done) &
+    hog=$!
+  fi
   t0=$(date +%s.%N)
   "$build/vigil-sensor" -r "$in" -l "$tmp/out" --no-progress --threads "$threads" \
       "$@" >/dev/null 2>"$tmp/err" &
@@ -61,8 +66,12 @@ once() { # label, extra sensor arguments...
   if [ "$paced" = 1 ]; then
     "$build/bench-pace-pcap" "$tmp/files.pcap" "$in" "$pps" "$(echo "$npkts / $pps" | bc -l)" >/dev/null
   fi
-  wait "$pid" || { cat "$tmp/err" >&2; exit 1; }
+  wait "$pid" || { cat "$tmp/err" >&2; [ -n "$hog" ] && kill "$hog"; exit 1; }
   t1=$(date +%s.%N)
+  if [ -n "$hog" ]; then
+    kill "$hog"
+    wait "$hog" 2>/dev/null || true
+  fi
   grep -h 'yara:' "$tmp/err" | sed 's/^vigil-sensor: yara: //' >>"$tmp/$label.load" || true
   python3 - "$tmp/out/eve.json" "$(echo "$t1 - $t0" | bc -l)" >>"$tmp/$label" <<'PY'
 import json, sys
@@ -106,11 +115,13 @@ PY
 median_cpu() { python3 -c 'import statistics,sys; print(statistics.median(float(l.split()[1]) for l in open(sys.argv[1])))' "$tmp/$1"; }
 
 sb=../shared/corpus/yara/Neo23x0_signature-base/yara
-configs=("no-yara" "bundled")
+# no-yara+busy: no YARA, but a busy loop on the other core, as a scanner at full load would be:
+# what sharing the machine alone does to the worker's CPU time (caches, memory bandwidth).
+configs=("no-yara" "no-yara+busy" "bundled")
 [ -d "$sb" ] && configs+=("signature-base")
 args_of() {
   case "$1" in
-    no-yara) ;;
+    no-yara|no-yara+busy) ;;
     bundled) echo "--yara-rules rules/yara --set yara.cache-dir=$tmp/cache" ;;
     signature-base) echo "--yara-rules $sb --set yara.cache-dir=$tmp/cache" ;;
   esac
@@ -122,7 +133,7 @@ print(n)' "$tmp/files.pcap")
 echo "bench-files: $nfiles downloads of $size bytes ($npkts packets), $threads worker(s), median of $reps runs"
 # Warm the compiled-rules caches (the cold load time is reported, not counted).
 for c in "${configs[@]}"; do
-  [ "$c" = no-yara ] && continue
+  [[ "$c" == no-yara* ]] && continue
   # shellcheck disable=SC2046
   once "warm-$c" $(args_of "$c")
 done
@@ -147,6 +158,6 @@ for paced in 0 1; do
   done
 done
 for c in "${configs[@]}"; do
-  [ "$c" = no-yara ] && continue
+  [[ "$c" == no-yara* ]] && continue
   echo "$c rule load: cold: $(cat "$tmp/warm-$c.load"); cached: $(cat "$tmp"/p*-"$c".load | paste -sd, | sed 's/[^,]* in \([0-9.]* s\)/\1/g')"
 done
