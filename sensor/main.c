@@ -470,8 +470,8 @@ int main(int argc, char **argv)
             (unsigned long long)res.packets, (double)res.bytes / 1e6, secs,
             (double)res.packets / secs, (double)res.bytes * 8 / secs / 1e6,
             (double)ru.ru_maxrss / 1024.0, (double)res.worker_cpu / 1e6,
-            (unsigned long long)res.flows,
-            (unsigned long long)res.events, set.outdir, set.eve_filename);
+            (unsigned long long)res.flows, (unsigned long long)res.events, set.outdir,
+            set.eve_filename);
     if (set.nrule_files > 0)
         fprintf(stderr, "vigil-sensor: %llu alerts written to %s/%s\n",
                 (unsigned long long)res.alerts, set.outdir, set.eve_filename);

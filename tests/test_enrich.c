@@ -983,9 +983,9 @@ Test(enrich, cached_records_equal_uncached)
                               sample_path());
     struct enrich_cache *c = enrich_cache_new(e, 0);
     cr_assert_not_null(c);
-    static const char *const ips[] = {"10.10.1.5",   "198.51.100.10", "10.20.101.70", "8.8.8.8",
-                                      "10.99.0.1",   "2001:db8:10:1::5", "192.0.2.1",
-                                      "10.10.2.7",   "10.10.1.5"};
+    static const char *const ips[] = {"10.10.1.5", "198.51.100.10", "10.20.101.70",
+                                      "8.8.8.8",   "10.99.0.1",     "2001:db8:10:1::5",
+                                      "192.0.2.1", "10.10.2.7",     "10.10.1.5"};
     json_t *kept[64];
     size_t nkept = 0;
     for (int round = 0; round < 3; round++)
