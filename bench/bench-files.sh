@@ -93,8 +93,9 @@ PY
 }
 
 base=""
+base_min=""
 report() { # label
-  python3 - "$tmp/$1" "$1" "$base" <<'PY'
+  python3 - "$tmp/$1" "$1" "$base" "$base_min" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
 med = lambda i: statistics.median(r[i] for r in rows)
@@ -108,10 +109,14 @@ scan = "-"
 if sc > 0 and scpu > 0:
     scan = "%.0f files/s %.1f MB/s per scan CPU s; %.1f MB/s per scan wall s" % (
         sc / scpu, sb / 1e6 / scpu, sb / 1e6 / ss)
-print("%-26s %4d files %6.1f MB  wall %6.2f s  worker CPU %.3f s (%s) %7s  scan: %s" %
+lo = min(r[1] for r in rows)
+if sys.argv[3]:
+    diff += " (min %+.1f%%)" % (100.0 * (lo - float(sys.argv[4])) / float(sys.argv[4]))
+print("%-14s %4d files %5.1f MB  wall %5.2f s  worker CPU %.3f s (%s) %s  scan: %s" %
       (sys.argv[2].split("-", 1)[1], n, nb / 1e6, wall, cpu, cpus, diff, scan))
 PY
 }
+min_cpu() { python3 -c 'import sys; print(min(float(l.split()[1]) for l in open(sys.argv[1])))' "$tmp/$1"; }
 median_cpu() { python3 -c 'import statistics,sys; print(statistics.median(float(l.split()[1]) for l in open(sys.argv[1])))' "$tmp/$1"; }
 
 sb=../shared/corpus/yara/Neo23x0_signature-base/yara
@@ -152,9 +157,10 @@ for paced in 0 1; do
     done
   done
   base=""
+  base_min=""
   for c in "${configs[@]}"; do
     report "p$paced-$c"
-    [ "$c" = no-yara ] && base=$(median_cpu "p$paced-no-yara")
+    [ "$c" = no-yara ] && base=$(median_cpu "p$paced-no-yara") && base_min=$(min_cpu "p$paced-no-yara")
   done
 done
 for c in "${configs[@]}"; do

@@ -63,8 +63,6 @@ struct file_thread {
     struct file_thread *next;
     file_observe_fn observe; /* detection's hook (file_thread_set_observer), or NULL */
     void *observe_ctx;
-    uint8_t *spare; /* a content buffer the pool gave back (already faulted in), or NULL */
-    size_t spare_cap;
 };
 
 struct vfile {
@@ -113,20 +111,17 @@ int file_store_wanted(enum file_store_policy policy, const struct vfile *f);
 
 /* Pool (file-scan.c). */
 struct file_pool *file_pool_new(struct file_engine *e, char *errbuf);
-/* Queues f. Returns 0, or -1 when the queue is full (f untouched). If *spare is NULL and the
- * pool holds a recycled content buffer, moves it to *spare and its size to *spare_cap. */
-int file_pool_push(struct file_pool *p, struct vfile *f, uint8_t **spare, size_t *spare_cap);
+/* Queues f. Returns 0, or -1 when the queue is full (f untouched). */
+int file_pool_push(struct file_pool *p, struct vfile *f);
 /* Waits until every queued file is finished. */
 void file_pool_drain(struct file_pool *p);
 /* Drains the queue, joins and frees. */
 void file_pool_free(struct file_pool *p);
 
 /* file-track.c: finishes f on the calling thread: store (if asked), records, emit, free.
- * writer is the calling thread's writer (or NULL with cfg.emit). With keep non-NULL, f's
- * content buffer is not freed but returned in *keep (NULL if none) with its size in *keep_cap,
- * no longer counted in the memcap. */
+ * writer is the calling thread's writer (or NULL with cfg.emit). */
 void file_finish(struct file_engine *e, struct vfile *f, struct eve_writer *w,
-                 struct file_stats *st, int atomic, uint8_t **keep, size_t *keep_cap);
+                 struct file_stats *st, int atomic);
 
 /* Frees f and gives its buffer back to the memcap. */
 void file_free(struct vfile *f);

@@ -12,20 +12,6 @@ struct scanner {
     int started;
 };
 
-/*
- * Content buffers come back from the scanners to the packet workers instead of being freed: a
- * fresh buffer costs the worker a page fault per 4 KiB (and copies while it doubles), which
- * was most of what YARA added to a worker's CPU time. At most POOL_SPARES buffers of up to
- * SPARE_MAX bytes wait here; they are not counted in files.memcap until a file takes one.
- */
-#define POOL_SPARES 8
-#define SPARE_MAX (4u << 20)
-
-struct spare {
-    uint8_t *buf;
-    size_t cap;
-};
-
 struct file_pool {
     struct file_engine *e;
     pthread_mutex_t lock;
@@ -37,12 +23,9 @@ struct file_pool {
     int stop;
     unsigned nscanners;
     struct scanner *sc;
-    struct spare spares[POOL_SPARES];
-    unsigned nspares;
 };
 
-/* Scans and finishes f; returns its content buffer (or NULL) and its size in *cap. */
-static uint8_t *scan_one(struct scanner *s, struct vfile *f, size_t *cap)
+static void scan_one(struct scanner *s, struct vfile *f)
 {
     struct file_engine *e = s->p->e;
     if (s->yr != NULL) {
@@ -60,9 +43,7 @@ static uint8_t *scan_one(struct scanner *s, struct vfile *f, size_t *cap)
         if (json_array_size(f->yara) > 0)
             FILE_STAT_ADD(&e->shared, 1, yara_matched, 1);
     }
-    uint8_t *buf = NULL;
-    file_finish(e, f, s->writer, &e->shared, 1, &buf, cap);
-    return buf;
+    file_finish(e, f, s->writer, &e->shared, 1);
 }
 
 static void *scanner_main(void *arg)
@@ -80,20 +61,8 @@ static void *scanner_main(void *arg)
         p->len--;
         p->busy++;
         pthread_mutex_unlock(&p->lock);
-        size_t cap = 0;
-        uint8_t *buf = scan_one(s, f, &cap);
+        scan_one(s, f);
         pthread_mutex_lock(&p->lock);
-        if (buf != NULL && cap <= SPARE_MAX && p->nspares < POOL_SPARES) {
-            p->spares[p->nspares].buf = buf;
-            p->spares[p->nspares].cap = cap;
-            p->nspares++;
-            buf = NULL;
-        }
-        if (buf != NULL) { /* not kept: free it outside the lock */
-            pthread_mutex_unlock(&p->lock);
-            free(buf);
-            pthread_mutex_lock(&p->lock);
-        }
         if (--p->busy == 0 && p->len == 0)
             pthread_cond_broadcast(&p->idle);
     }
@@ -150,14 +119,9 @@ oom:
     return NULL;
 }
 
-int file_pool_push(struct file_pool *p, struct vfile *f, uint8_t **spare, size_t *spare_cap)
+int file_pool_push(struct file_pool *p, struct vfile *f)
 {
     pthread_mutex_lock(&p->lock);
-    if (*spare == NULL && p->nspares > 0) {
-        p->nspares--;
-        *spare = p->spares[p->nspares].buf;
-        *spare_cap = p->spares[p->nspares].cap;
-    }
     if (p->len == p->cap) {
         pthread_mutex_unlock(&p->lock);
         return -1;
@@ -199,8 +163,6 @@ void file_pool_free(struct file_pool *p)
         p->len--;
         file_free(f);
     }
-    for (unsigned i = 0; i < p->nspares; i++)
-        free(p->spares[i].buf);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->nonempty);
     pthread_cond_destroy(&p->idle);

@@ -301,7 +301,6 @@ void file_thread_free(struct file_thread *t)
         eve_writer_free(t->writer);
     if (t->magic != NULL)
         magic_close(t->magic);
-    free(t->spare);
     free(t);
 }
 
@@ -386,24 +385,6 @@ static void keep(struct vfile *f, const uint8_t *data, size_t len)
         return;
     if (len > limit - f->buf_len)
         len = limit - f->buf_len;
-    if (f->buf == NULL && f->t->spare != NULL && !f->content_short) {
-        /* A buffer a scanner finished with: its pages are mapped, and it is often big enough
-         * for the whole file, so the worker neither faults pages in nor copies on growth. */
-        struct file_thread *t = f->t;
-        uint64_t now = __atomic_add_fetch(&e->buffered, (uint64_t)t->spare_cap, __ATOMIC_RELAXED);
-        if (now <= e->cfg.memcap || e->cfg.memcap == 0) {
-            f->buf = t->spare;
-            f->buf_cap = VG_MIN(t->spare_cap, limit);
-            if (f->buf_cap < t->spare_cap) /* count only what the file may use */
-                __atomic_fetch_sub(&e->buffered, (uint64_t)(t->spare_cap - f->buf_cap),
-                                   __ATOMIC_RELAXED);
-        } else {
-            __atomic_fetch_sub(&e->buffered, (uint64_t)t->spare_cap, __ATOMIC_RELAXED);
-            free(t->spare);
-        }
-        t->spare = NULL;
-        t->spare_cap = 0;
-    }
     if (f->buf_len + len > f->buf_cap && !f->content_short) {
         size_t cap = f->buf_cap ? f->buf_cap : 16384;
         while (cap < f->buf_len + len && cap < limit)
@@ -475,7 +456,7 @@ static void emit(struct file_engine *e, struct eve_writer *w, struct file_stats 
 }
 
 void file_finish(struct file_engine *e, struct vfile *f, struct eve_writer *w,
-                 struct file_stats *st, int atomic, uint8_t **keep, size_t *keep_cap)
+                 struct file_stats *st, int atomic)
 {
     if (e->cfg.filestore && !f->content_short && !f->skipped &&
         file_store_wanted(e->cfg.filestore_policy, f)) {
@@ -502,14 +483,6 @@ void file_finish(struct file_engine *e, struct vfile *f, struct eve_writer *w,
     json_decref(alerts);
     if (w != NULL)
         eve_writer_flush(w);
-    if (keep != NULL) {
-        *keep = f->buf;
-        *keep_cap = f->buf_cap;
-        if (f->buf_cap > 0)
-            __atomic_fetch_sub(&e->buffered, (uint64_t)f->buf_cap, __ATOMIC_RELAXED);
-        f->buf = NULL;
-        f->buf_cap = 0;
-    }
     file_free(f);
 }
 
@@ -548,13 +521,13 @@ void file_release(struct vfile *f)
     struct file_engine *e = t->e;
     if (e->pool != NULL) {
         f->t = NULL;
-        if (file_pool_push(e->pool, f, &t->spare, &t->spare_cap) == 0)
+        if (file_pool_push(e->pool, f) == 0)
             return;
         f->t = t;
         VG_CNT_INC(t->st.skipped_scan);
         f->skipped = 1;
     }
-    file_finish(e, f, t->writer, &t->st, 0, NULL, NULL);
+    file_finish(e, f, t->writer, &t->st, 0);
 }
 
 void file_discard(struct vfile *f)

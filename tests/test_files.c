@@ -990,13 +990,12 @@ Test(files, yara_timeout_counted_not_hung, .timeout = 20)
 }
 
 /*
- * Content buffers go back from the scanner to the worker and are reused (file-scan.c): a reused
- * buffer still holds the previous file's bytes, which must never be scanned as the next file's.
- * A (100000 bytes, "hello" at 60000) matches; D (50000 bytes) reuses A's buffer and must not;
- * E (120000 bytes, "hello" at 110000) grows a reused 16 KiB buffer and matches. The scan
- * counters cover exactly the bytes of the four files.
+ * Files scanned one after another, where the allocator may hand a file the memory of the one
+ * before: each scan sees only its file's bytes. A (100000 bytes, "hello" at 60000) matches;
+ * D (50000 bytes) must not; E (120000 bytes, "hello" at 110000) matches. The scan counters
+ * (files.yara_scanned_bytes) cover exactly the bytes of the four files.
  */
-Test(files, reused_buffers_scan_only_their_file)
+Test(files, sequential_files_scan_only_their_bytes)
 {
     char *dir = tu_tmpdir();
     char path[4200];
