@@ -322,6 +322,9 @@ Test(enrich_stats, worker_cache_counters_in_stats)
     cr_assert_eq(tu_int(st, "stats.enrich.lookups"), 10);
     cr_assert_eq(tu_int(st, "stats.enrich.cache_misses"), 3);
     cr_assert_eq(tu_int(st, "stats.enrich.cache_hits"), 7);
+    json_t *cpu = tu_get(st, "stats.worker.cpu_seconds");
+    cr_assert(json_is_real(cpu) && json_real_value(cpu) > 0 && json_real_value(cpu) < 60,
+              "worker.cpu_seconds: the worker's CPU time of this short run");
     tu_events_free(&e);
     free(log);
     /* Without enrichment there is no enrich object. */
