@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: vigil-sensor throughput (packets/s, Mbit/s per core), peak RSS and rule-load time.
 #
-# Usage: bench/bench.sh [--rules PATH] [--min-mb N] [--threads N] [--mode MODES] [--reps N] [PCAP ...]
+# Usage: bench/bench.sh [--rules PATH] [--min-mb N] [--threads N] [--mode MODES] [--reps N] [PCAP|DIR ...]
 #   MODES is a comma list of: decode (decode+flow only, no output), app (decode+flow plus TCP
 #   reassembly and the app-layer parsers, no output), rules (everything, with --rules loaded,
 #   cold cache then warm), enrich (--rules with alerts and EVE on, without and with GeoIP/ASN
