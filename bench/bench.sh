@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # bench.sh: vigil-sensor throughput (packets/s, Mbit/s per core), peak RSS and rule-load time.
 #
-# Usage: bench/bench.sh [--rules PATH] [--min-mb N] [--threads N] [--mode MODES] [PCAP|DIR ...]
+# Usage: bench/bench.sh [--rules PATH] [--min-mb N] [--threads N] [--mode MODES] [--reps N] [PCAP|DIR ...]
 #   MODES is a comma list of: decode (decode+flow only, no output), app (decode+flow plus TCP
 #   reassembly and the app-layer parsers, no output), rules (everything, with --rules loaded,
-#   cold cache then warm), all (default: decode,app,rules).
+#   cold cache then warm), enrich (--rules with alerts and EVE on, without and with GeoIP/ASN
+#   from MaxMind's test databases in ../shared/corpus/maxmind plus rules/assets.sample.yaml, and
+#   with enrich.all-events: the packet workers' CPU seconds, median of --reps runs, and the %
+#   difference), all (default: decode,app,rules).
 # With no inputs, every capture under ../shared/corpus/pcaps except malformed/ is used,
 # repeated until at least --min-mb megabytes (default 200).
 set -euo pipefail
@@ -13,6 +16,7 @@ cd "$(dirname "$0")/.."
 rules=../shared/corpus/rules/et-open-2024-04_jarelllama/rules
 min_mb=200
 threads=1
+nreps=3
 modes=decode,app,rules
 inputs=()
 while [ $# -gt 0 ]; do
@@ -21,13 +25,14 @@ while [ $# -gt 0 ]; do
     --min-mb) min_mb=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --mode) modes=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --reps) nreps=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) inputs+=("$1"); shift ;;
   esac
 done
 [ "$modes" = all ] && modes=decode,app,rules
 
-build=build-bench
+build=${VIGIL_BENCH_BUILD:-build-bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target vigil-sensor >/dev/null
 sensor=$build/vigil-sensor
@@ -49,7 +54,8 @@ trap 'rm -rf "$out"' EXIT
 mkdir -p bench/results
 report=bench/results/$(date +%Y%m%d-%H%M%S).md
 
-# Runs the sensor; prints "pkts MB secs pps mbps rss_mb cpu_secs".
+# Runs the sensor; prints "pkts MB secs pps mbps rss_mb cpu_secs" (the process's CPU) and leaves
+# its summary in $out/run.log ("worker CPU N s": the packet workers' own).
 run() {
   local log=$out/run.log
   /usr/bin/time -f "CPU %U %S" "$sensor" "${args[@]}" -l "$out/logs" --threads "$threads" \
@@ -101,5 +107,53 @@ if [[ ",$modes," == *,rules,* ]]; then
     row "rules ($pass cache)" "$load" "$r"
   done
   grep -E 'rules: ' "$out/load.txt" | tail -1 | tee -a "$report"
+fi
+if [[ ",$modes," == *,enrich,* ]]; then
+  [ -e "$rules" ] || { echo "bench: rules $rules not found" >&2; exit 1; }
+  geo=../shared/corpus/maxmind/MaxMind-DB/test-data
+  [ -d "$geo" ] || { echo "bench: $geo not found (enrich mode)" >&2; exit 1; }
+  if [ -d "$rules" ]; then mapfile -t rf < <(ls "$rules"/*.rules); else rf=("$rules"); fi
+  rargs=(--set "detect.cache-dir=$out/cache")
+  for f in "${rf[@]}"; do rargs+=(-S "$f"); done
+  eargs=(--geoip-db "$geo/GeoIP2-City-Test.mmdb" --geoip-db "$geo/GeoLite2-ASN-Test.mmdb"
+         --set enrich.assets=rules/assets.sample.yaml)
+  run "${rargs[@]}" >/dev/null 2>&1 # warms the rules cache
+  for ((i = 0; i < nreps; i++)); do # interleaved, so load from other jobs spreads over all three
+    for c in off on all; do
+      case $c in
+        off) a=() ;;
+        on) a=("${eargs[@]}") ;;
+        all) a=("${eargs[@]}" --set enrich.all-events=yes) ;;
+      esac
+      run "${rargs[@]}" "${a[@]}" >/dev/null 2>&1
+      wcpu=$(grep -oE 'worker CPU [0-9.]+ s' "$out/run.log" | grep -oE '[0-9.]+')
+      look=$(grep '"event_type":"stats"' "$out/logs/eve.json" | tail -1 |
+             python3 -c 'import json,sys; s=json.loads(sys.stdin.read())["stats"]; e=s.get("enrich",{})
+print(s["detect"]["alert"], e.get("lookups",0), e.get("cache_hits",0), s["eve"]["records"])')
+      echo "$wcpu $look" >>"$out/enrich-$c"
+    done
+  done
+  {
+    echo
+    echo "Enrichment (rules: $rules; workers' CPU seconds, median of $nreps runs):"
+    echo
+    echo "| run | worker CPU s, median (each run) | vs off: median (min) | alerts | EVE records | look-ups | cache hits |"
+    echo "|---|---|---|---|---|---|---|"
+  } | tee -a "$report"
+  python3 - "$out" <<'PY' | tee -a "$report"
+import statistics, sys
+base = lo0 = None
+names = {"off": "enrichment off", "on": "GeoIP+ASN+assets, alerts", "all": "GeoIP+ASN+assets, all-events"}
+for c in ("off", "on", "all"):
+    rows = [l.split() for l in open("%s/enrich-%s" % (sys.argv[1], c))]
+    cpu = statistics.median(float(r[0]) for r in rows)
+    lo = min(float(r[0]) for r in rows)
+    if base is None:
+        base, lo0 = cpu, lo
+    a, lk, hits, recs = rows[-1][1:5]
+    print("| %s | %.3f (%s) | %+.1f%% (min %+.1f%%) | %s | %s | %s | %s |" % (names[c], cpu,
+          " ".join(r[0] for r in rows), 100 * (cpu - base) / base, 100 * (lo - lo0) / lo0,
+          a, recs, lk, hits))
+PY
 fi
 echo "bench: report written to $report" >&2

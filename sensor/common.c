@@ -35,6 +35,14 @@ vg_time_t vg_monotonic(void)
     return (vg_time_t)ts.tv_sec * VG_USEC_PER_SEC + (vg_time_t)ts.tv_nsec / 1000;
 }
 
+vg_time_t vg_thread_cpu(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+        return 0;
+    return (vg_time_t)ts.tv_sec * VG_USEC_PER_SEC + (vg_time_t)ts.tv_nsec / 1000;
+}
+
 /* Writes v as exactly n decimal digits at p. */
 static void put_digits(char *p, unsigned v, int n)
 {

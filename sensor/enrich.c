@@ -161,12 +161,27 @@ int enrich_lookup_ip(const struct enrich *e, int ip_ver, const struct vg_addr *a
 
 /* ---- The per-thread cache: direct-mapped on a hash of the address ---- */
 
+/*
+ * A slot also keeps the EVE objects built from its answer (built on the first record that needs
+ * them, then shared by reference): building them costs more than the look-up itself.
+ */
 struct cache_slot {
     uint8_t used;
     uint8_t ip_ver;
+    uint8_t built; /* geo and asset are set (either may be NULL: nothing to add) */
     struct vg_addr addr;
     struct enrich_ip_info info;
+    json_t *geo, *asset;
 };
+
+/* Drops the slot's EVE objects. */
+static void slot_clear(struct cache_slot *s)
+{
+    json_decref(s->geo);
+    json_decref(s->asset);
+    s->geo = s->asset = NULL;
+    s->built = 0;
+}
 
 struct enrich_cache {
     uint64_t gen; /* the context the slots belong to */
@@ -201,6 +216,8 @@ void enrich_cache_free(struct enrich_cache *c)
 {
     if (c == NULL)
         return;
+    for (size_t i = 0; i <= c->mask; i++)
+        slot_clear(&c->slot[i]);
     free(c->slot);
     free(c);
 }
@@ -209,6 +226,32 @@ void enrich_cache_stats(const struct enrich_cache *c, uint64_t *hits, uint64_t *
 {
     *hits = c ? VG_CNT_GET(c->hits) : 0;
     *misses = c ? VG_CNT_GET(c->misses) : 0;
+}
+
+/* The slot of c answering for a (looked up on a miss). c must not be NULL. */
+static struct cache_slot *cache_get(const struct enrich *e, struct enrich_cache *c, int ip_ver,
+                                    const struct vg_addr *a)
+{
+    if (VG_UNLIKELY(c->gen != e->gen)) { /* used with a new (reloaded) context: start over */
+        for (size_t i = 0; i <= c->mask; i++) {
+            c->slot[i].used = 0;
+            slot_clear(&c->slot[i]);
+        }
+        c->gen = e->gen;
+    }
+    struct cache_slot *s = &c->slot[(XXH3_64bits(a->u8, 16) ^ (uint64_t)ip_ver) & c->mask];
+    if (s->used && s->ip_ver == ip_ver && s->addr.u64[0] == a->u64[0] &&
+        s->addr.u64[1] == a->u64[1]) {
+        VG_CNT_INC(c->hits);
+        return s;
+    }
+    VG_CNT_INC(c->misses);
+    slot_clear(s);
+    enrich_lookup_ip(e, ip_ver, a, &s->info);
+    s->used = 1;
+    s->ip_ver = (uint8_t)ip_ver;
+    s->addr = *a;
+    return s;
 }
 
 const struct enrich_ip_info *enrich_lookup_cached(const struct enrich *e, struct enrich_cache *c,
@@ -221,23 +264,7 @@ const struct enrich_ip_info *enrich_lookup_cached(const struct enrich *e, struct
         enrich_lookup_ip(e, ip_ver, a, &scratch);
         return &scratch;
     }
-    if (VG_UNLIKELY(c->gen != e->gen)) { /* used with a new (reloaded) context: start over */
-        for (size_t i = 0; i <= c->mask; i++)
-            c->slot[i].used = 0;
-        c->gen = e->gen;
-    }
-    struct cache_slot *s = &c->slot[(XXH3_64bits(a->u8, 16) ^ (uint64_t)ip_ver) & c->mask];
-    if (s->used && s->ip_ver == ip_ver && s->addr.u64[0] == a->u64[0] &&
-        s->addr.u64[1] == a->u64[1]) {
-        VG_CNT_INC(c->hits);
-        return &s->info;
-    }
-    VG_CNT_INC(c->misses);
-    enrich_lookup_ip(e, ip_ver, a, &s->info);
-    s->used = 1;
-    s->ip_ver = (uint8_t)ip_ver;
-    s->addr = *a;
-    return &s->info;
+    return &cache_get(e, c, ip_ver, a)->info;
 }
 
 /* ---- EVE fields ---- */
@@ -323,22 +350,37 @@ static json_t *asset_object(int ip_ver, const struct vg_addr *a, const struct en
     return o;
 }
 
+/* The objects info gives: *geo (NULL without GeoIP data) and *asset (NULL without inventory). */
+static void eve_objects(const struct enrich *e, int ip_ver, const struct vg_addr *a,
+                        const struct enrich_ip_info *info, json_t **geo, json_t **asset)
+{
+    *geo = enrich_geoip_count(e->geo) > 0 ? geo_object(info) : NULL;
+    *asset = e->assets != NULL ? asset_object(ip_ver, a, info) : NULL;
+}
+
+/* Sets PREFIX_geo and PREFIX_asset of rec to geo and asset (when not NULL), taking no reference. */
+static void eve_set(json_t *rec, const char *prefix, json_t *geo, json_t *asset)
+{
+    char key[64];
+    if (geo != NULL) {
+        snprintf(key, sizeof(key), "%s_geo", prefix);
+        json_object_set(rec, key, geo);
+    }
+    if (asset != NULL) {
+        snprintf(key, sizeof(key), "%s_asset", prefix);
+        json_object_set(rec, key, asset);
+    }
+}
+
 /* As enrich_eve_add, knowing the address (for the matched network). */
 static void eve_add(const struct enrich *e, json_t *rec, const char *prefix, int ip_ver,
                     const struct vg_addr *a, const struct enrich_ip_info *info)
 {
-    char key[64];
-    if (enrich_geoip_count(e->geo) > 0) {
-        json_t *g = geo_object(info);
-        if (g != NULL) {
-            snprintf(key, sizeof(key), "%s_geo", prefix);
-            json_object_set_new(rec, key, g);
-        }
-    }
-    if (e->assets != NULL) {
-        snprintf(key, sizeof(key), "%s_asset", prefix);
-        json_object_set_new(rec, key, asset_object(ip_ver, a, info));
-    }
+    json_t *geo, *asset;
+    eve_objects(e, ip_ver, a, info, &geo, &asset);
+    eve_set(rec, prefix, geo, asset);
+    json_decref(geo);
+    json_decref(asset);
 }
 
 void enrich_eve_add(const struct enrich *e, json_t *rec, const char *prefix,
@@ -371,9 +413,19 @@ void enrich_eve_record_cached(const struct enrich *e, struct enrich_cache *c, js
         int ver;
         if (s == NULL || (ver = parse_ip(s, &a)) < 0)
             continue;
-        const struct enrich_ip_info *info = enrich_lookup_cached(e, c, ver, &a);
-        if (info != NULL)
-            eve_add(e, rec, fields[i][1], ver, &a, info);
+        if (c == NULL) {
+            struct enrich_ip_info info;
+            enrich_lookup_ip(e, ver, &a, &info);
+            eve_add(e, rec, fields[i][1], ver, &a, &info);
+            continue;
+        }
+        /* Through the cache: the slot's objects, built once, are shared by every record. */
+        struct cache_slot *sl = cache_get(e, c, ver, &a);
+        if (!sl->built) {
+            eve_objects(e, ver, &a, &sl->info, &sl->geo, &sl->asset);
+            sl->built = 1;
+        }
+        eve_set(rec, fields[i][1], sl->geo, sl->asset);
     }
 }
 

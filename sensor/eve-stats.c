@@ -28,6 +28,7 @@ void stats_worker_add(struct worker_stats *a, const struct worker_stats *b)
     a->pkts += VG_CNT_GET(b->pkts);
     a->bytes += VG_CNT_GET(b->bytes);
     a->batches += VG_CNT_GET(b->batches);
+    a->cpu_usec += VG_CNT_GET(b->cpu_usec);
 }
 
 void stats_defrag_add(struct defrag_stats *a, const struct defrag_stats *b)
@@ -136,6 +137,7 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(w, "pkts", s->worker.pkts);
     eve_set_uint(w, "bytes", s->worker.bytes);
     eve_set_uint(w, "batches", s->worker.batches);
+    json_object_set_new(w, "cpu_seconds", json_real((double)s->worker.cpu_usec / 1e6));
 
     const struct detect_stats *ds = &s->detect;
     json_t *det = sub(o, "detect");
@@ -189,6 +191,9 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(fo, "memcap", fs->memcap);
     eve_set_uint(fo, "skipped_scan", fs->skipped_scan);
     eve_set_uint(fo, "yara_scanned", fs->scanned);
+    eve_set_uint(fo, "yara_scanned_bytes", fs->scanned_bytes);
+    json_object_set_new(fo, "yara_scan_seconds", json_real((double)fs->scan_usec / 1e6));
+    json_object_set_new(fo, "yara_scan_cpu_seconds", json_real((double)fs->scan_cpu_usec / 1e6));
     eve_set_uint(fo, "yara_matched", fs->yara_matched);
     eve_set_uint(fo, "yara_alerts", fs->yara_alerts);
     eve_set_uint(fo, "yara_timeouts", fs->yara_timeouts);
@@ -197,6 +202,13 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(fo, "store_errors", fs->store_errors);
     eve_set_uint(fo, "mime_parts", fs->mime_parts);
     eve_set_uint(fo, "mime_errors", fs->mime_errors);
+
+    if (s->enrich_enabled) {
+        json_t *en = sub(o, "enrich");
+        eve_set_uint(en, "lookups", s->enrich.lookups);
+        eve_set_uint(en, "cache_hits", s->enrich.cache_hits);
+        eve_set_uint(en, "cache_misses", s->enrich.cache_misses);
+    }
 
     json_t *eve = sub(o, "eve");
     eve_set_uint(eve, "records", s->eve.records);

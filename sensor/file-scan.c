@@ -30,8 +30,12 @@ static void scan_one(struct scanner *s, struct vfile *f)
     struct file_engine *e = s->p->e;
     if (s->yr != NULL) {
         f->yara = json_array();
+        vg_time_t t0 = vg_monotonic(), c0 = vg_thread_cpu();
         int rc = file_yara_scan(s->yr, f, f->yara);
+        FILE_STAT_ADD(&e->shared, 1, scan_cpu_usec, vg_thread_cpu() - c0);
+        FILE_STAT_ADD(&e->shared, 1, scan_usec, vg_monotonic() - t0);
         FILE_STAT_ADD(&e->shared, 1, scanned, 1);
+        FILE_STAT_ADD(&e->shared, 1, scanned_bytes, f->buf_len);
         if (rc == ERROR_SCAN_TIMEOUT)
             FILE_STAT_ADD(&e->shared, 1, yara_timeouts, 1);
         else if (rc != ERROR_SUCCESS)

@@ -468,11 +468,12 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     fprintf(stderr,
             "vigil-sensor: %llu packets (%.1f MB) in %.2f s: %.0f pkt/s, %.1f Mbit/s, peak RSS "
-            "%.1f MB; %llu flows; %llu events written to %s/%s\n",
+            "%.1f MB, worker CPU %.3f s; %llu flows; %llu events written to %s/%s\n",
             (unsigned long long)res.packets, (double)res.bytes / 1e6, secs,
             (double)res.packets / secs, (double)res.bytes * 8 / secs / 1e6,
-            (double)ru.ru_maxrss / 1024.0, (unsigned long long)res.flows,
-            (unsigned long long)res.events, set.outdir, set.eve_filename);
+            (double)ru.ru_maxrss / 1024.0, (double)res.worker_cpu / 1e6,
+            (unsigned long long)res.flows, (unsigned long long)res.events, set.outdir,
+            set.eve_filename);
     if (set.nrule_files > 0)
         fprintf(stderr, "vigil-sensor: %llu alerts written to %s/%s\n",
                 (unsigned long long)res.alerts, set.outdir, set.eve_filename);

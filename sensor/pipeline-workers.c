@@ -64,6 +64,7 @@ static void wm_chores(struct worker *w)
     defrag_timeout(w->defrag, clock);
     worker_tick(w, clock);
     afp_update_stats(w->sock);
+    VG_CNT_SET(w->st.cpu_usec, vg_thread_cpu());
 }
 
 /* A worker thread in workers mode: capture to log on one socket until stopped. */
@@ -100,6 +101,7 @@ static void *wm_main(void *arg)
     defrag_timeout(w->defrag, w->clock);
     worker_finish(w);
     afp_update_stats(w->sock);
+    VG_CNT_SET(w->st.cpu_usec, vg_thread_cpu());
     return NULL;
 }
 
@@ -213,6 +215,7 @@ int sensor_run_workers(const struct sensor_settings *set, struct afp_group *g,
     res->events_lost = s.eve.dropped;
     res->alerts = s.detect.alerts + s.files.yara_alerts;
     res->elapsed = vg_monotonic() - pl.started;
+    res->worker_cpu = s.worker.cpu_usec;
     pipeline_free(&pl);
     return 0;
 }

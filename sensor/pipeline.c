@@ -214,6 +214,14 @@ void pipeline_collect_stats(struct pipeline *pl, struct sensor_stats *s)
         worker_detect_stats(&pl->workers[i], &s->detect);
         if (pl->workers[i].app != NULL)
             app_layer_stats_add(pl->workers[i].app, &s->app);
+        if (pl->workers[i].ecache != NULL) {
+            uint64_t hits, misses;
+            enrich_cache_stats(pl->workers[i].ecache, &hits, &misses);
+            s->enrich_enabled = 1;
+            s->enrich.cache_hits += hits;
+            s->enrich.cache_misses += misses;
+            s->enrich.lookups += hits + misses;
+        }
     }
     s->rules_loaded = pl->engine ? detect_engine_rule_count(pl->engine) : 0;
     s->rule_reloads = pl->reloads;
@@ -545,6 +553,7 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
     res->events_lost = s.eve.dropped;
     res->alerts = s.detect.alerts + s.files.yara_alerts;
     res->elapsed = vg_monotonic() - pl.started;
+    res->worker_cpu = s.worker.cpu_usec;
     pipeline_free(&pl);
     return 0;
 }

@@ -338,11 +338,13 @@ void *worker_main(void *arg)
             flow_table_flush(w->flows, w->clock);
             if (w->eve)
                 eve_writer_flush(w->eve);
+            VG_CNT_SET(w->st.cpu_usec, vg_thread_cpu());
             spsc_push(&w->back, b);
             return NULL;
         }
         if (w->eve)
             eve_writer_flush(w->eve);
+        VG_CNT_SET(w->st.cpu_usec, vg_thread_cpu()); /* one clock read a batch */
         spsc_push(&w->back, b);
     }
 }

@@ -271,3 +271,70 @@ Test(geoip, through_the_sensor)
     tu_rmdir(dir);
     free(dir);
 }
+
+/*
+ * The stats record counts the workers' enrichment look-ups exactly: five alerts between three
+ * addresses (10.10.1.5 the portal in the sample inventory, 81.2.69.142, 175.16.199.1) enrich
+ * ten addresses, three of them the first time (misses) and seven from the cache (hits). No
+ * GeoIP database is needed: the inventory alone turns enrichment on.
+ */
+Test(enrich_stats, worker_cache_counters_in_stats)
+{
+    char *dir = tu_tmpdir();
+    char pcap[4200], rf[4200], out[4200], assets[4300];
+    snprintf(pcap, sizeof(pcap), "%s/enr.pcap", dir);
+    snprintf(rf, sizeof(rf), "%s/enr.rules", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    snprintf(assets, sizeof(assets), "enrich.assets=%s/rules/assets.sample.yaml",
+             tu_env("VIGIL_SOURCE_DIR"));
+    struct pg_writer *w = pg_open(pcap, DLT_EN10MB, 0);
+    cr_assert_not_null(w);
+    const char *pairs[5][2] = {{"81.2.69.142", "10.10.1.5"},
+                               {"10.10.1.5", "81.2.69.142"},
+                               {"175.16.199.1", "10.10.1.5"},
+                               {"81.2.69.142", "10.10.1.5"},
+                               {"175.16.199.1", "81.2.69.142"}};
+    for (int i = 0; i < 5; i++) {
+        struct pg g;
+        pg_init(&g);
+        pg_eth(&g, 0x0800);
+        pg_ipv4(&g, pairs[i][0], pairs[i][1], 17, (uint16_t)(i + 1), 0);
+        pg_udp(&g, (uint16_t)(6000 + i), 53);
+        pg_bytes(&g, "enr", 3);
+        pg_finish(&g);
+        pg_write(w, T0 + (uint64_t)i * 1000, &g);
+    }
+    pg_close(w);
+    FILE *fp = fopen(rf, "w");
+    cr_assert_not_null(fp);
+    fputs("alert udp any any -> any any (msg:\"every packet\"; sid:1;)\n", fp);
+    fclose(fp);
+    struct tu_events e;
+    char *log = NULL;
+    cr_assert_eq(tu_sensor(out, &e, &log, "-r", pcap, "-S", rf, "--set", assets, NULL), 0, "%s",
+                 log);
+    cr_assert_eq(tu_count(&e, "alert", NULL, NULL), 5);
+    json_t *a = tu_find(&e, "alert", "src_ip", "10.10.1.5");
+    cr_assert_not_null(a);
+    cr_assert_str_eq(tu_str(a, "src_asset.id"), "portal");
+    json_t *st = tu_stats(&e);
+    cr_assert_not_null(st);
+    cr_assert_eq(tu_int(st, "stats.enrich.lookups"), 10);
+    cr_assert_eq(tu_int(st, "stats.enrich.cache_misses"), 3);
+    cr_assert_eq(tu_int(st, "stats.enrich.cache_hits"), 7);
+    json_t *cpu = tu_get(st, "stats.worker.cpu_seconds");
+    cr_assert(json_is_real(cpu) && json_real_value(cpu) > 0 && json_real_value(cpu) < 60,
+              "worker.cpu_seconds: the worker's CPU time of this short run");
+    tu_events_free(&e);
+    free(log);
+    /* Without enrichment there is no enrich object. */
+    log = NULL;
+    tu_rmdir(out);
+    cr_assert_eq(tu_sensor(out, &e, &log, "-r", pcap, "-S", rf, NULL), 0, "%s", log);
+    cr_assert_null(tu_get(tu_stats(&e), "stats.enrich"));
+    tu_events_free(&e);
+    free(log);
+    tu_rmdir(out);
+    tu_rmdir(dir);
+    free(dir);
+}

@@ -970,3 +970,58 @@ Test(assets, host_trailing_dots)
     cr_assert_str_eq(enrich_assets_lookup_host(as, "b.example")->id, "b");
     enrich_assets_free(as);
 }
+
+/*
+ * Records enriched through a cache share the objects built for each address: they must equal
+ * records enriched without one, across evictions of a 4-entry cache, the same address on both
+ * sides, and a new context (reload), and stay intact when the cache goes first.
+ */
+Test(enrich, cached_records_equal_uncached)
+{
+    struct enrich *e = facade("vars:\n  address-groups:\n    HOME_NET: '[10.0.0.0/8]'\n"
+                              "enrich:\n  assets: %s\n  cache-size: 4\n",
+                              sample_path());
+    struct enrich_cache *c = enrich_cache_new(e, 0);
+    cr_assert_not_null(c);
+    static const char *const ips[] = {"10.10.1.5", "198.51.100.10", "10.20.101.70",
+                                      "8.8.8.8",   "10.99.0.1",     "2001:db8:10:1::5",
+                                      "192.0.2.1", "10.10.2.7",     "10.10.1.5"};
+    json_t *kept[64];
+    size_t nkept = 0;
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < VG_ARRAY_LEN(ips); i++) {
+            const char *dst = ips[(i * 5 + (size_t)round) % VG_ARRAY_LEN(ips)];
+            json_t *a = record(ips[i], dst), *b = record(ips[i], dst);
+            enrich_eve_record_cached(e, c, a);
+            enrich_eve_record(e, b);
+            cr_assert(json_equal(a, b), "%s -> %s differs through the cache", ips[i], dst);
+            cr_assert_not_null(json_object_get(a, "src_asset"));
+            kept[nkept++] = a;
+            json_decref(b);
+        }
+    json_t *same = record("10.10.1.5", "10.10.1.5");
+    enrich_eve_record_cached(e, c, same);
+    cr_assert_str_eq(tu_str(same, "src_asset.id"), "portal");
+    cr_assert_str_eq(tu_str(same, "dest_asset.id"), "portal");
+    uint64_t hits, misses;
+    enrich_cache_stats(c, &hits, &misses);
+    cr_assert_eq(hits + misses, 2 * nkept + 2);
+    /* A new context empties the cache (its objects too) before answering. */
+    struct enrich *e2 = facade("enrich:\n  assets: %s\n", sample_path());
+    json_t *r2 = record("10.99.0.1", "8.8.8.8"), *r2d = record("10.99.0.1", "8.8.8.8");
+    enrich_eve_record_cached(e2, c, r2);
+    enrich_eve_record(e2, r2d);
+    cr_assert(json_equal(r2, r2d));
+    enrich_cache_free(c);
+    /* Records outlive the cache that built their objects. */
+    char *s = json_dumps(kept[0], JSON_COMPACT);
+    cr_assert(strstr(s, "\"unit\":\"Sở Thông tin và Truyền thông\"") != NULL, "%s", s);
+    free(s);
+    for (size_t i = 0; i < nkept; i++)
+        json_decref(kept[i]);
+    json_decref(same);
+    json_decref(r2);
+    json_decref(r2d);
+    enrich_free(e);
+    enrich_free(e2);
+}

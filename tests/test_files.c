@@ -988,3 +988,66 @@ Test(files, yara_timeout_counted_not_hung, .timeout = 20)
     tu_rmdir(dir);
     free(dir);
 }
+
+/*
+ * Files scanned one after another, where the allocator may hand a file the memory of the one
+ * before: each scan sees only its file's bytes. A (100000 bytes, "hello" at 60000) matches;
+ * D (50000 bytes) must not; E (120000 bytes, "hello" at 110000) matches. The scan counters
+ * (files.yara_scanned_bytes) cover exactly the bytes of the four files.
+ */
+Test(files, sequential_files_scan_only_their_bytes)
+{
+    char *dir = tu_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/hello.yar", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs("rule Has_Hello {\n  strings: $a = \"hello\"\n  condition: $a\n}\n", fp);
+    cr_assert_eq(fclose(fp), 0);
+    struct file_config c;
+    base_config(&c);
+    const char *rules = path;
+    c.yara_rules = (char **)&rules;
+    c.n_yara_rules = 1;
+    char err[VG_ERRBUF_SIZE];
+    struct file_engine *e = file_engine_new(&c, err);
+    cr_assert_not_null(e, "%s", err);
+    struct file_thread *t = file_thread_new(e, err);
+    cr_assert_not_null(t, "%s", err);
+    static uint8_t a[100000], d[50000], big[120000];
+    memset(a, 'x', sizeof(a));
+    memcpy(a + 60000, "hello", 5);
+    memset(d, 'x', sizeof(d));
+    memset(big, 'y', sizeof(big));
+    memcpy(big + 110000, "hello", 5);
+    feed(t, "a.bin", a, sizeof(a), 1460, 0);
+    file_engine_drain(e);
+    feed(t, "c.txt", (const uint8_t *)"nothing to see here.", 20, 20, 0);
+    file_engine_drain(e);
+    feed(t, "d.bin", d, sizeof(d), 1460, 0);
+    file_engine_drain(e);
+    feed(t, "e.bin", big, sizeof(big), 1460, 0);
+    file_thread_free(t);
+    file_engine_drain(e);
+    struct file_stats st;
+    file_engine_get_stats(e, &st);
+    file_engine_free(e);
+    cr_assert_eq(st.scanned, 4);
+    cr_assert_eq(st.scanned_bytes, 100000 + 20 + 50000 + 120000);
+    cr_assert_eq(st.yara_matched, 2);
+    cr_assert_eq(st.memcap, 0);
+    cr_assert_eq(rec_count("fileinfo"), 4);
+    const char *names[4] = {"a.bin", "c.txt", "d.bin", "e.bin"};
+    const int match[4] = {1, 0, 0, 1};
+    const long long sizes[4] = {100000, 20, 50000, 120000};
+    for (int i = 0; i < 4; i++) {
+        json_t *r = rec_nth("fileinfo", (size_t)i);
+        cr_assert_str_eq(fi_str(r, "filename"), names[i]);
+        cr_assert_eq(fi_int(r, "size"), sizes[i]);
+        json_t *y = json_object_get(json_object_get(r, "fileinfo"), "yara");
+        cr_assert_eq(y != NULL, match[i], "%s: yara %s", names[i],
+                     match[i] ? "expected" : "not expected");
+    }
+    tu_rmdir(dir);
+    free(dir);
+}

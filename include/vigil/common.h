@@ -44,6 +44,9 @@ vg_time_t vg_wallclock(void);
 /* Returns a monotonic time in microseconds, for measuring durations. */
 vg_time_t vg_monotonic(void);
 
+/* Returns the CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID), in microseconds. */
+vg_time_t vg_thread_cpu(void);
+
 /*
  * Formats t as Suricata's EVE timestamp ("2024-01-02T03:04:05.123456+0000"), in local time with
  * its UTC offset. out must hold at least 32 bytes. Returns out.

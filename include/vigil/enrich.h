@@ -269,7 +269,11 @@ const struct enrich_ip_info *enrich_lookup_cached(const struct enrich *e, struct
  */
 void enrich_eve_record(const struct enrich *e, json_t *rec);
 
-/* As enrich_eve_record, through the calling thread's cache c (NULL for none). */
+/*
+ * As enrich_eve_record, through the calling thread's cache c (NULL for none). The objects it adds
+ * are built once per cached address and shared by reference between the records (jansson's
+ * reference counts are atomic): deep-copy a record before changing them in place.
+ */
 void enrich_eve_record_cached(const struct enrich *e, struct enrich_cache *c, json_t *rec);
 
 /* Adds the "<prefix>_geo" and "<prefix>_asset" objects for one address to rec, as above. */

@@ -58,15 +58,18 @@ struct file_config {
 
 /* Counters of the whole engine (file_engine_get_stats). */
 struct file_stats {
-    uint64_t opened;       /* files opened */
-    uint64_t closed;       /* files closed (fileinfo emitted or about to be) */
-    uint64_t truncated;    /* closed as TRUNCATED (depth, caller, or message cut) */
-    uint64_t bytes;        /* bytes hashed */
-    uint64_t memcap;       /* files whose content no longer fit the memcap: not stored */
-    uint64_t skipped_scan; /* files_skipped_scan: queue full, emitted without YARA or store */
-    uint64_t scanned;      /* YARA scans run */
-    uint64_t yara_matched; /* files with at least one match */
-    uint64_t yara_alerts;  /* alert records (one per matching rule) */
+    uint64_t opened;        /* files opened */
+    uint64_t closed;        /* files closed (fileinfo emitted or about to be) */
+    uint64_t truncated;     /* closed as TRUNCATED (depth, caller, or message cut) */
+    uint64_t bytes;         /* bytes hashed */
+    uint64_t memcap;        /* files whose content no longer fit the memcap: not stored */
+    uint64_t skipped_scan;  /* files_skipped_scan: queue full, emitted without YARA or store */
+    uint64_t scanned;       /* YARA scans run */
+    uint64_t scanned_bytes; /* bytes those scans covered */
+    uint64_t scan_usec;     /* wall time inside the scans, summed over scanner threads */
+    uint64_t scan_cpu_usec; /* CPU time of the scanner threads inside the scans */
+    uint64_t yara_matched;  /* files with at least one match */
+    uint64_t yara_alerts;   /* alert records (one per matching rule) */
     uint64_t yara_timeouts;
     uint64_t yara_errors;
     uint64_t stored;     /* files written to the filestore */

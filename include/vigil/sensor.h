@@ -64,6 +64,7 @@ struct sensor_result {
     uint64_t alerts;
     unsigned source_errors; /* capture files that failed */
     vg_time_t elapsed;      /* wall-clock microseconds */
+    vg_time_t worker_cpu;   /* CPU microseconds of the packet workers (worker.cpu_seconds) */
     int fatal;              /* the run stopped on an error */
 };
 

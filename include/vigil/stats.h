@@ -27,6 +27,14 @@ struct worker_stats {
     uint64_t pkts;
     uint64_t bytes;
     uint64_t batches;
+    uint64_t cpu_usec; /* CPU time of the worker threads (CLOCK_THREAD_CPUTIME_ID) */
+};
+
+/* The packet workers' enrichment caches (enrich_cache_stats), for EVE records. */
+struct enrich_stats {
+    uint64_t lookups; /* addresses looked up through a worker's cache: hits + misses */
+    uint64_t cache_hits;
+    uint64_t cache_misses; /* each one a GeoIP/ASN/inventory look-up */
 };
 
 /* A snapshot of every counter, summed over threads. */
@@ -41,6 +49,8 @@ struct sensor_stats {
     struct detect_stats detect;
     struct app_layer_stats app;
     struct file_stats files;
+    struct enrich_stats enrich; /* with enrich_enabled */
+    int enrich_enabled;
     uint64_t rules_loaded, rule_reloads, rule_reload_failures;
 };
 
