@@ -187,6 +187,7 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(fo, "opened", fs->opened);
     eve_set_uint(fo, "closed", fs->closed);
     eve_set_uint(fo, "truncated", fs->truncated);
+    eve_set_uint(fo, "magic_cached", fs->magic_cached);
     eve_set_uint(fo, "bytes", fs->bytes);
     eve_set_uint(fo, "memcap", fs->memcap);
     eve_set_uint(fo, "skipped_scan", fs->skipped_scan);

@@ -55,9 +55,20 @@ struct file_engine {
     struct file_stats shared;  /* counters of the pool threads (atomic adds) */
 };
 
+/* libmagic's answer for recently seen first bytes: the same bytes give the same answer, and a
+ * text file costs libmagic ~3 ms (it compiles its regexes on every call). Direct-mapped. */
+#define FILE_MAGIC_CACHE 64
+struct magic_memo {
+    uint64_t hash; /* XXH3 of bytes */
+    uint32_t len;
+    uint8_t *bytes; /* a copy: a hit compares them all, so no hash collision can spoof it */
+    char *magic;
+};
+
 struct file_thread {
     struct file_engine *e;
     magic_t magic;
+    struct magic_memo memo[FILE_MAGIC_CACHE];
     struct eve_writer *writer; /* when output goes to a sink */
     struct file_stats st;      /* written by this thread only (VG_CNT) */
     struct file_thread *next;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "file-internal.h"
 
 void file_config_init(struct file_config *c)
@@ -301,6 +303,10 @@ void file_thread_free(struct file_thread *t)
         eve_writer_free(t->writer);
     if (t->magic != NULL)
         magic_close(t->magic);
+    for (unsigned i = 0; i < FILE_MAGIC_CACHE; i++) {
+        free(t->memo[i].bytes);
+        free(t->memo[i].magic);
+    }
     free(t);
 }
 
@@ -486,6 +492,33 @@ void file_finish(struct file_engine *e, struct vfile *f, struct eve_writer *w,
     file_free(f);
 }
 
+/* libmagic's description of bytes (a new string, or NULL), through the thread's memo. */
+static char *magic_of(struct file_thread *t, const uint8_t *bytes, size_t len)
+{
+    uint64_t h = XXH3_64bits(bytes, len);
+    struct magic_memo *m = &t->memo[h % FILE_MAGIC_CACHE];
+    if (m->magic != NULL && m->hash == h && m->len == len && memcmp(m->bytes, bytes, len) == 0) {
+        VG_CNT_INC(t->st.magic_cached);
+        return strdup(m->magic);
+    }
+    const char *r = magic_buffer(t->magic, bytes, len);
+    if (r == NULL)
+        return NULL;
+    char *out = strdup(r);
+    uint8_t *copy = malloc(len);
+    char *keep = strdup(r);
+    if (copy != NULL && keep != NULL) {
+        free(m->bytes);
+        free(m->magic);
+        memcpy(copy, bytes, len);
+        *m = (struct magic_memo){h, (uint32_t)len, copy, keep};
+    } else {
+        free(copy);
+        free(keep);
+    }
+    return out;
+}
+
 void file_close(struct vfile *f, int truncated)
 {
     if (f == NULL)
@@ -502,9 +535,7 @@ void file_close(struct vfile *f, int truncated)
     }
     f->truncated = truncated || f->over_depth;
     if (t->magic != NULL && f->buf_len > 0) {
-        const char *m = magic_buffer(t->magic, f->buf, VG_MIN(f->buf_len, FILE_MAGIC_BYTES));
-        if (m != NULL)
-            f->magic = strdup(m);
+        f->magic = magic_of(t, f->buf, VG_MIN(f->buf_len, FILE_MAGIC_BYTES));
     }
     VG_CNT_INC(t->st.closed);
     if (f->truncated)

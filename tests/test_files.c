@@ -235,6 +235,40 @@ Test(files, multi_chunk_file_and_magic)
     cr_assert(strstr(fi_str(r, "magic"), "PDF") != NULL, "magic: %s", fi_str(r, "magic"));
 }
 
+/* libmagic's answer is remembered by the first bytes: the same start is not asked twice, a
+ * different start (even one byte, even at the same length) is, and the answers stay right. */
+Test(files, magic_memo_by_first_bytes)
+{
+    struct file_config c;
+    base_config(&c);
+    char err[VG_ERRBUF_SIZE];
+    struct file_engine *e = file_engine_new(&c, err);
+    cr_assert_not_null(e, "%s", err);
+    struct file_thread *t = file_thread_new(e, err);
+    cr_assert_not_null(t, "%s", err);
+    uint8_t pdf[600], png[600];
+    memset(pdf, 'A', sizeof(pdf));
+    memcpy(pdf, "%PDF-1.4\n", 9);
+    memset(png, 0, sizeof(png));
+    memcpy(png, "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0", 29);
+    feed(t, "a.pdf", pdf, sizeof(pdf), 100, 0);
+    feed(t, "b.pdf", pdf, sizeof(pdf), 250, 0); /* same bytes: from the memo */
+    feed(t, "c.png", png, sizeof(png), 600, 0);
+    pdf[0] = 'x';                              /* same length, one byte differs: asked again */
+    feed(t, "d.txt", pdf, sizeof(pdf), 600, 0);
+    struct file_stats st;
+    file_thread_free(t);
+    file_engine_get_stats(e, &st);
+    file_engine_free(e);
+    cr_assert_eq(st.closed, 4);
+    cr_assert_eq(st.magic_cached, 1);
+    cr_assert_str_eq(fi_str(rec_nth("fileinfo", 0), "magic"), fi_str(rec_nth("fileinfo", 1), "magic"));
+    cr_assert(strstr(fi_str(rec_nth("fileinfo", 0), "magic"), "PDF") != NULL);
+    cr_assert(strstr(fi_str(rec_nth("fileinfo", 2), "magic"), "PNG") != NULL);
+    cr_assert(strstr(fi_str(rec_nth("fileinfo", 3), "magic"), "PDF") == NULL, "%s",
+              fi_str(rec_nth("fileinfo", 3), "magic"));
+}
+
 Test(files, depth_truncates_and_hashes_the_prefix)
 {
     struct file_config c;

@@ -79,6 +79,7 @@ struct file_stats {
     uint64_t mime_messages;
     uint64_t mime_parts;  /* parts extracted as files */
     uint64_t mime_errors; /* messages GMime could not parse */
+    uint64_t magic_cached; /* magic taken from the per-thread cache (same first bytes seen) */
 };
 
 /* What the engine's YARA rules are, after loading. */
