@@ -1,4 +1,5 @@
-/* eve-json.c: a record's compact JSON text, byte for byte as json_dumpb writes it, but cheaper. */
+/* eve-json.c: compact JSON text: jansson records printed byte for byte as json_dumpb does, and
+ * records written straight as text (struct eve_text). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,13 +17,10 @@
  * prints them is here. tests/test_eve.c compares the two on every kind of value.
  */
 
-struct out {
-    char *buf;
-    size_t cap; /* bytes buf may take */
-    size_t len; /* bytes the text needs so far (may pass cap: then only counted) */
-};
+/* struct eve_text (vigil/eve.h) is also the dumper's output: buf, cap, and len, which may pass
+ * cap (then the text is only counted). */
 
-static void put(struct out *o, const char *s, size_t n)
+static void put(struct eve_text *o, const char *s, size_t n)
 {
     if (o->len < o->cap) {
         size_t room = o->cap - o->len;
@@ -31,7 +29,7 @@ static void put(struct out *o, const char *s, size_t n)
     o->len += n;
 }
 
-static void put_c(struct out *o, char c)
+static void put_c(struct eve_text *o, char c)
 {
     if (o->len < o->cap)
         o->buf[o->len] = c;
@@ -84,7 +82,7 @@ static const unsigned char needs_look[256] = {
     [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1};
 
 /* A JSON string: the escapes json_dumpb uses (no JSON_ESCAPE_SLASH, no JSON_ENSURE_ASCII). */
-static int put_string(struct out *o, const char *str, size_t n)
+static int put_string(struct eve_text *o, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)str;
@@ -163,7 +161,7 @@ static int put_string(struct out *o, const char *str, size_t n)
     return 0;
 }
 
-static void put_int(struct out *o, json_int_t v)
+static void put_int(struct eve_text *o, json_int_t v)
 {
     char tmp[24];
     size_t i = sizeof(tmp);
@@ -179,7 +177,7 @@ static void put_int(struct out *o, json_int_t v)
 
 /* A real as jansson's jsonp_dtostr: "%.*g", a ".0" when it looks like an integer, a bare exponent.
  */
-static int put_real(struct out *o, double v, int precision)
+static int put_real(struct eve_text *o, double v, int precision)
 {
     char b[64];
     int r = snprintf(b, sizeof(b), "%.*g", precision > 0 ? precision : 17, v);
@@ -209,7 +207,7 @@ static int put_real(struct out *o, double v, int precision)
     return 0;
 }
 
-static int put_value(struct out *o, const json_t *v, int precision, int depth)
+static int put_value(struct eve_text *o, const json_t *v, int precision, int depth)
 {
     if (depth > 2048)
         return -1; /* jansson's JSON_PARSER_MAX_DEPTH; records are far shallower */
@@ -267,8 +265,98 @@ size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision)
 {
     if (rec == NULL || (!json_is_object(rec) && !json_is_array(rec)))
         return 0;
-    struct out o = {buf, size, 0};
+    struct eve_text o = {.buf = buf, .cap = size};
     if (put_value(&o, rec, precision, 0) < 0)
         return 0;
     return o.len;
+}
+
+/* ---- Records written straight as text ---- */
+
+/* The separator and key before a member (key NULL: an array element). */
+static void text_key(struct eve_text *t, const char *key)
+{
+    uint32_t bit = 1u << t->depth;
+    if (t->first & bit)
+        t->first &= ~bit;
+    else
+        put_c(t, ',');
+    if (key != NULL) {
+        if (put_string(t, key, strlen(key)) < 0)
+            t->bad = 1;
+        put_c(t, ':');
+    }
+}
+
+static void text_open(struct eve_text *t, char c)
+{
+    put_c(t, c);
+    if (t->depth + 1 >= 32) {
+        t->bad = 1; /* deeper than any record */
+        return;
+    }
+    t->depth++;
+    t->first |= 1u << t->depth;
+    if (c == '[')
+        t->arr |= 1u << t->depth;
+    else
+        t->arr &= ~(1u << t->depth);
+}
+
+void eve_text_begin(struct eve_text *t, char *buf, size_t cap)
+{
+    *t = (struct eve_text){.buf = buf, .cap = cap, .first = 1};
+    put_c(t, '{');
+}
+
+void eve_text_object(struct eve_text *t, const char *key)
+{
+    text_key(t, key);
+    text_open(t, '{');
+}
+
+void eve_text_array(struct eve_text *t, const char *key)
+{
+    text_key(t, key);
+    text_open(t, '[');
+}
+
+void eve_text_end(struct eve_text *t)
+{
+    if (t->depth == 0) {
+        t->bad = 1;
+        return;
+    }
+    put_c(t, (t->arr >> t->depth) & 1 ? ']' : '}');
+    t->depth--;
+}
+
+void eve_text_string(struct eve_text *t, const char *key, const char *s, size_t n)
+{
+    text_key(t, key);
+    if (put_string(t, s, n) < 0)
+        t->bad = 1;
+}
+
+void eve_text_int(struct eve_text *t, const char *key, json_int_t v)
+{
+    text_key(t, key);
+    put_int(t, v);
+}
+
+void eve_text_bool(struct eve_text *t, const char *key, int v)
+{
+    text_key(t, key);
+    if (v)
+        put(t, "true", 4);
+    else
+        put(t, "false", 5);
+}
+
+size_t eve_text_finish(struct eve_text *t)
+{
+    if (t->depth != 0)
+        t->bad = 1;
+    put_c(t, '}');
+    return t->bad ? 0 : t->len;
 }

@@ -241,6 +241,42 @@ int eve_writer_write(struct eve_writer *w, json_t *rec)
     return rc;
 }
 
+int eve_writer_write_text(struct eve_writer *w, const char *text, size_t len)
+{
+    const char *name = w->sink->sensor_name;
+    if (len < 2 || text[len - 1] != '}')
+        return -1;
+    /* The record's closing brace, then ,"sensor":"NAME"} when the sink has a name. */
+    char tail[300];
+    size_t tl = 0;
+    if (name != NULL) {
+        struct eve_text t;
+        char obj[sizeof(tail) + 2];
+        eve_text_begin(&t, obj, sizeof(obj));
+        eve_text_string(&t, "sensor", name, strlen(name));
+        size_t n = eve_text_finish(&t);
+        if (n == 0 || n > sizeof(tail) || len == 2)
+            return -1; /* a bad or very long name, or "{}": eve_writer_write takes those */
+        tail[0] = ',';
+        memcpy(tail + 1, obj + 1, n - 1); /* without its '{' */
+        tl = n;
+    } else {
+        tail[0] = '}';
+        tl = 1;
+    }
+    size_t total = len - 1 + tl + 1; /* text less '}', the tail, '\n' */
+    if (total > EVE_WRITER_BUF - w->len)
+        eve_writer_flush(w);
+    if (total > EVE_WRITER_BUF - w->len)
+        return -1; /* larger than the buffer: eve_writer_write takes those */
+    memcpy(w->buf + w->len, text, len - 1);
+    memcpy(w->buf + w->len + len - 1, tail, tl);
+    w->len += total;
+    w->buf[w->len - 1] = '\n';
+    w->nrec++;
+    return 0;
+}
+
 void eve_writer_free(struct eve_writer *w)
 {
     if (w == NULL)
@@ -363,18 +399,11 @@ static size_t utf8_seq_len(const uint8_t *s, size_t n)
     return len;
 }
 
-void eve_set_bytes(json_t *obj, const char *key, const uint8_t *s, size_t len)
+/* Writes s as printable ASCII and valid UTF-8, other bytes as "\xNN", into out (room for 4 * len
+ * bytes). Returns the length written. */
+static size_t bytes_utf8(const uint8_t *s, size_t len, char *out)
 {
-    if (len == 0) {
-        json_object_set_new_nocheck(obj, key, json_string(""));
-        return;
-    }
-    /* Worst case: every byte becomes "\xNN". */
-    char stackbuf[1024];
-    size_t cap = len * 4 + 1;
-    char *out = cap <= sizeof(stackbuf) ? stackbuf : malloc(cap);
-    if (out == NULL)
-        return;
+    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         uint8_t c = s[i];
@@ -390,13 +419,28 @@ void eve_set_bytes(json_t *obj, const char *key, const uint8_t *s, size_t len)
             i += n;
             continue;
         }
-        static const char hex[] = "0123456789abcdef";
         out[o++] = '\\';
         out[o++] = 'x';
         out[o++] = hex[c >> 4];
         out[o++] = hex[c & 15];
         i++;
     }
+    return o;
+}
+
+void eve_set_bytes(json_t *obj, const char *key, const uint8_t *s, size_t len)
+{
+    if (len == 0) {
+        json_object_set_new_nocheck(obj, key, json_string(""));
+        return;
+    }
+    /* Worst case: every byte becomes "\xNN". */
+    char stackbuf[1024];
+    size_t cap = len * 4 + 1;
+    char *out = cap <= sizeof(stackbuf) ? stackbuf : malloc(cap);
+    if (out == NULL)
+        return;
+    size_t o = bytes_utf8(s, len, out);
     json_object_set_new_nocheck(obj, key, json_stringn(out, o));
     if (out != stackbuf)
         free(out);
@@ -431,11 +475,12 @@ static void add_common(const struct eve_ctx *ctx, json_t *o, const char *event_t
     json_object_set_new_nocheck(o, "proto", json_string(eve_proto_name(proto, pb, sizeof(pb))));
 }
 
-static void add_community_id(const struct eve_ctx *ctx, json_t *o, const struct flow *f)
+/* Writes flow f's Community ID into cid. 1, or 0 if there is none (off, or no flow). */
+static int flow_community_id(const struct eve_ctx *ctx, const struct flow *f,
+                             char cid[COMMUNITY_ID_LEN])
 {
     if (!ctx->community_id || f == NULL)
-        return;
-    char cid[COMMUNITY_ID_LEN];
+        return 0;
     int has_ports = f->proto == 6 || f->proto == 17 || f->proto == 132;
     uint16_t sp = f->sp, dp = f->dp;
     if (f->proto == 1 || f->proto == 58) {
@@ -447,16 +492,30 @@ static void add_community_id(const struct eve_ctx *ctx, json_t *o, const struct 
             dp = f->icmp_code[FLOW_DIR_TOCLIENT];
         }
     }
-    if (community_id_v1(ctx->community_id_seed, f->ip_ver, f->src.u8, f->dst.u8, f->proto, sp, dp,
-                        has_ports, cid, sizeof(cid)) == 0)
+    return community_id_v1(ctx->community_id_seed, f->ip_ver, f->src.u8, f->dst.u8, f->proto, sp,
+                           dp, has_ports, cid, COMMUNITY_ID_LEN) == 0;
+}
+
+static void add_community_id(const struct eve_ctx *ctx, json_t *o, const struct flow *f)
+{
+    char cid[COMMUNITY_ID_LEN];
+    if (flow_community_id(ctx, f, cid))
         json_object_set_new_nocheck(o, "community_id", json_stringn_nocheck(cid, strlen(cid)));
+}
+
+/* The capture file a record names (pcap_filename), or NULL (live, or unknown). */
+static const char *pcap_name(const struct eve_ctx *ctx, unsigned src_idx)
+{
+    return ctx->src_names != NULL && src_idx < ctx->nsrc && ctx->in_iface == NULL
+               ? ctx->src_names[src_idx]
+               : NULL;
 }
 
 static void add_pcap_filename(const struct eve_ctx *ctx, json_t *o, unsigned src_idx)
 {
-    if (ctx->src_names != NULL && src_idx < ctx->nsrc && ctx->in_iface == NULL)
-        eve_set_bytes(o, "pcap_filename", (const uint8_t *)ctx->src_names[src_idx],
-                      strlen(ctx->src_names[src_idx])); /* a path need not be UTF-8 */
+    const char *name = pcap_name(ctx, src_idx);
+    if (name != NULL) /* a path need not be UTF-8 */
+        eve_set_bytes(o, "pcap_filename", (const uint8_t *)name, strlen(name));
 }
 
 /* Every event of a flow whose application protocol is known carries it. */
@@ -509,4 +568,55 @@ json_t *eve_record_flow(const struct eve_ctx *ctx, const char *event_type, vg_ti
     add_app_proto(o, f);
     add_pcap_filename(ctx, o, f->src_idx);
     return o;
+}
+
+void eve_text_flow_common(const struct eve_ctx *ctx, struct eve_text *t, const char *event_type,
+                          vg_time_t ts, const struct flow *f)
+{
+    /* Member for member what eve_record_flow adds (tests/test_eve.c compares the two). */
+    char a[64], pb[8];
+    vg_format_time(ts, a, sizeof(a));
+    eve_text_string(t, "timestamp", a, strlen(a));
+    eve_text_int(t, "flow_id", (json_int_t)(f->flow_id > INT64_MAX ? INT64_MAX : f->flow_id));
+    if (ctx->in_iface)
+        eve_text_string(t, "in_iface", ctx->in_iface, strlen(ctx->in_iface));
+    eve_text_string(t, "event_type", event_type, strlen(event_type));
+    if (f->vlan_cnt > 0) {
+        eve_text_array(t, "vlan");
+        for (unsigned i = 0; i < f->vlan_cnt; i++)
+            eve_text_int(t, NULL, f->vlan_id[i]);
+        eve_text_end(t);
+    }
+    if (f->ip_ver != 0) {
+        int has_ports = f->proto == 6 || f->proto == 17 || f->proto == 132;
+        eve_format_addr(f->ip_ver, &f->src, a, sizeof(a));
+        eve_text_string(t, "src_ip", a, strlen(a));
+        if (has_ports)
+            eve_text_int(t, "src_port", f->sp);
+        eve_format_addr(f->ip_ver, &f->dst, a, sizeof(a));
+        eve_text_string(t, "dest_ip", a, strlen(a));
+        if (has_ports)
+            eve_text_int(t, "dest_port", f->dp);
+        const char *pn = eve_proto_name(f->proto, pb, sizeof(pb));
+        eve_text_string(t, "proto", pn, strlen(pn));
+    }
+    char cid[COMMUNITY_ID_LEN];
+    if (flow_community_id(ctx, f, cid))
+        eve_text_string(t, "community_id", cid, strlen(cid));
+    const char *ap = app_proto_name(f->app_proto);
+    if (ap != NULL)
+        eve_text_string(t, "app_proto", ap, strlen(ap));
+    const char *name = pcap_name(ctx, f->src_idx);
+    if (name != NULL) {
+        size_t len = strlen(name);
+        char stackbuf[1024];
+        char *out = len * 4 <= sizeof(stackbuf) ? stackbuf : malloc(len * 4 + 1);
+        if (out == NULL) {
+            t->bad = 1;
+            return;
+        }
+        eve_text_string(t, "pcap_filename", out, bytes_utf8((const uint8_t *)name, len, out));
+        if (out != stackbuf)
+            free(out);
+    }
 }

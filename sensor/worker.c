@@ -25,11 +25,19 @@ static void worker_flow_end(void *ctx, struct flow *f, enum flow_end_reason reas
         app_layer_flow_end(w->app, &w->io, f, when);
     }
     if (w->eve != NULL && w->set->eve_flow) {
-        json_t *rec = eve_flow_record(w->ectx, f, reason, when);
-        if (rec != NULL) {
-            worker_enrich(w, rec, 0);
-            eve_writer_write(w->eve, rec);
-            json_decref(rec);
+        /* Written as text unless enrichment adds to every record (then it needs the object). */
+        const struct enrich *e = w->ectx->enrich;
+        char text[4096];
+        size_t n = 0;
+        if (e == NULL || !enrich_all_events(e))
+            n = eve_flow_text(w->ectx, f, reason, when, text, sizeof(text));
+        if (n == 0 || n > sizeof(text) || eve_writer_write_text(w->eve, text, n) < 0) {
+            json_t *rec = eve_flow_record(w->ectx, f, reason, when);
+            if (rec != NULL) {
+                worker_enrich(w, rec, 0);
+                eve_writer_write(w->eve, rec);
+                json_decref(rec);
+            }
         }
     }
     detect_flow_free(f);

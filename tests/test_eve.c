@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "vigil/app-proto.h"
 #include "vigil/eve-types.h"
 #include "vigil/eve.h"
 #include "vigil/stats.h"
@@ -375,4 +376,108 @@ Test(eve, json_text_is_jansson_s)
     cr_assert_eq(eve_json_dumpb(bad, buf, sizeof(buf), 10), 0);
     json_decref(bad);
     cr_assert_eq(eve_json_dumpb(NULL, buf, sizeof(buf), 10), 0);
+}
+
+/* The members eve_text_flow_common writes are eve_record_flow's, in its order, for flows of
+ * every shape: v4 and v6, VLANs, ICMP, no IP, an app protocol, a live interface, and a capture
+ * path that is not UTF-8. */
+Test(eve, flow_text_is_the_flow_object)
+{
+    static const char *names[] = {"plain.pcap", "bad-\xff\xfe-name.pcap"};
+    struct eve_ctx ctxs[3] = {{.src_names = names, .nsrc = 2, .community_id = 1},
+                              {.src_names = names, .nsrc = 2, .community_id = 0},
+                              {.in_iface = "eth1", .community_id = 1, .community_id_seed = 7}};
+    for (int shape = 0; shape < 6; shape++) {
+        for (int c = 0; c < 3; c++) {
+            struct flow f;
+            memset(&f, 0, sizeof(f));
+            f.ip_ver = shape == 1 ? 6 : shape == 5 ? 0 : 4;
+            inet_pton(f.ip_ver == 6 ? AF_INET6 : AF_INET, f.ip_ver == 6 ? "2001:db8::1" : "10.0.0.1",
+                      f.src.u8);
+            inet_pton(f.ip_ver == 6 ? AF_INET6 : AF_INET, f.ip_ver == 6 ? "2001:db8::2" : "10.0.0.2",
+                      f.dst.u8);
+            f.proto = shape == 2 ? 1 : shape == 3 ? 17 : shape == 4 ? 47 : 6;
+            f.sp = 40000;
+            f.dp = 443;
+            f.flow_id = shape == 0 ? UINT64_MAX : 77 + (uint64_t)shape;
+            f.vlan_cnt = (unsigned)(shape % 3);
+            f.vlan_id[0] = 100;
+            f.vlan_id[1] = 200;
+            f.src_idx = (uint16_t)(shape & 1);
+            f.app_proto = shape == 0 ? APP_TLS : APP_UNKNOWN;
+            f.icmp_type[0] = 8;
+            f.pkts[0] = 1;
+            json_t *want = eve_record_flow(&ctxs[c], "flow", 1714521600123456ULL, &f);
+            cr_assert_not_null(want);
+            char a[2048], b[2048];
+            size_t na = eve_json_dumpb(want, a, sizeof(a), 10);
+            json_decref(want);
+            struct eve_text t;
+            eve_text_begin(&t, b, sizeof(b));
+            eve_text_flow_common(&ctxs[c], &t, "flow", 1714521600123456ULL, &f);
+            size_t nb = eve_text_finish(&t);
+            cr_assert(na > 0 && na < sizeof(a));
+            cr_assert_eq(nb, na, "shape %d ctx %d:\n%.*s\nvs\n%.*s", shape, c, (int)nb, b, (int)na, a);
+            cr_assert(memcmp(a, b, na) == 0, "shape %d ctx %d:\n%.*s\nvs\n%.*s", shape, c, (int)nb, b,
+                      (int)na, a);
+        }
+    }
+    /* The whole flow record: the object is the text, parsed. */
+    struct flow f;
+    memset(&f, 0, sizeof(f));
+    f.ip_ver = 4;
+    f.proto = 1;
+    f.pkts[0] = f.pkts[1] = 2;
+    f.icmp_type[0] = 8;
+    f.icmp_type[1] = 0;
+    char text[2048], again[2048];
+    size_t n = eve_flow_text(&ctxs[0], &f, FLOW_END_SHUTDOWN, 1714521600000000ULL, text, sizeof(text));
+    cr_assert(n > 0 && n < sizeof(text));
+    json_t *r = eve_flow_record(&ctxs[0], &f, FLOW_END_SHUTDOWN, 1714521600000000ULL);
+    cr_assert_eq(tu_int(r, "response_icmp_type"), 0);
+    cr_assert_eq(eve_json_dumpb(r, again, sizeof(again), 10), n);
+    cr_assert(memcmp(text, again, n) == 0);
+    json_decref(r);
+    /* Too small a buffer: the size it needs. */
+    cr_assert_eq(eve_flow_text(&ctxs[0], &f, FLOW_END_SHUTDOWN, 1714521600000000ULL, text, 10), n);
+    /* Nesting mistakes are refused, not written. */
+    struct eve_text t;
+    eve_text_begin(&t, text, sizeof(text));
+    eve_text_object(&t, "open");
+    cr_assert_eq(eve_text_finish(&t), 0);
+    eve_text_begin(&t, text, sizeof(text));
+    eve_text_end(&t);
+    cr_assert_eq(eve_text_finish(&t), 0);
+    eve_text_begin(&t, text, sizeof(text));
+    eve_text_string(&t, "s", "\xc3(", 2);
+    cr_assert_eq(eve_text_finish(&t), 0, "not UTF-8");
+}
+
+/* A record written as text gets the sink's sensor name as a tree record does. */
+Test(eve, text_records_get_the_sensor_name)
+{
+    char *dir = tu_tmpdir();
+    char path[4200], err[VG_ERRBUF_SIZE];
+    snprintf(path, sizeof(path), "%s/eve.json", dir);
+    struct eve_sink *s = eve_sink_open(path, err);
+    cr_assert_not_null(s, "%s", err);
+    cr_assert_eq(eve_sink_set_sensor_name(s, "dc-tap-1 \"Sở\""), 0);
+    struct eve_writer *w = eve_writer_new(s);
+    json_t *rec = json_pack("{s:s,s:i}", "event_type", "flow", "n", 1);
+    cr_assert_eq(eve_writer_write(w, rec), 0);
+    json_decref(rec);
+    const char text[] = "{\"event_type\":\"flow\",\"n\":1}";
+    cr_assert_eq(eve_writer_write_text(w, text, strlen(text)), 0);
+    cr_assert_eq(eve_writer_write_text(w, "{\"x\":1", 6), -1, "not a record");
+    eve_writer_free(w);
+    eve_sink_close(s);
+    size_t len;
+    char *all = read_all(path, &len);
+    const char *line = "{\"event_type\":\"flow\",\"n\":1,\"sensor\":\"dc-tap-1 \\\"Sở\\\"\"}\n";
+    cr_assert_eq(len, 2 * strlen(line), "%s", all);
+    cr_assert(strncmp(all, line, strlen(line)) == 0, "%s", all);
+    cr_assert(strncmp(all + strlen(line), line, strlen(line)) == 0, "%s", all);
+    free(all);
+    tu_rmdir(dir);
+    free(dir);
 }

@@ -7,7 +7,16 @@
 #include "vigil/eve.h"
 #include "vigil/flow.h"
 
-/* The "flow" record of flow f, ended for reason at time when. Returns a new object or NULL. */
+/*
+ * The "flow" record of flow f, ended for reason at time when, written as text into buf (cap
+ * bytes). Returns its length, which may be more than cap (then call again with that much room),
+ * or 0 if it cannot be written. The record is written as text, not built: flows are most of the
+ * records, and a jansson tree cost ~20,000 instructions a flow (docs/architecture.md).
+ */
+size_t eve_flow_text(const struct eve_ctx *ctx, const struct flow *f, enum flow_end_reason reason,
+                     vg_time_t when, char *buf, size_t cap);
+
+/* The same record as a jansson object (parsed from eve_flow_text). A new object or NULL. */
 json_t *eve_flow_record(const struct eve_ctx *ctx, const struct flow *f,
                         enum flow_end_reason reason, vg_time_t when);
 

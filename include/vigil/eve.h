@@ -74,6 +74,37 @@ void eve_writer_free(struct eve_writer *w);
 size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision);
 
 /*
+ * A record written straight as compact JSON text into buf, for the records too frequent to build
+ * as jansson trees (the flow record): the text is what eve_json_dumpb would print for the same
+ * members in the same order. Members are added with a key (NULL inside an array); strings must be
+ * UTF-8. len may pass cap: then only the start is written and eve_text_finish reports the size.
+ */
+struct eve_text {
+    char *buf;
+    size_t cap, len;
+    unsigned depth;      /* open objects and arrays inside the record */
+    uint32_t first, arr; /* bit d: nothing written yet at depth d; depth d is an array */
+    int bad;             /* a string was not UTF-8, or the nesting went wrong */
+};
+/* Starts the record ('{'). */
+void eve_text_begin(struct eve_text *t, char *buf, size_t cap);
+/* Opens an object or array member; eve_text_end closes the innermost. */
+void eve_text_object(struct eve_text *t, const char *key);
+void eve_text_array(struct eve_text *t, const char *key);
+void eve_text_end(struct eve_text *t);
+void eve_text_string(struct eve_text *t, const char *key, const char *s, size_t n);
+void eve_text_int(struct eve_text *t, const char *key, json_int_t v);
+void eve_text_bool(struct eve_text *t, const char *key, int v);
+/* Closes the record. Returns its length (which may be more than cap), or 0 if it is bad. */
+size_t eve_text_finish(struct eve_text *t);
+
+/*
+ * Appends a record written as text (eve_text_finish's len bytes of buf) as one line, with the
+ * sink's "sensor" field added as eve_writer_write adds it. 0, or -1 dropped.
+ */
+int eve_writer_write_text(struct eve_writer *w, const char *text, size_t len);
+
+/*
  * Makes jansson allocate its small blocks from a per-thread cache (eve-alloc.c). Call it first
  * in main, before any JSON value exists: a value allocated before cannot be freed after.
  */
@@ -115,6 +146,10 @@ json_t *eve_record_packet(const struct eve_ctx *ctx, const char *event_type,
  */
 json_t *eve_record_flow(const struct eve_ctx *ctx, const char *event_type, vg_time_t ts,
                         const struct flow *f);
+
+/* Writes into t the members eve_record_flow adds to its object, in the same order. */
+void eve_text_flow_common(const struct eve_ctx *ctx, struct eve_text *t, const char *event_type,
+                          vg_time_t ts, const struct flow *f);
 
 /* Sets key to the EVE timestamp of t. For every eve_set_*, key is an ASCII constant: it is not
  * checked for UTF-8. */
