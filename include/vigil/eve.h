@@ -76,8 +76,8 @@ size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision);
 /*
  * A record written straight as compact JSON text into buf, for the records too frequent to build
  * as jansson trees (the flow record): the text is what eve_json_dumpb would print for the same
- * members in the same order. Members are added with a key (NULL inside an array); strings must be
- * UTF-8. len may pass cap: then only the start is written and eve_text_finish reports the size.
+ * members in the same order. Members are added with a key (NULL inside an array), an ASCII
+ * constant written as it is; strings must be UTF-8. len may pass cap: then only the start is written and eve_text_finish reports the size.
  */
 struct eve_text {
     char *buf;
