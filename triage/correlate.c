@@ -64,8 +64,16 @@ struct corr {
     struct tsup_list supp;
     double now;
     long long next_id; /* the last incident id given out */
-    int seq_year;      /* the last INC year used and its counter (written through) */
+    int seq_year;      /* the last INC year used and its counter (written at the chunk's end) */
     long long seq;
+    int seq_dirty;
+    /*
+     * No incident outside the cache can have last_seen above horizon: the store's newest at the
+     * start, raised by every incident that leaves the cache or its gkey slot. An alert at ts
+     * with ts - window > horizon needs no look-up in the store (a new key in a bulk run).
+     */
+    double horizon;
+    long long data_version; /* PRAGMA data_version: another writer sets horizon to infinity */
 };
 
 static int hits_flush(struct corr *c, struct hit_group *g);
@@ -192,15 +200,30 @@ static struct inc *inc_from_row(sqlite3_stmt *s)
     " p_stage, p_campaign, stage_mask, max_stage, score, severity, escalations, campaign_id,"      \
     " hosts, kind"
 
+/* Writes the INC counter of the current year (in the chunk's transaction). Returns 0 or -1. */
+static int seq_write(struct corr *c)
+{
+    char key[32];
+    if (!c->seq_dirty)
+        return 0;
+    snprintf(key, sizeof(key), "seq-%d", c->seq_year);
+    sqlite3_bind_text(c->seq_put, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(c->seq_put, 2, c->seq);
+    c->seq_dirty = 0;
+    return step_done(c, c->seq_put, "sequence");
+}
+
 /* Returns the next INC-YYYY-NNNNNN of year, in ref (>= 20 bytes). */
 static int next_ref(struct corr *c, int year, char *ref, size_t len)
 {
     char key[32];
     long long n = 0;
-    snprintf(key, sizeof(key), "seq-%d", year);
     if (year == c->seq_year) {
         n = c->seq;
     } else {
+        if (seq_write(c) != 0) /* the other year's counter first */
+            return -1;
+        snprintf(key, sizeof(key), "seq-%d", year);
         sqlite3_bind_text(c->seq_get, 1, key, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(c->seq_get) == SQLITE_ROW)
             n = sqlite3_column_int64(c->seq_get, 0);
@@ -209,12 +232,15 @@ static int next_ref(struct corr *c, int year, char *ref, size_t len)
     n++;
     c->seq_year = year;
     c->seq = n;
-    sqlite3_bind_text(c->seq_put, 1, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(c->seq_put, 2, n);
-    if (step_done(c, c->seq_put, "sequence") != 0)
-        return -1;
+    c->seq_dirty = 1;
     snprintf(ref, len, "INC-%04d-%06lld", year, n);
     return 0;
+}
+
+static void raise_horizon(struct corr *c, double last)
+{
+    if (last > c->horizon)
+        c->horizon = last;
 }
 
 /* Finds the open incident of gkey around ts (cache, then store) or creates one. */
@@ -238,7 +264,7 @@ static struct inc *get_incident(struct corr *c, const char *gkey, double ts, dou
     sqlite3_bind_double(f, 2, ts - window);
     sqlite3_bind_double(f, 3, ts + window);
     struct inc *ni = NULL;
-    if (sqlite3_step(f) == SQLITE_ROW) {
+    if (ts - window <= c->horizon && sqlite3_step(f) == SQLITE_ROW) {
         char ik[32];
         snprintf(ik, sizeof(ik), "#%lld", (long long)sqlite3_column_int64(f, 0));
         struct inc *cached = tab_get(c->id_tab, ik);
@@ -291,6 +317,7 @@ static struct inc *get_incident(struct corr *c, const char *gkey, double ts, dou
     ni->asset = asset ? strdup(asset) : NULL;
     ni->actor = actor ? strdup(actor) : NULL;
     if (i != NULL) { /* the cached one left the window: replace it (it is written back first) */
+        raise_horizon(c, i->last);
         struct entry *e;
         for (e = c->inc_tab[bucket(gkey)]; e && strcmp(e->key, gkey) != 0; e = e->next)
             ;
@@ -467,6 +494,7 @@ static void clear_tabs(struct corr *c)
     for (int b = 0; b < CORR_BUCKETS; b++) {
         for (struct entry *e = c->inc_tab[b], *n; e; e = n) {
             n = e->next;
+            raise_horizon(c, ((struct inc *)e->val)->last);
             inc_free(e->val);
             free(e->key);
             free(e);
@@ -504,6 +532,7 @@ static void evict(struct corr *c, double ts)
             double w = strcmp(i->kind, "campaign") == 0 ? wh : wi;
             if (i->dirty == 0 && i->last < ts - w) {
                 i->dirty = -1; /* doomed: its id_tab entry goes too */
+                raise_horizon(c, i->last);
                 *pp = e->next;
                 e->next = doomed;
                 doomed = e;
@@ -561,6 +590,8 @@ static void evict(struct corr *c, double ts)
 
 static int flush_all(struct corr *c)
 {
+    if (seq_write(c) != 0)
+        return -1;
     for (int b = 0; b < CORR_BUCKETS; b++)
         for (struct entry *e = c->inc_tab[b]; e; e = e->next)
             if (flush_inc(c, e->val) != 0)
@@ -577,6 +608,8 @@ static struct inc *active_campaign(struct corr *c, const char *gkey, double ts, 
     char neg[600];
     snprintf(neg, sizeof(neg), "none\x1f%s", gkey);
     if (tab_get(c->hit_tab, neg) != NULL) /* none this chunk: alerts come in time order */
+        return NULL;
+    if (ts - w > c->horizon) /* none in the store can be active at ts */
         return NULL;
     sqlite3_bind_text(c->find, 1, gkey, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(c->find, 2, ts - w);
@@ -739,10 +772,14 @@ static int campaign(struct corr *c, const char *kind, const char *value, const c
     if (!fresh || hinc->campaign_id != 0)
         return 0;
     int n = 0; /* hosts of the group in the window, from memory: the group is loaded whole */
-    for (struct hit *m = h->group->members; m != NULL; m = m->next_member)
-        n += m->last >= a->ts - w;
+    for (struct hit *m = h->group->members; m != NULL && n < c->cfg->campaign_hosts;
+         m = m->next_member)
+        n += m->last >= a->ts - w; /* enough to know (this ran for every alert of a group) */
     if (n < c->cfg->campaign_hosts)
         return 0;
+    n = 0; /* forming: the exact count for the title */
+    for (struct hit *m = h->group->members; m != NULL; m = m->next_member)
+        n += m->last >= a->ts - w;
     if (hits_flush(c, h->group) != 0) /* the link below reads the group's rows */
         return -1;
     char title[512];
@@ -989,10 +1026,30 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
     if (sel == NULL)
         goto out;
     double last_ts = 0;
+    c->horizon = HUGE_VAL; /* until known: every new key is looked up */
     for (;;) {
         size_t nd = 0;
         if (tdb_begin(t, errbuf) != 0)
             goto out;
+        long long dv = tdb_scalar(t, "PRAGMA data_version", NULL);
+        if (c->data_version == 0 && tdb_scalar(t,
+                                               "SELECT COUNT(*) FROM (SELECT 1 FROM events"
+                                               " WHERE pending=1 LIMIT 1 OFFSET 20000)",
+                                               NULL) > 0) {
+            /* a bulk run: what the store holds, once (a scan of the incidents) */
+            sqlite3_stmt *h =
+                tdb_prepare(t, "SELECT COALESCE(MAX(last_seen), -1) FROM incidents", errbuf);
+            if (h == NULL) {
+                tdb_rollback(t);
+                goto out;
+            }
+            if (sqlite3_step(h) == SQLITE_ROW)
+                c->horizon = sqlite3_column_double(h, 0);
+            sqlite3_finalize(h);
+        } else if (c->data_version != 0 && dv != c->data_version) {
+            c->horizon = HUGE_VAL; /* another process wrote between our chunks */
+        }
+        c->data_version = dv;
         long long max_id = tdb_scalar(t, "SELECT COALESCE(MAX(id), 0) FROM incidents", NULL);
         if (max_id > c->next_id)
             c->next_id = max_id;
