@@ -250,25 +250,39 @@ struct pev {
     uint32_t raw, raw_len, type, sensor, src, dest, proto, sig, cat, geo, asset, why;
 };
 
+/* Appends s (len bytes) as [u32 length][bytes][NUL]; returns the offset of the bytes, or NONE. */
 static uint32_t pbuf_add(struct pbuf *b, const char *s, size_t len)
 {
-    if (s == NULL || len > UINT32_MAX / 2)
+    uint32_t l32 = (uint32_t)len;
+    if (s == NULL || len > UINT32_MAX / 4)
         return NONE;
-    if (b->used + len + 1 > b->cap) {
+    size_t need = b->used + sizeof(l32) + len + 1;
+    if (need > b->cap) {
         size_t nc = b->cap ? b->cap : 65536;
-        while (nc < b->used + len + 1)
+        while (nc < need)
             nc *= 2;
+        if (nc > UINT32_MAX / 2)
+            return NONE;
         char *np = realloc(b->p, nc);
         if (np == NULL)
             return NONE;
         b->p = np;
         b->cap = nc;
     }
-    memcpy(b->p + b->used, s, len);
-    b->p[b->used + len] = '\0';
-    uint32_t off = (uint32_t)b->used;
-    b->used += len + 1;
+    memcpy(b->p + b->used, &l32, sizeof(l32));
+    memcpy(b->p + b->used + sizeof(l32), s, len);
+    b->p[b->used + sizeof(l32) + len] = '\0';
+    uint32_t off = (uint32_t)(b->used + sizeof(l32));
+    b->used = need;
     return off;
+}
+
+/* The length of the string pbuf_add stored at off. */
+static int pbuf_len(const struct pbuf *b, uint32_t off)
+{
+    uint32_t l32;
+    memcpy(&l32, b->p + off - sizeof(l32), sizeof(l32));
+    return (int)l32;
 }
 
 static uint32_t pbuf_str(struct pbuf *b, const json_t *v)
@@ -421,37 +435,39 @@ static void bind_off(sqlite3_stmt *s, int i, const struct pbuf *b, uint32_t off)
 {
     if (off == NONE)
         sqlite3_bind_null(s, i);
+    else /* with its length: no strlen in SQLite */
+        sqlite3_bind_text(s, i, b->p + off, pbuf_len(b, off), SQLITE_STATIC);
+}
+
+static void bind_opt_int(sqlite3_stmt *s, int i, int has, long long v)
+{
+    if (has)
+        sqlite3_bind_int64(s, i, v);
     else
-        sqlite3_bind_text(s, i, b->p + off, -1, SQLITE_STATIC);
+        sqlite3_bind_null(s, i);
 }
 
 /* Stores an extracted event. Returns 0 or -1 with errbuf set. */
 static int store_pev(struct ingest *in, const struct pev *e, const struct pbuf *b)
 {
     sqlite3_stmt *s = in->ins;
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    sqlite3_reset(s); /* every parameter is bound below (no clear_bindings) */
     bind_off(s, 1, b, e->sensor);
     sqlite3_bind_blob(s, 2, e->hash, 16, SQLITE_STATIC);
     sqlite3_bind_double(s, 3, e->ts);
     bind_off(s, 4, b, e->type);
-    if (e->has_flow)
-        sqlite3_bind_int64(s, 5, e->flow_id);
+    bind_opt_int(s, 5, e->has_flow, e->flow_id);
     bind_off(s, 6, b, e->src);
-    if (e->has_sport)
-        sqlite3_bind_int64(s, 7, e->sport);
+    bind_opt_int(s, 7, e->has_sport, e->sport);
     bind_off(s, 8, b, e->dest);
-    if (e->has_dport)
-        sqlite3_bind_int64(s, 9, e->dport);
+    bind_opt_int(s, 9, e->has_dport, e->dport);
     bind_off(s, 10, b, e->proto);
-    if (e->is_alert) {
-        sqlite3_bind_int64(s, 11, e->sid);
-        bind_off(s, 12, b, e->sig);
-        bind_off(s, 13, b, e->cat);
-        sqlite3_bind_int(s, 14, e->sev);
-        sqlite3_bind_int(s, 15, e->sigsev);
-        sqlite3_bind_int(s, 16, e->stage);
-    }
+    bind_opt_int(s, 11, e->is_alert, e->sid);
+    bind_off(s, 12, b, e->is_alert ? e->sig : NONE);
+    bind_off(s, 13, b, e->is_alert ? e->cat : NONE);
+    bind_opt_int(s, 14, e->is_alert, e->sev);
+    bind_opt_int(s, 15, e->is_alert, e->sigsev);
+    bind_opt_int(s, 16, e->is_alert, e->stage);
     bind_off(s, 17, b, e->geo);
     sqlite3_bind_int(s, 18, e->filehit);
     sqlite3_bind_int(s, 19, e->pending);
