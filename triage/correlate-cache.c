@@ -49,18 +49,19 @@ void corr_key_join(char *buf, size_t len, const char *a, const char *b, const ch
     buf[o] = '\0';
 }
 
-unsigned corr_bucket(const char *k)
+unsigned corr_hash(const char *k)
 {
     unsigned h = 2166136261u;
     for (; *k; k++)
         h = (h ^ (unsigned char)*k) * 16777619u;
-    return h % CORR_BUCKETS;
+    return h;
 }
 
 void *corr_tab_get(struct entry **tab, const char *k)
 {
-    for (struct entry *e = tab[corr_bucket(k)]; e; e = e->next)
-        if (strcmp(e->key, k) == 0)
+    unsigned h = corr_hash(k);
+    for (struct entry *e = tab[h % CORR_BUCKETS]; e; e = e->next)
+        if (e->hash == h && strcmp(e->key, k) == 0)
             return e->val;
     return NULL;
 }
@@ -71,12 +72,13 @@ int corr_tab_put(struct entry **tab, const char *k, void *v)
 {
     if (corr_tab_count != NULL)
         (*corr_tab_count)++;
-    struct entry *e = malloc(sizeof(*e));
-    if (e == NULL || (e->key = strdup(k)) == NULL) {
-        free(e);
+    size_t n = strlen(k) + 1;
+    struct entry *e = malloc(sizeof(*e) + n);
+    if (e == NULL)
         return -1;
-    }
-    unsigned b = corr_bucket(k);
+    memcpy(e->key, k, n);
+    e->hash = corr_hash(k);
+    unsigned b = e->hash % CORR_BUCKETS;
     e->val = v;
     e->next = tab[b];
     tab[b] = e;
@@ -110,18 +112,15 @@ void corr_clear_tabs(struct corr *c)
             n = e->next;
             corr_raise_horizon(c, ((struct inc *)e->val)->last);
             corr_inc_free(e->val);
-            free(e->key);
             free(e);
         }
         for (struct entry *e = c->hit_tab[b], *n; e; e = n) {
             n = e->next;
             corr_hit_free(e->val);
-            free(e->key);
             free(e);
         }
         for (struct entry *e = c->id_tab[b], *n; e; e = n) {
             n = e->next;
-            free(e->key);
             free(e);
         }
         c->inc_tab[b] = c->hit_tab[b] = c->id_tab[b] = NULL;
@@ -160,7 +159,6 @@ void corr_evict(struct corr *c, double ts)
             struct entry *e = *pp;
             if (((struct inc *)e->val)->dirty == -1) {
                 *pp = e->next;
-                free(e->key);
                 free(e);
             } else {
                 pp = &e->next;
@@ -170,7 +168,6 @@ void corr_evict(struct corr *c, double ts)
     for (struct entry *e = doomed, *n; e != NULL; e = n) {
         n = e->next;
         corr_inc_free(e->val);
-        free(e->key);
         free(e);
     }
     for (int b = 0; b < CORR_BUCKETS; b++)
@@ -186,7 +183,6 @@ void corr_evict(struct corr *c, double ts)
                     corr_member_unlink(h);
                 }
                 corr_hit_free(e->val);
-                free(e->key);
                 free(e);
                 continue;
             }

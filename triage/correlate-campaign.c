@@ -33,12 +33,25 @@ static struct inc *active_campaign(struct corr *c, const char *gkey, double ts, 
 
 static int hit_write(struct corr *c, struct hit *h)
 {
+    h->dirty = 0;
+    if (h->stored) { /* one look-up instead of the upsert's two (hit writes were 18 %) */
+        sqlite3_stmt *u = c->hit_upd;
+        sqlite3_bind_double(u, 1, h->last);
+        sqlite3_bind_int64(u, 2, h->incident_id);
+        sqlite3_bind_text(u, 3, h->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 4, h->value, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 5, h->asset, -1, SQLITE_STATIC);
+        if (corr_step_done(c, u, "campaign hits") != 0)
+            return -1;
+        if (sqlite3_changes(c->t->db) == 1)
+            return 0;
+    }
+    h->stored = 1;
     sqlite3_bind_text(c->hit_put, 1, h->kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(c->hit_put, 2, h->value, -1, SQLITE_STATIC);
     sqlite3_bind_text(c->hit_put, 3, h->asset, -1, SQLITE_STATIC);
     sqlite3_bind_double(c->hit_put, 4, h->last);
     sqlite3_bind_int64(c->hit_put, 5, h->incident_id);
-    h->dirty = 0;
     return corr_step_done(c, c->hit_put, "campaign hits");
 }
 
@@ -98,6 +111,7 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
                 x->asset = strdup(asset);
                 x->last = sqlite3_column_double(c->hit_get, 1);
                 x->incident_id = sqlite3_column_int64(c->hit_get, 2);
+                x->stored = 1;
                 corr_key_join(key, sizeof(key), kind, value, asset);
                 if (!x->kind || !x->value || !x->asset || corr_tab_put(c->hit_tab, key, x) != 0) {
                     corr_hit_free(x);
@@ -132,6 +146,7 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
             if (sqlite3_step(c->hit_one) == SQLITE_ROW) {
                 h->last = sqlite3_column_double(c->hit_one, 0);
                 h->incident_id = sqlite3_column_int64(c->hit_one, 1);
+                h->stored = 1;
             }
             sqlite3_reset(c->hit_one);
         }

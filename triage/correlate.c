@@ -166,22 +166,21 @@ struct inc *corr_get_incident(struct corr *c, const char *gkey, double ts, doubl
     ni->actor = actor ? strdup(actor) : NULL;
     if (i != NULL) { /* the cached one left the window: replace it (it is written back first) */
         corr_raise_horizon(c, i->last);
+        unsigned h = corr_hash(gkey);
         struct entry *e;
-        for (e = c->inc_tab[corr_bucket(gkey)]; e && strcmp(e->key, gkey) != 0; e = e->next)
+        for (e = c->inc_tab[h % CORR_BUCKETS]; e && (e->hash != h || strcmp(e->key, gkey) != 0);
+             e = e->next)
             ;
-        char *k = strdup(gkey);
-        if (k != NULL && corr_tab_put(c->inc_tab, k, ni) == 0) {
-            free(k);
-            /* keep the old one reachable under a unique key so it is still flushed */
-            char old[64];
-            snprintf(old, sizeof(old), "#%lld", i->id);
-            free(e->key);
-            e->key = strdup(old);
-            return ni;
+        /* the slot takes the new one; the old one stays reachable under a unique key so that it
+         * is still written back and freed */
+        char old[64];
+        snprintf(old, sizeof(old), "#%lld", i->id);
+        if (corr_tab_put(c->inc_tab, old, i) != 0) {
+            corr_inc_free(ni);
+            return NULL;
         }
-        free(k);
-        corr_inc_free(ni);
-        return NULL;
+        e->val = ni;
+        return ni;
     }
     if (corr_tab_put(c->inc_tab, gkey, ni) != 0) {
         corr_inc_free(ni);
@@ -385,6 +384,8 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
                    " VALUES(?,'vigil-triage',?,?,?,?)"},
         {&c->seq_get, "SELECT value FROM meta WHERE key=?"},
         {&c->seq_put, "INSERT OR REPLACE INTO meta VALUES(?,?)"},
+        {&c->hit_upd, "UPDATE campaign_hits SET last_ts=?, incident_id=? WHERE kind=? AND value=?"
+                      " AND asset=?"},
         {&c->hit_one, "SELECT last_ts, incident_id FROM campaign_hits WHERE kind=? AND value=? AND"
                       " asset=?"},
     };
