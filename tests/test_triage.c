@@ -1075,6 +1075,15 @@ Test(triage, config_refuses_files_that_are_not_regular, .timeout = 20)
         cr_assert_str_eq(err, want);
         tcfg_free(&cfg);
     }
+    /* ingest of a device: refused, nothing read */
+    struct env e;
+    env_open(&e, NULL);
+    struct ting_opts o = {0};
+    struct ting_stats st = {0};
+    cr_assert_eq(ting_ingest(e.t, &e.cfg, "/dev/zero", &o, &st, err), -1);
+    cr_assert_str_eq(err, "/dev/zero: not a regular file, directory or FIFO");
+    cr_assert_eq(st.lines, 0);
+    env_close(&e);
     /* a missing inventory: the path and errno's reason */
     cr_assert_eq(tcfg_defaults(&cfg), 0);
     cr_assert_eq(tcfg_set_assets(&cfg, path("absent.yaml")), 0);

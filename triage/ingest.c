@@ -392,6 +392,11 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
         snprintf(errbuf, TRIAGE_ERRBUF, "%s: %s", path, strerror(errno));
         return -1;
     }
+    if (strcmp(path, "-") != 0 && !S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode) &&
+        !S_ISFIFO(sb.st_mode)) { /* /dev/zero would be one endless line */
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s: not a regular file, directory or FIFO", path);
+        return -1;
+    }
     if (strcmp(path, "-") != 0 && S_ISDIR(sb.st_mode)) {
         if (collect(path, 0, &files, &nfiles, errbuf) != 0)
             goto out;
