@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1028,6 +1029,68 @@ Test(triage, html_report)
         free(buf);
     }
     env_close(&e);
+}
+
+/* A config naming /dev/zero or a FIFO as its inventory or GeoIP database (or being one) is refused
+ * at once with the path and "not a regular file": no read that never ends or never starts. */
+Test(triage, config_refuses_files_that_are_not_regular, .timeout = 20)
+{
+    struct tcfg cfg;
+    char want[600], fifo[512];
+    snprintf(fifo, sizeof(fifo), "%s", path("fifo")); /* path() reuses its buffers */
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    static const char *const names[] = {"assets", "geoip"};
+    static const char *const what[] = {"inventory", "GeoIP database"};
+    const char *targets[] = {"/dev/zero", fifo};
+    for (int n = 0; n < 2; n++)
+        for (int k = 0; k < 2; k++) {
+            FILE *f = fopen(path("nr.yaml"), "w");
+            cr_assert_not_null(f);
+            fprintf(f, "%s: %s\n", names[n], targets[k]);
+            fclose(f);
+            cr_assert_eq(tcfg_defaults(&cfg), 0);
+            cr_assert_eq(tcfg_load(&cfg, path("nr.yaml"), err), -1);
+            snprintf(want, sizeof(want), "%s: %s %s: not a regular file", path("nr.yaml"), what[n],
+                     targets[k]);
+            cr_assert_str_eq(err, want);
+            tcfg_free(&cfg);
+        }
+    /* the same through the command-line setters (tcfg_set_assets / tcfg_add_geoip) */
+    cr_assert_eq(tcfg_defaults(&cfg), 0);
+    cr_assert_eq(tcfg_set_assets(&cfg, "/dev/zero"), 0);
+    cr_assert_eq(tcfg_finish(&cfg, err), -1);
+    cr_assert_str_eq(err, "inventory /dev/zero: not a regular file");
+    tcfg_free(&cfg);
+    cr_assert_eq(tcfg_defaults(&cfg), 0);
+    cr_assert_eq(tcfg_add_geoip(&cfg, fifo), 0);
+    cr_assert_eq(tcfg_finish(&cfg, err), -1);
+    snprintf(want, sizeof(want), "GeoIP database %s: not a regular file", fifo);
+    cr_assert_str_eq(err, want);
+    tcfg_free(&cfg);
+    /* and the config itself */
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(tcfg_defaults(&cfg), 0);
+        cr_assert_eq(tcfg_load(&cfg, targets[k], err), -1);
+        snprintf(want, sizeof(want), "%s: not a regular file", targets[k]);
+        cr_assert_str_eq(err, want);
+        tcfg_free(&cfg);
+    }
+    /* ingest of a device: refused, nothing read */
+    struct env e;
+    env_open(&e, NULL);
+    struct ting_opts o = {0};
+    struct ting_stats st = {0};
+    cr_assert_eq(ting_ingest(e.t, &e.cfg, "/dev/zero", &o, &st, err), -1);
+    cr_assert_str_eq(err, "/dev/zero: not a regular file, directory or FIFO");
+    cr_assert_eq(st.lines, 0);
+    env_close(&e);
+    /* a missing inventory: the path and errno's reason */
+    cr_assert_eq(tcfg_defaults(&cfg), 0);
+    cr_assert_eq(tcfg_set_assets(&cfg, path("absent.yaml")), 0);
+    cr_assert_eq(tcfg_finish(&cfg, err), -1);
+    snprintf(want, sizeof(want), "inventory %s: No such file or directory", path("absent.yaml"));
+    cr_assert_str_eq(err, want);
+    tcfg_free(&cfg);
 }
 
 Test(triage, config_errors)

@@ -1,11 +1,15 @@
 /* config.c: triage rules (rules/triage.yaml via libyaml): windows, keys, stages, scores, assets. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "vigil/config.h"
@@ -647,9 +651,33 @@ int tcfg_add_geoip(struct tcfg *cfg, const char *path)
     return 0;
 }
 
+/*
+ * Refuses a file the configuration names that is not a regular file (/dev/zero, a FIFO, a
+ * directory): reading one would never end, or block, or eat memory. Returns 0, or -1 with
+ * "what PATH: not a regular file" (or the stat error) in errbuf.
+ */
+static int check_regular(const char *what, const char *path, char *errbuf)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s %s: not a regular file", what, path);
+        return -1;
+    }
+    return 0;
+}
+
 int tcfg_finish(struct tcfg *cfg, char *errbuf)
 {
     char why[VG_ERRBUF_SIZE];
+    if (cfg->assets_path != NULL && check_regular("inventory", cfg->assets_path, errbuf) != 0)
+        return -1;
+    for (size_t i = 0; i < cfg->ngeoip; i++)
+        if (check_regular("GeoIP database", cfg->geoip[i], errbuf) != 0)
+            return -1;
     struct config *c = config_new();
     if (c == NULL) {
         snprintf(errbuf, TRIAGE_ERRBUF, "out of memory");
@@ -815,11 +843,25 @@ static int apply(struct tcfg *cfg, const json_t *root, const char *dir, char *er
 
 int tcfg_load(struct tcfg *cfg, const char *path, char *errbuf)
 {
-    FILE *f = fopen(path, "rb");
     yaml_parser_t p;
     yaml_document_t doc;
+    struct stat sb;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s: cannot open (%s)", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
     if (f == NULL) {
-        snprintf(errbuf, TRIAGE_ERRBUF, "%s: cannot open", path);
+        snprintf(errbuf, TRIAGE_ERRBUF, "%s: cannot open (%s)", path, strerror(errno));
+        close(fd);
         return -1;
     }
     yaml_parser_initialize(&p);
