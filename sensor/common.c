@@ -57,9 +57,24 @@ char *vg_format_time(vg_time_t t, char *out, size_t outlen)
     /* Digits by hand: snprintf cost ~4,500 instructions a call, and every record has a time. */
     time_t secs = (time_t)(t / VG_USEC_PER_SEC);
     unsigned usec = (unsigned)(t % VG_USEC_PER_SEC);
-    struct tm tm;
+    /* The last second's broken-down time, per thread (records come in bursts within a second);
+     * tzset() changes timezone and tzname, which are part of the key. */
+    static _Thread_local struct {
+        time_t secs;
+        long zone;
+        const char *name;
+        int ok;
+        struct tm tm;
+    } last;
     char text[32]; /* "2026-12-07T09:11:26.000123+0700" and a NUL */
-    if (localtime_r(&secs, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+    if (!last.ok || last.secs != secs || last.zone != timezone || last.name != tzname[0]) {
+        last.ok = localtime_r(&secs, &last.tm) != NULL;
+        last.secs = secs;
+        last.zone = timezone;
+        last.name = tzname[0];
+    }
+    const struct tm tm = last.tm;
+    if (!last.ok || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
         memcpy(text, "1970-01-01T00:00:00.000000+0000", sizeof(text));
     } else {
         long off = tm.tm_gmtoff / 60;
