@@ -429,6 +429,21 @@ void enrich_eve_record_cached(const struct enrich *e, struct enrich_cache *c, js
     }
 }
 
+void enrich_cached_objects(const struct enrich *e, struct enrich_cache *c, int ip_ver,
+                           const struct vg_addr *a, json_t **geo, json_t **asset)
+{
+    *geo = *asset = NULL;
+    if (!enrich_active(e) || c == NULL || (ip_ver != 4 && ip_ver != 6))
+        return;
+    struct cache_slot *sl = cache_get(e, c, ip_ver, a);
+    if (!sl->built) {
+        eve_objects(e, ip_ver, a, &sl->info, &sl->geo, &sl->asset);
+        sl->built = 1;
+    }
+    *geo = sl->geo;
+    *asset = sl->asset;
+}
+
 void enrich_eve_record(const struct enrich *e, json_t *rec)
 {
     enrich_eve_record_cached(e, NULL, rec);

@@ -45,36 +45,42 @@ static void add_tcp(struct eve_text *t, const struct flow *f)
     eve_text_end(t);
 }
 
+void eve_flow_members(const struct eve_ctx *ctx, const struct flow *f, enum flow_end_reason reason,
+                      vg_time_t when, struct eve_text *t)
+{
+    eve_text_flow_common(ctx, t, "flow", when, f);
+    if ((f->proto == 1 || f->proto == 58) && (f->pkts[0] || f->pkts[1])) {
+        int d = f->pkts[FLOW_DIR_TOSERVER] ? FLOW_DIR_TOSERVER : FLOW_DIR_TOCLIENT;
+        eve_text_int(t, "icmp_type", f->icmp_type[d]);
+        eve_text_int(t, "icmp_code", f->icmp_code[d]);
+        if (f->pkts[FLOW_DIR_TOSERVER] && f->pkts[FLOW_DIR_TOCLIENT]) {
+            eve_text_int(t, "response_icmp_type", f->icmp_type[FLOW_DIR_TOCLIENT]);
+            eve_text_int(t, "response_icmp_code", f->icmp_code[FLOW_DIR_TOCLIENT]);
+        }
+    }
+    eve_text_object(t, "flow");
+    eve_text_int(t, "pkts_toserver", u64(f->pkts[FLOW_DIR_TOSERVER]));
+    eve_text_int(t, "pkts_toclient", u64(f->pkts[FLOW_DIR_TOCLIENT]));
+    eve_text_int(t, "bytes_toserver", u64(f->bytes[FLOW_DIR_TOSERVER]));
+    eve_text_int(t, "bytes_toclient", u64(f->bytes[FLOW_DIR_TOCLIENT]));
+    text_time(t, "start", f->start);
+    text_time(t, "end", f->last);
+    eve_text_int(t, "age", u64((f->last - f->start) / VG_USEC_PER_SEC));
+    const char *state = flow_state_name(f->state), *why = flow_end_reason_name(reason);
+    eve_text_string(t, "state", state, strlen(state));
+    eve_text_string(t, "reason", why, strlen(why));
+    eve_text_bool(t, "alerted", (f->flags & FLOW_F_ALERTED) != 0);
+    eve_text_end(t);
+    if (f->proto == 6)
+        add_tcp(t, f);
+}
+
 size_t eve_flow_text(const struct eve_ctx *ctx, const struct flow *f, enum flow_end_reason reason,
                      vg_time_t when, char *buf, size_t cap)
 {
     struct eve_text t;
     eve_text_begin(&t, buf, cap);
-    eve_text_flow_common(ctx, &t, "flow", when, f);
-    if ((f->proto == 1 || f->proto == 58) && (f->pkts[0] || f->pkts[1])) {
-        int d = f->pkts[FLOW_DIR_TOSERVER] ? FLOW_DIR_TOSERVER : FLOW_DIR_TOCLIENT;
-        eve_text_int(&t, "icmp_type", f->icmp_type[d]);
-        eve_text_int(&t, "icmp_code", f->icmp_code[d]);
-        if (f->pkts[FLOW_DIR_TOSERVER] && f->pkts[FLOW_DIR_TOCLIENT]) {
-            eve_text_int(&t, "response_icmp_type", f->icmp_type[FLOW_DIR_TOCLIENT]);
-            eve_text_int(&t, "response_icmp_code", f->icmp_code[FLOW_DIR_TOCLIENT]);
-        }
-    }
-    eve_text_object(&t, "flow");
-    eve_text_int(&t, "pkts_toserver", u64(f->pkts[FLOW_DIR_TOSERVER]));
-    eve_text_int(&t, "pkts_toclient", u64(f->pkts[FLOW_DIR_TOCLIENT]));
-    eve_text_int(&t, "bytes_toserver", u64(f->bytes[FLOW_DIR_TOSERVER]));
-    eve_text_int(&t, "bytes_toclient", u64(f->bytes[FLOW_DIR_TOCLIENT]));
-    text_time(&t, "start", f->start);
-    text_time(&t, "end", f->last);
-    eve_text_int(&t, "age", u64((f->last - f->start) / VG_USEC_PER_SEC));
-    const char *state = flow_state_name(f->state), *why = flow_end_reason_name(reason);
-    eve_text_string(&t, "state", state, strlen(state));
-    eve_text_string(&t, "reason", why, strlen(why));
-    eve_text_bool(&t, "alerted", (f->flags & FLOW_F_ALERTED) != 0);
-    eve_text_end(&t);
-    if (f->proto == 6)
-        add_tcp(&t, f);
+    eve_flow_members(ctx, f, reason, when, &t);
     return eve_text_finish(&t);
 }
 

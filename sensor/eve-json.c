@@ -353,6 +353,13 @@ void eve_text_int(struct eve_text *t, const char *key, json_int_t v)
     put_int(t, v);
 }
 
+void eve_text_json(struct eve_text *t, const char *key, const json_t *v)
+{
+    text_key(t, key);
+    if (v == NULL || put_value(t, v, 10, 0) < 0)
+        t->bad = 1;
+}
+
 void eve_text_bool(struct eve_text *t, const char *key, int v)
 {
     text_key(t, key);

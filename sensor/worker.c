@@ -25,12 +25,28 @@ static void worker_flow_end(void *ctx, struct flow *f, enum flow_end_reason reas
         app_layer_flow_end(w->app, &w->io, f, when);
     }
     if (w->eve != NULL && w->set->eve_flow) {
-        /* Written as text unless enrichment adds to every record (then it needs the object). */
+        /* Written as text; enrichment of every event adds the cached objects as text too. */
         const struct enrich *e = w->ectx->enrich;
-        char text[4096];
-        size_t n = 0;
-        if (e == NULL || !enrich_all_events(e))
-            n = eve_flow_text(w->ectx, f, reason, when, text, sizeof(text));
+        char text[8192];
+        struct eve_text t;
+        eve_text_begin(&t, text, sizeof(text));
+        eve_flow_members(w->ectx, f, reason, when, &t);
+        if (e != NULL && enrich_all_events(e)) {
+            if (w->ecache == NULL)
+                t.bad = 1; /* the object path enriches without a cache */
+            const struct vg_addr *addr[2] = {&f->src, &f->dst};
+            static const char *const keys[2][2] = {{"src_geo", "src_asset"},
+                                                   {"dest_geo", "dest_asset"}};
+            for (int i = 0; i < 2 && f->ip_ver != 0 && !t.bad; i++) {
+                json_t *geo, *asset;
+                enrich_cached_objects(e, w->ecache, f->ip_ver, addr[i], &geo, &asset);
+                if (geo != NULL)
+                    eve_text_json(&t, keys[i][0], geo);
+                if (asset != NULL)
+                    eve_text_json(&t, keys[i][1], asset);
+            }
+        }
+        size_t n = eve_text_finish(&t);
         if (n == 0 || n > sizeof(text) || eve_writer_write_text(w->eve, text, n) < 0) {
             json_t *rec = eve_flow_record(w->ectx, f, reason, when);
             if (rec != NULL) {

@@ -276,6 +276,14 @@ void enrich_eve_record(const struct enrich *e, json_t *rec);
  */
 void enrich_eve_record_cached(const struct enrich *e, struct enrich_cache *c, json_t *rec);
 
+/*
+ * The objects enrich_eve_record_cached adds for address a ("*_geo", "*_asset"), through cache c:
+ * borrowed, valid until the next look-up through c; NULL where there is none (or enrichment is
+ * off, or c is NULL). For records written as text.
+ */
+void enrich_cached_objects(const struct enrich *e, struct enrich_cache *c, int ip_ver,
+                           const struct vg_addr *a, json_t **geo, json_t **asset);
+
 /* Adds the "<prefix>_geo" and "<prefix>_asset" objects for one address to rec, as above. */
 void enrich_eve_add(const struct enrich *e, json_t *rec, const char *prefix,
                     const struct enrich_ip_info *info);

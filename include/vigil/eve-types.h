@@ -16,6 +16,10 @@
 size_t eve_flow_text(const struct eve_ctx *ctx, const struct flow *f, enum flow_end_reason reason,
                      vg_time_t when, char *buf, size_t cap);
 
+/* The members of that record, into t (eve_flow_text is begin, these, finish). */
+void eve_flow_members(const struct eve_ctx *ctx, const struct flow *f, enum flow_end_reason reason,
+                      vg_time_t when, struct eve_text *t);
+
 /* The same record as a jansson object (parsed from eve_flow_text). A new object or NULL. */
 json_t *eve_flow_record(const struct eve_ctx *ctx, const struct flow *f,
                         enum flow_end_reason reason, vg_time_t when);
