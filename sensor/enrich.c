@@ -172,14 +172,26 @@ struct cache_slot {
     struct vg_addr addr;
     struct enrich_ip_info info;
     json_t *geo, *asset;
+    char *geo_text, *asset_text; /* their compact JSON, made on first use (enrich_cached_text) */
 };
+
+/* Frees what jansson's json_dumps returned (its allocator may not be malloc's). */
+static void jansson_free(void *p)
+{
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    (f != NULL ? f : free)(p);
+}
 
 /* Drops the slot's EVE objects. */
 static void slot_clear(struct cache_slot *s)
 {
     json_decref(s->geo);
     json_decref(s->asset);
+    jansson_free(s->geo_text);
+    jansson_free(s->asset_text);
     s->geo = s->asset = NULL;
+    s->geo_text = s->asset_text = NULL;
     s->built = 0;
 }
 
@@ -429,19 +441,29 @@ void enrich_eve_record_cached(const struct enrich *e, struct enrich_cache *c, js
     }
 }
 
-void enrich_cached_objects(const struct enrich *e, struct enrich_cache *c, int ip_ver,
-                           const struct vg_addr *a, json_t **geo, json_t **asset)
+int enrich_cached_text(const struct enrich *e, struct enrich_cache *c, int ip_ver,
+                       const struct vg_addr *a, struct enrich_text *out)
 {
-    *geo = *asset = NULL;
+    memset(out, 0, sizeof(*out));
     if (!enrich_active(e) || c == NULL || (ip_ver != 4 && ip_ver != 6))
-        return;
+        return 0;
     struct cache_slot *sl = cache_get(e, c, ip_ver, a);
     if (!sl->built) {
         eve_objects(e, ip_ver, a, &sl->info, &sl->geo, &sl->asset);
         sl->built = 1;
     }
-    *geo = sl->geo;
-    *asset = sl->asset;
+    /* As the EVE writer prints them (its reals have ten digits, as here). */
+    const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(10);
+    if (sl->geo != NULL && sl->geo_text == NULL && (sl->geo_text = json_dumps(sl->geo, flags)) == NULL)
+        return -1;
+    if (sl->asset != NULL && sl->asset_text == NULL &&
+        (sl->asset_text = json_dumps(sl->asset, flags)) == NULL)
+        return -1;
+    out->geo = sl->geo_text;
+    out->asset = sl->asset_text;
+    out->geo_len = out->geo != NULL ? strlen(out->geo) : 0;
+    out->asset_len = out->asset != NULL ? strlen(out->asset) : 0;
+    return 0;
 }
 
 void enrich_eve_record(const struct enrich *e, json_t *rec)

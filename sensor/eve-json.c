@@ -353,11 +353,10 @@ void eve_text_int(struct eve_text *t, const char *key, json_int_t v)
     put_int(t, v);
 }
 
-void eve_text_json(struct eve_text *t, const char *key, const json_t *v)
+void eve_text_raw(struct eve_text *t, const char *key, const char *json, size_t n)
 {
     text_key(t, key);
-    if (v == NULL || put_value(t, v, 10, 0) < 0)
-        t->bad = 1;
+    put(t, json, n);
 }
 
 void eve_text_bool(struct eve_text *t, const char *key, int v)

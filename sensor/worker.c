@@ -38,12 +38,13 @@ static void worker_flow_end(void *ctx, struct flow *f, enum flow_end_reason reas
             static const char *const keys[2][2] = {{"src_geo", "src_asset"},
                                                    {"dest_geo", "dest_asset"}};
             for (int i = 0; i < 2 && f->ip_ver != 0 && !t.bad; i++) {
-                json_t *geo, *asset;
-                enrich_cached_objects(e, w->ecache, f->ip_ver, addr[i], &geo, &asset);
-                if (geo != NULL)
-                    eve_text_json(&t, keys[i][0], geo);
-                if (asset != NULL)
-                    eve_text_json(&t, keys[i][1], asset);
+                struct enrich_text et;
+                if (enrich_cached_text(e, w->ecache, f->ip_ver, addr[i], &et) < 0)
+                    t.bad = 1;
+                if (et.geo != NULL)
+                    eve_text_raw(&t, keys[i][0], et.geo, et.geo_len);
+                if (et.asset != NULL)
+                    eve_text_raw(&t, keys[i][1], et.asset, et.asset_len);
             }
         }
         size_t n = eve_text_finish(&t);

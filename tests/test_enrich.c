@@ -940,8 +940,32 @@ Test(enrich, eve_geoip)
         cr_assert_str_eq(tu_str(rec, "dest_geo.country_iso"), "JP");
         json_decref(rec);
     }
+    /* The text of an address's members is its objects printed compactly, for every kind. */
+    static const char *const ips[] = {"81.2.69.142", "1.128.0.1", "192.168.1.10", "203.0.114.9",
+                                      "2001:0218:0000:0000:0000:0000:0000:0001"};
+    for (size_t k = 0; k < sizeof(ips) / sizeof(ips[0]); k++) {
+        json_t *rec = record(ips[k], "192.0.2.1");
+        enrich_eve_record_cached(e, c, rec);
+        struct vg_addr x;
+        int xv = addr_of(ips[k], &x);
+        struct enrich_text et;
+        cr_assert_eq(enrich_cached_text(e, c, xv, &x, &et), 0);
+        json_t *g = json_object_get(rec, "src_geo");
+        char *want = g != NULL ? json_dumps(g, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+        cr_assert_eq(et.geo != NULL, want != NULL, "%s", ips[k]);
+        if (want != NULL) {
+            cr_assert_eq(et.geo_len, strlen(want));
+            cr_assert_str_eq(et.geo, want);
+        }
+        cr_assert_null(et.asset, "no inventory");
+        free(want);
+        json_decref(rec);
+    }
+    struct enrich_text none;
     struct vg_addr a;
     int v = addr_of("10.10.1.5", &a);
+    cr_assert_eq(enrich_cached_text(e, NULL, v, &a, &none), 0);
+    cr_assert_null(none.geo, "no cache, no text");
     struct enrich_ip_info info;
     cr_assert_eq(enrich_lookup_ip(e, v, &a, &info), 0);
     cr_assert_eq(info.zone, ENRICH_ZONE_UNKNOWN_INTERNAL); /* default HOME_NET has 10/8 */

@@ -276,13 +276,19 @@ void enrich_eve_record(const struct enrich *e, json_t *rec);
  */
 void enrich_eve_record_cached(const struct enrich *e, struct enrich_cache *c, json_t *rec);
 
+/* The "*_geo" and "*_asset" members of one address as compact JSON text (NULL: none). */
+struct enrich_text {
+    const char *geo, *asset;
+    size_t geo_len, asset_len;
+};
+
 /*
- * The objects enrich_eve_record_cached adds for address a ("*_geo", "*_asset"), through cache c:
- * borrowed, valid until the next look-up through c; NULL where there is none (or enrichment is
- * off, or c is NULL). For records written as text.
+ * What enrich_eve_record_cached adds for address a, as text, through cache c (made once per
+ * cached address): borrowed, valid until the next look-up through c. Nothing when enrichment is
+ * off or c is NULL. 0, or -1 out of memory (then add nothing).
  */
-void enrich_cached_objects(const struct enrich *e, struct enrich_cache *c, int ip_ver,
-                           const struct vg_addr *a, json_t **geo, json_t **asset);
+int enrich_cached_text(const struct enrich *e, struct enrich_cache *c, int ip_ver,
+                       const struct vg_addr *a, struct enrich_text *out);
 
 /* Adds the "<prefix>_geo" and "<prefix>_asset" objects for one address to rec, as above. */
 void enrich_eve_add(const struct enrich *e, json_t *rec, const char *prefix,

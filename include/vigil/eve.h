@@ -95,8 +95,8 @@ void eve_text_end(struct eve_text *t);
 void eve_text_string(struct eve_text *t, const char *key, const char *s, size_t n);
 void eve_text_int(struct eve_text *t, const char *key, json_int_t v);
 void eve_text_bool(struct eve_text *t, const char *key, int v);
-/* A jansson value as eve_json_dumpb prints it (reals with precision 10). */
-void eve_text_json(struct eve_text *t, const char *key, const json_t *v);
+/* A member whose value is already compact JSON text (n bytes), copied as it is. */
+void eve_text_raw(struct eve_text *t, const char *key, const char *json, size_t n);
 /* Closes the record. Returns its length (which may be more than cap), or 0 if it is bad. */
 size_t eve_text_finish(struct eve_text *t);
 
