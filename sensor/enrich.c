@@ -7,6 +7,7 @@
 
 #include "enrich-internal.h"
 #include "vigil/enrich.h"
+#include "vigil/eve.h"
 
 #define ENRICH_DEFAULT_HOME_NET "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"
 #define ENRICH_DEFAULT_CACHE 4096
@@ -175,21 +176,13 @@ struct cache_slot {
     char *geo_text, *asset_text; /* their compact JSON, made on first use (enrich_cached_text) */
 };
 
-/* Frees what jansson's json_dumps returned (its allocator may not be malloc's). */
-static void jansson_free(void *p)
-{
-    json_free_t f = NULL;
-    json_get_alloc_funcs(NULL, &f);
-    (f != NULL ? f : free)(p);
-}
-
 /* Drops the slot's EVE objects. */
 static void slot_clear(struct cache_slot *s)
 {
     json_decref(s->geo);
     json_decref(s->asset);
-    jansson_free(s->geo_text);
-    jansson_free(s->asset_text);
+    free(s->geo_text);
+    free(s->asset_text);
     s->geo = s->asset = NULL;
     s->geo_text = s->asset_text = NULL;
     s->built = 0;
@@ -441,6 +434,22 @@ void enrich_eve_record_cached(const struct enrich *e, struct enrich_cache *c, js
     }
 }
 
+/* v as the EVE writer prints it, in a new NUL-terminated string, or NULL. */
+static char *compact(const json_t *v)
+{
+    char small[512];
+    size_t n = eve_json_dumpb(v, small, sizeof(small), 10);
+    char *out = n > 0 ? malloc(n + 1) : NULL;
+    if (out == NULL)
+        return NULL;
+    if (n <= sizeof(small))
+        memcpy(out, small, n);
+    else
+        eve_json_dumpb(v, out, n, 10);
+    out[n] = '\0';
+    return out;
+}
+
 int enrich_cached_text(const struct enrich *e, struct enrich_cache *c, int ip_ver,
                        const struct vg_addr *a, struct enrich_text *out)
 {
@@ -452,12 +461,9 @@ int enrich_cached_text(const struct enrich *e, struct enrich_cache *c, int ip_ve
         eve_objects(e, ip_ver, a, &sl->info, &sl->geo, &sl->asset);
         sl->built = 1;
     }
-    /* As the EVE writer prints them (its reals have ten digits, as here). */
-    const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(10);
-    if (sl->geo != NULL && sl->geo_text == NULL && (sl->geo_text = json_dumps(sl->geo, flags)) == NULL)
-        return -1;
-    if (sl->asset != NULL && sl->asset_text == NULL &&
-        (sl->asset_text = json_dumps(sl->asset, flags)) == NULL)
+    /* As the EVE writer prints them. */
+    if ((sl->geo != NULL && sl->geo_text == NULL && !(sl->geo_text = compact(sl->geo))) ||
+        (sl->asset != NULL && sl->asset_text == NULL && !(sl->asset_text = compact(sl->asset))))
         return -1;
     out->geo = sl->geo_text;
     out->asset = sl->asset_text;
