@@ -789,7 +789,8 @@ static unsigned feed_opts(int dir, uint8_t flags, uint32_t seq, uint32_t ack, co
     size_t dlen = data ? strlen(data) : 0;
     cr_assert_leq(20 + olen + dlen, sizeof(buf));
     memset(buf, 0, 20);
-    memcpy(buf + 20, opts, olen);
+    if (olen)
+        memcpy(buf + 20, opts, olen);
     if (dlen)
         memcpy(buf + 20 + olen, data, dlen);
     struct vg_packet p;
