@@ -9,7 +9,9 @@
 /*
  * Input: one configuration byte (bits 0-3 policy, bit 4 midstream, bit 5 tiny memcap, bits
  * 6-7 depth: unlimited, 16, 1000 bytes or 1 MiB), then records of 5 bytes and data:
- *   byte 0: bit 0 direction, bits 1-2 flow (of 4), bit 3 "end the flow" (the rest is ignored)
+ *   byte 0: bit 0 direction, bits 1-2 flow (of 4), bit 3 "end the flow", bit 4 "the first
+ *           bytes (up to 40) of the payload are TCP options after a 20-byte header" (the
+ *           timestamp the engine reads), bits 5-7 ignored
  *   byte 1: TCP flags as on the wire
  *   bytes 2-3: signed big-endian delta added to the direction's next sequence number
  *   byte 4: payload length, taken from the bytes that follow (cut short at the end)
@@ -142,17 +144,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.tcp_seq = seq;
         p.tcp_ack = s.seq[fi][dir ^ 1];
         /* An exact-size copy, so that reads past the payload are caught. */
-        uint8_t *buf = malloc(len ? len : 1);
+        uint32_t olen = 0, hdr = 0;
+        if (r[0] & 0x10) {
+            olen = len < 40 ? len : 40;
+            hdr = 20;
+        }
+        uint8_t *buf = malloc(hdr + len ? hdr + len : 1);
         if (buf == NULL)
             break;
-        memcpy(buf, data + pos, len);
+        memset(buf, 0, hdr);
+        if (len)
+            memcpy(buf + hdr, data + pos, len);
         p.data = buf;
-        p.payload_len = len;
-        p.caplen = len;
+        p.l4_off = 0;
+        p.payload_off = hdr + olen;
+        p.payload_len = len - olen;
+        p.caplen = hdr + len;
         pos += len;
         stream_handle_packet(e, f, &p, dir, on_data, &s);
         free(buf);
-        s.seq[fi][dir] = seq + len + ((r[1] & (VG_TH_SYN | VG_TH_FIN)) ? 1u : 0u);
+        s.seq[fi][dir] = seq + (len - olen) + ((r[1] & (VG_TH_SYN | VG_TH_FIN)) ? 1u : 0u);
 
         stream_engine_stats(e, &st);
         if (st.memuse > cfg.memcap)

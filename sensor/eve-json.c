@@ -207,10 +207,14 @@ static int put_real(struct eve_text *o, double v, int precision)
     return 0;
 }
 
+/* Deepest nesting walked here; deeper trees (never a record) go to json_dumpb, see below. */
+#define EVE_JSON_MAX_DEPTH 2048
+
+/* Writes v; returns 0, -1 if it cannot be written, -2 if it is nested too deep for this walk. */
 static int put_value(struct eve_text *o, const json_t *v, int precision, int depth)
 {
-    if (depth > 2048)
-        return -1; /* jansson's JSON_PARSER_MAX_DEPTH; records are far shallower */
+    if (depth > EVE_JSON_MAX_DEPTH)
+        return -2;
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         put_c(o, '{');
@@ -221,10 +225,11 @@ static int put_value(struct eve_text *o, const json_t *v, int precision, int dep
                 put_c(o, ',');
             first = 0;
             if (put_string(o, json_object_iter_key(it), json_object_iter_key_len(it)) < 0)
-                return -1;
+                return -1; /* json_dumpb prints a broken key and goes on: refused here */
             put_c(o, ':');
-            if (put_value(o, json_object_iter_value(it), precision, depth + 1) < 0)
-                return -1;
+            int rc = put_value(o, json_object_iter_value(it), precision, depth + 1);
+            if (rc < 0)
+                return rc;
         }
         put_c(o, '}');
         return 0;
@@ -235,8 +240,9 @@ static int put_value(struct eve_text *o, const json_t *v, int precision, int dep
         for (size_t i = 0; i < n; i++) {
             if (i > 0)
                 put_c(o, ',');
-            if (put_value(o, json_array_get(v, i), precision, depth + 1) < 0)
-                return -1;
+            int rc = put_value(o, json_array_get(v, i), precision, depth + 1);
+            if (rc < 0)
+                return rc;
         }
         put_c(o, ']');
         return 0;
@@ -266,9 +272,14 @@ size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision)
     if (rec == NULL || (!json_is_object(rec) && !json_is_array(rec)))
         return 0;
     struct eve_text o = {.buf = buf, .cap = size};
-    if (put_value(&o, rec, precision, 0) < 0)
-        return 0;
-    return o.len;
+    int rc = put_value(&o, rec, precision, 0);
+    if (rc == -2) {
+        /* Deeper than this recursion goes: json_dumpb has no depth limit (and refuses a cycle,
+         * which lands here too), so it writes the text; the stack stays bounded here. */
+        size_t p = precision > 0 && precision < 32 ? (size_t)precision : 0;
+        return json_dumpb(rec, buf, size, JSON_COMPACT | JSON_REAL_PRECISION(p));
+    }
+    return rc < 0 ? 0 : o.len;
 }
 
 /* ---- Records written straight as text ---- */

@@ -29,6 +29,8 @@ enum {
     SD_FIN = 1u << 3,     /* fin_off is set */
     SD_DEPTH = 1u << 4,   /* depth reached: data is no longer delivered */
     SD_EOF = 1u << 5,     /* ended, EOF delivered */
+    SD_INIT = 1u << 6,    /* the ISN came from a SYN without ACK: this side opened */
+    SD_TS = 1u << 7,      /* that SYN carried a TCP timestamp, syn_tsval */
 };
 
 struct stream_dir {
@@ -39,14 +41,19 @@ struct stream_dir {
     uint32_t isn;
     uint32_t hint_seq;
     uint32_t nsegs;
+    uint32_t syn_tsval; /* TSval of the latest SYN (SD_TS) */
     uint32_t flags;
 };
 
-enum { SF_MIDSTREAM = 1u << 0 };
+enum {
+    SF_MIDSTREAM = 1u << 0,
+    SF_RST = 1u << 1, /* a valid RST was seen from direction rst_dir: the session is closed */
+};
 
 struct stream_flow {
     struct stream_dir d[2];
     uint32_t flags;
+    int rst_dir;
 };
 
 struct stream_engine {
@@ -130,6 +137,10 @@ const char *stream_event_name(unsigned bit)
         return "stream.3whs_synack_resend_with_diff_seq";
     case STREAM_EV_OUT_OF_WINDOW:
         return "stream.est_packet_out_of_window";
+    case STREAM_EV_BAD_TS:
+        return "stream.pkt_invalid_timestamp";
+    case STREAM_EV_RST_INJECT:
+        return "stream.suspected_rst_inject";
     default:
         return NULL;
     }
@@ -641,6 +652,54 @@ static int handle_syn(struct stream_ctx *c, struct stream_flow *sf, const struct
     return 0;
 }
 
+/*
+ * Finds the TCP timestamp option of p: sets *tsval and *tsecr and returns 1, or returns 0 if
+ * the header carries none (or its options are malformed before one is found).
+ */
+static int tcp_timestamp(const struct vg_packet *p, uint32_t *tsval, uint32_t *tsecr)
+{
+    if (p->data == NULL || p->payload_off < p->l4_off + 20 || p->payload_off > p->caplen)
+        return 0;
+    const uint8_t *o = p->data + p->l4_off + 20;
+    uint32_t n = p->payload_off - p->l4_off - 20;
+    for (uint32_t i = 0; i < n;) {
+        uint8_t kind = o[i];
+        if (kind == 0)
+            return 0; /* end of options */
+        if (kind == 1) {
+            i++; /* no-op */
+            continue;
+        }
+        if (i + 1 >= n || o[i + 1] < 2 || o[i + 1] > n - i)
+            return 0;
+        if (kind == 8 && o[i + 1] == 10) {
+            const uint8_t *t = o + i + 2;
+            *tsval = (uint32_t)t[0] << 24 | (uint32_t)t[1] << 16 | (uint32_t)t[2] << 8 | t[3];
+            *tsecr = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 | (uint32_t)t[6] << 8 | t[7];
+            return 1;
+        }
+        i += o[i + 1];
+    }
+    return 0;
+}
+
+/*
+ * Suricata's check of the answers to a SYN (StateSynSentValidateTimestamp): while d, the side
+ * that did not open, has sent no SYN/ACK, a packet from it whose timestamp echoes a value the
+ * opener never sent (not the SYN's TSval, or anything but 0 when the SYN had none) is not
+ * from the peer: returns 0 to ignore it, 1 to go on.
+ */
+static int answer_ts_valid(const struct stream_dir *d, const struct stream_dir *o,
+                           const struct vg_packet *p)
+{
+    uint32_t tsval, tsecr;
+    if (!(o->flags & SD_INIT) || (d->flags & SD_SYN) || !tcp_timestamp(p, &tsval, &tsecr))
+        return 1;
+    if (o->flags & SD_TS)
+        return o->syn_tsval == 0 || tsecr == 0 || tsecr == o->syn_tsval;
+    return tsecr == 0;
+}
+
 /* Starts a direction seen without its SYN at sequence number seq (or at the peer's ACK). */
 static void start_dir(struct stream_dir *d, uint32_t seq)
 {
@@ -706,6 +765,16 @@ unsigned stream_handle_packet(struct stream_engine *e, struct flow *f, const str
 
     struct stream_dir *d = &sf->d[dir], *o = &sf->d[dir ^ 1];
     c.d = d;
+    if (!answer_ts_valid(d, o, p))
+        return c.ev | STREAM_EV_BAD_TS;
+    if (sf->flags & SF_RST) {
+        /* Closed by an RST: more RSTs and the receiver's packets are ignored, but a packet
+         * from the RST's sender means it was injected: the session goes on (as Suricata). */
+        if ((fl & VG_TH_RST) || dir != sf->rst_dir)
+            return c.ev;
+        sf->flags &= ~(uint32_t)SF_RST;
+        c.ev |= STREAM_EV_RST_INJECT;
+    }
     /* The peer's first ACK tells where its stream starts, should its SYN be missed. */
     if ((fl & VG_TH_ACK) && !(o->flags & (SD_STARTED | SD_HINT))) {
         o->hint_seq = p->tcp_ack;
@@ -715,22 +784,38 @@ unsigned stream_handle_packet(struct stream_engine *e, struct flow *f, const str
     if ((fl & VG_TH_SYN) && !(d->flags & SD_EOF)) {
         if (handle_syn(&c, sf, p) < 0)
             return c.ev;
+        if (!(fl & VG_TH_ACK) && d->isn == seq) {
+            uint32_t tsval, tsecr;
+            d->flags |= SD_INIT; /* a resent SYN's timestamp is the one to echo */
+            if (tcp_timestamp(p, &tsval, &tsecr)) {
+                d->flags |= SD_TS;
+                d->syn_tsval = tsval;
+            }
+        }
         seq++; /* data on a SYN follows the ISN */
     } else if (!(d->flags & SD_STARTED)) {
         start_dir(d, seq);
     }
-    /* An RST ends both directions, even after this one's FIN. */
+    /*
+     * A valid RST closes the session: what each direction holds is delivered (across its
+     * holes), and a direction that carried data ends (EOF), as Suricata's app layer gets its
+     * end at the RST. A direction that carried nothing stays open in case the RST's sender
+     * goes on (an injected RST, above); it ends with the flow otherwise.
+     */
     if (fl & VG_TH_RST) {
         int32_t rel = (int32_t)(seq - d->base_seq);
         if (rel >= (int32_t)STREAM_WINDOW || rel <= -(int32_t)STREAM_WINDOW) {
             VG_CNT_INC(e->st.out_of_window);
             return c.ev | STREAM_EV_OUT_OF_WINDOW;
         }
-        /* The connection is gone: nothing more comes either way. */
-        close_dir(&c);
-        c.d = o;
-        c.dir = dir ^ 1;
-        close_dir(&c);
+        sf->flags |= SF_RST;
+        sf->rst_dir = dir;
+        for (int k = 0; k < 2; k++) {
+            struct stream_ctx ck = {e, f, &sf->d[k], k, cb, ctx, 0};
+            if (sf->d[k].base_off != 0 || sf->d[k].head != NULL)
+                close_dir(&ck);
+            c.ev |= ck.ev;
+        }
         return c.ev;
     }
     if (d->flags & SD_EOF)

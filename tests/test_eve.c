@@ -1,4 +1,5 @@
-/* test_eve.c: EVE output: escaping of traffic bytes, whole-line writes, disk full, record fields. */
+/* test_eve.c: EVE output: escaping of traffic bytes, whole-line writes, disk full, record fields.
+ */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -139,7 +140,8 @@ Test(eve, writer_buffers_and_big_records)
     for (int i = 0; i < 5000; i++) {
         json_t *o = json_object();
         json_object_set_new(o, "i", json_integer(i));
-        json_object_set_new(o, "pad", json_string("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+        json_object_set_new(o, "pad",
+                            json_string("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
         cr_assert_eq(eve_writer_write(w, o), 0);
         json_decref(o);
     }
@@ -178,8 +180,9 @@ Test(eve, full_disk_never_leaves_half_a_record)
     char batch[1500];
     size_t n = 0;
     for (int i = 0; i < 15; i++)
-        n += (size_t)snprintf(batch + n, sizeof(batch) - n, "{\"record\":\"%04d\",\"pad\":\"%s\"}\n",
-                              i, "0123456789012345678901234567890123456789012345678901234567890123");
+        n +=
+            (size_t)snprintf(batch + n, sizeof(batch) - n, "{\"record\":\"%04d\",\"pad\":\"%s\"}\n",
+                             i, "0123456789012345678901234567890123456789012345678901234567890123");
     int failures = 0;
     for (int i = 0; i < 20; i++)
         if (eve_sink_write(s, batch, n, 15) < 0)
@@ -376,6 +379,31 @@ Test(eve, json_text_is_jansson_s)
     cr_assert_eq(eve_json_dumpb(bad, buf, sizeof(buf), 10), 0);
     json_decref(bad);
     cr_assert_eq(eve_json_dumpb(NULL, buf, sizeof(buf), 10), 0);
+    /* A key that is not UTF-8: json_dumpb writes broken JSON ({"a":1,":2}), eve refuses. */
+    json_t *badkey = json_pack("{s:i}", "a", 1);
+    json_object_setn_new_nocheck(badkey, "\xff", 1, json_integer(2));
+    cr_assert_eq(json_dumpb(badkey, buf, sizeof(buf), JSON_COMPACT), 11);
+    cr_assert_eq(memcmp(buf, "{\"a\":1,\":2}", 11), 0);
+    cr_assert_eq(eve_json_dumpb(badkey, buf, sizeof(buf), 10), 0);
+    json_decref(badkey);
+}
+
+/* Deeper than the walk's 2048 levels the text is json_dumpb's, not a refusal (fuzz_eve_json). */
+Test(eve, json_text_of_a_very_deep_tree)
+{
+    json_t *v = json_integer(7);
+    for (int i = 0; i < 3000; i++) {
+        json_t *a = json_array();
+        json_array_append_new(a, v);
+        v = a;
+    }
+    static char a[8192], b[8192];
+    size_t na = json_dumpb(v, a, sizeof(a), JSON_COMPACT | JSON_REAL_PRECISION(10));
+    cr_assert_eq(na, 6001);
+    cr_assert_eq(eve_json_dumpb(v, b, sizeof(b), 10), na);
+    cr_assert(memcmp(a, b, na) == 0);
+    cr_assert_eq(eve_json_dumpb(v, b, 10, 10), na);
+    json_decref(v);
 }
 
 /* The members eve_text_flow_common writes are eve_record_flow's, in its order, for flows of

@@ -224,6 +224,8 @@ Test(stream, config_and_names)
     cr_assert_str_eq(stream_event_name(STREAM_EV_OVERLAP_DIFF),
                      "stream.reassembly_overlap_different_data");
     cr_assert_str_eq(stream_event_name(STREAM_EV_MEMCAP), "stream.reassembly_memcap");
+    cr_assert_str_eq(stream_event_name(STREAM_EV_BAD_TS), "stream.pkt_invalid_timestamp");
+    cr_assert_str_eq(stream_event_name(STREAM_EV_RST_INJECT), "stream.suspected_rst_inject");
     for (unsigned b = 1; b <= STREAM_EV__LAST; b <<= 1) {
         const char *n = stream_event_name(b);
         cr_assert_not_null(n, "bit %u has no name", b);
@@ -776,6 +778,159 @@ Test(stream, rst_ends_both_directions)
     end_flow();
     cr_assert_eq(rx.eof[0], 1);
     cr_assert_str_eq(rx.out[0], "abc<gap6>jkl");
+    finish();
+}
+
+/* Feeds a segment whose TCP header carries the options opts (hlen 20 + olen) before data. */
+static unsigned feed_opts(int dir, uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opts,
+                          size_t olen, const char *data)
+{
+    static uint8_t buf[256];
+    size_t dlen = data ? strlen(data) : 0;
+    cr_assert_leq(20 + olen + dlen, sizeof(buf));
+    memset(buf, 0, 20);
+    if (olen)
+        memcpy(buf + 20, opts, olen);
+    if (dlen)
+        memcpy(buf + 20 + olen, data, dlen);
+    struct vg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.proto = 6;
+    p.ip_ver = 4;
+    p.flags = VG_PKT_HAS_PORTS;
+    p.tcp_flags = flags;
+    p.tcp_seq = seq;
+    p.tcp_ack = ack;
+    p.data = buf;
+    p.l4_off = 0;
+    p.payload_off = (uint32_t)(20 + olen);
+    p.payload_len = (uint32_t)dlen;
+    p.caplen = (uint32_t)(20 + olen + dlen);
+    return stream_handle_packet(eng, &flw, &p, dir, on_data, NULL);
+}
+
+/* Options NOP NOP TS(tsval, tsecr). */
+static const uint8_t *ts_opt(uint32_t tsval, uint32_t tsecr)
+{
+    static uint8_t o[12];
+    o[0] = 1;
+    o[1] = 1;
+    o[2] = 8;
+    o[3] = 10;
+    for (int i = 0; i < 4; i++) {
+        o[4 + i] = (uint8_t)(tsval >> (24 - 8 * i));
+        o[8 + i] = (uint8_t)(tsecr >> (24 - 8 * i));
+    }
+    return o;
+}
+
+Test(stream, rst_from_sender_that_goes_on_is_undone)
+{
+    /* security-4710-02: the client's RST before any data, then its request: Suricata takes
+     * the RST as injected (stream.suspected_rst_inject) and parses the request and answer. */
+    setup_with(NULL, 0, 0, 0, 0);
+    handshake();
+    cr_assert_eq(feedn(0, RST | ACK, CISN + 1, SISN + 1, NULL, 0), 0);
+    cr_assert_eq(rx.eof[0] + rx.eof[1], 0, "directions without data stay open");
+    cr_assert_eq(feedn(0, RST | ACK, CISN + 1, SISN + 1, NULL, 0), 0, "a second RST is ignored");
+    cr_assert_eq(feed(0, PA, CISN + 1, "GET / HTTP/1.0\r\n\r\n"), STREAM_EV_RST_INJECT);
+    cr_assert_eq(feed(1, PA, SISN + 1, "HTTP/1.0 200 OK\r\n\r\n"), 0);
+    cr_assert_str_eq(rx.out[0], "GET / HTTP/1.0\r\n\r\n");
+    cr_assert_str_eq(rx.out[1], "HTTP/1.0 200 OK\r\n\r\n");
+    end_flow();
+    cr_assert_eq(rx.eof[0], 1);
+    cr_assert_eq(rx.eof[1], 1);
+    finish();
+}
+
+Test(stream, rst_receiver_is_ignored_and_data_directions_end)
+{
+    setup_with(NULL, 0, 0, 0, 0);
+    handshake();
+    feed(0, PA, CISN + 1, "abc");
+    feed(0, PA, CISN + 6, "fg"); /* queued behind a hole */
+    /* The server RSTs: the client's data is delivered across the hole and ends; the server,
+     * which sent nothing, stays open. */
+    cr_assert_eq(feedn(1, RST | ACK, SISN + 1, CISN + 4, NULL, 0), STREAM_EV_GAP);
+    cr_assert_str_eq(rx.out[0], "abc<gap2>fg");
+    cr_assert_eq(rx.eof[0], 1);
+    cr_assert_eq(rx.eof[1], 0);
+    /* The receiver's later packets are ignored, the session is closed. */
+    cr_assert_eq(feed(0, PA, CISN + 8, "late"), 0);
+    cr_assert_str_eq(rx.out[0], "abc<gap2>fg");
+    /* The server going on means the RST was injected: its own data is taken again. */
+    cr_assert_eq(feed(1, PA, SISN + 1, "resp"), STREAM_EV_RST_INJECT);
+    cr_assert_str_eq(rx.out[1], "resp");
+    cr_assert_eq(feed(0, PA, CISN + 8, "more"), 0, "the ended direction stays ended");
+    cr_assert_str_eq(rx.out[0], "abc<gap2>fg");
+    end_flow();
+    cr_assert_eq(rx.eof[0], 1);
+    cr_assert_eq(rx.eof[1], 1);
+    finish();
+}
+
+Test(stream, answers_to_syn_with_a_foreign_timestamp_are_ignored)
+{
+    /* bug-3286 (Linux): RST and FIN "from the server" echo TSecr 100, not the SYN's TSval. */
+    setup_with(NULL, 0, 0, 0, 0);
+    cr_assert_eq(feed_opts(0, SYN, CISN, 0, ts_opt(777, 0), 12, NULL), 0);
+    cr_assert_eq(feed_opts(1, RST | ACK, 0, CISN + 1, ts_opt(100, 100), 12, NULL),
+                 STREAM_EV_BAD_TS);
+    cr_assert_eq(feed_opts(1, FIN | ACK, 0, CISN + 1, ts_opt(100, 100), 12, NULL),
+                 STREAM_EV_BAD_TS);
+    cr_assert_eq(rx.eof[0] + rx.eof[1], 0);
+    /* The real SYN/ACK echoes the SYN's TSval and the session goes on. */
+    cr_assert_eq(feed_opts(1, SYN | ACK, SISN, CISN + 1, ts_opt(5, 777), 12, NULL), 0);
+    cr_assert_eq(feed_opts(0, PA, CISN + 1, SISN + 1, ts_opt(778, 5), 12, "GET /"), 0);
+    /* Once the SYN/ACK is in, the check is over (later echoes move on). */
+    cr_assert_eq(feed_opts(1, PA, SISN + 1, CISN + 6, ts_opt(6, 778), 12, "200"), 0);
+    cr_assert_str_eq(rx.out[0], "GET /");
+    cr_assert_str_eq(rx.out[1], "200");
+    cr_assert_eq(rx.eof[0] + rx.eof[1], 0);
+    finish();
+
+    /* bug-3286 (Windows): a SYN without timestamps answered by an RST echoing one. */
+    fresh_flow();
+    cr_assert_eq(feed_opts(0, SYN, CISN, 0, NULL, 0, NULL), 0);
+    cr_assert_eq(feed_opts(1, RST | ACK, 0, CISN + 1, ts_opt(100, 100), 12, NULL),
+                 STREAM_EV_BAD_TS);
+    /* An echo of 0 and an answer without the option are fine. */
+    cr_assert_eq(feed_opts(1, SYN | ACK, SISN, CISN + 1, ts_opt(5, 0), 12, NULL), 0);
+    cr_assert_eq(feed(1, PA, SISN + 1, "x"), 0);
+    cr_assert_str_eq(rx.out[1], "x");
+    finish();
+
+    /* bug-4376: a SYN resent with a new TSval; the SYN/ACK echoes the second. */
+    fresh_flow();
+    cr_assert_eq(feed_opts(0, SYN, CISN, 0, ts_opt(330, 0), 12, NULL), 0);
+    cr_assert_eq(feed_opts(0, SYN, CISN, 0, ts_opt(580, 0), 12, NULL), 0);
+    cr_assert_eq(feed_opts(1, SYN | ACK, SISN, CISN + 1, ts_opt(9, 330), 12, NULL),
+                 STREAM_EV_BAD_TS);
+    cr_assert_eq(feed_opts(1, SYN | ACK, SISN, CISN + 1, ts_opt(9, 580), 12, NULL), 0);
+    finish();
+}
+
+Test(stream, malformed_tcp_options_carry_no_timestamp)
+{
+    static const uint8_t bad[][12] = {
+        {8, 10, 0, 0, 0, 100, 0, 0},             /* TS cut short by the header end */
+        {2, 0, 8, 10, 0, 0, 0, 1, 0, 0, 0, 100}, /* length 0 before the TS */
+        {2, 200, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* length past the header */
+        {0, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 100}, /* end of options before the TS */
+        {8, 9, 0, 0, 0, 1, 0, 0, 0, 100, 1, 1},  /* TS with a wrong length */
+        {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 8},    /* kind byte alone at the end */
+    };
+    static const size_t lens[] = {8, 12, 12, 12, 12, 12};
+    setup_with(NULL, 0, 0, 0, 0);
+    for (size_t i = 0; i < VG_ARRAY_LEN(bad); i++) {
+        fresh_flow();
+        cr_assert_eq(feed_opts(0, SYN, CISN, 0, NULL, 0, NULL), 0);
+        /* Had a TS with TSecr 100 been read, the answer would be refused. */
+        cr_assert_eq(feed_opts(1, SYN | ACK, SISN, CISN + 1, bad[i], lens[i], NULL), 0,
+                     "options %zu", i);
+        cr_assert_eq(feed(1, PA, SISN + 1, "ok"), 0);
+        cr_assert_str_eq(rx.out[1], "ok", "options %zu", i);
+    }
     finish();
 }
 

@@ -68,8 +68,11 @@ void eve_writer_free(struct eve_writer *w);
 /*
  * Writes rec (an object or array) as compact JSON into buf, exactly as json_dumpb(rec, buf, size,
  * JSON_COMPACT | JSON_REAL_PRECISION(precision)) would, and returns the length the text needs:
- * if that is more than size, buf holds only its start. 0 if rec cannot be written (a string that
- * is not UTF-8, or not an object or array). Never writes a terminating NUL.
+ * if that is more than size, buf holds only a start of it. 0 if rec cannot be written (a string
+ * or object key that is not UTF-8, a cycle, or not an object or array). One difference: for a key
+ * that is not UTF-8 json_dumpb writes broken JSON; this returns 0. Trees nested deeper than 2048
+ * are handed to json_dumpb itself (keys and all). fuzz/fuzz_eve_json.c checks all of it. Never
+ * writes a NUL.
  */
 size_t eve_json_dumpb(const json_t *rec, char *buf, size_t size, int precision);
 
@@ -122,9 +125,9 @@ struct enrich;
 struct eve_ctx {
     const char *const *src_names; /* capture source of each vg_packet.src_idx */
     unsigned nsrc;
-    const char *in_iface;         /* live interface, or NULL */
-    const struct enrich *enrich;  /* GeoIP/asset enrichment, or NULL */
-    int community_id;             /* add community_id */
+    const char *in_iface;        /* live interface, or NULL */
+    const struct enrich *enrich; /* GeoIP/asset enrichment, or NULL */
+    int community_id;            /* add community_id */
     uint16_t community_id_seed;
 };
 

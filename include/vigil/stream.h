@@ -63,7 +63,9 @@ enum stream_event {
     STREAM_EV_EST_SYN_DIFF = 1u << 7,   /* SYN with a new ISN once data flowed: ignored */
     STREAM_EV_SYNACK_DIFF = 1u << 8,    /* SYN/ACK resent with a new ISN: ignored */
     STREAM_EV_OUT_OF_WINDOW = 1u << 9,  /* sequence number implausibly far from the stream */
-    STREAM_EV__LAST = STREAM_EV_OUT_OF_WINDOW
+    STREAM_EV_BAD_TS = 1u << 10,        /* answer to a SYN echoing a timestamp it never sent */
+    STREAM_EV_RST_INJECT = 1u << 11,    /* the sender of an RST went on sending: RST undone */
+    STREAM_EV__LAST = STREAM_EV_RST_INJECT
 };
 
 struct stream_stats {
