@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "app-http-internal.h"
-
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "vigil/common.h"
 
 /*
  * Decodes %XX in p[0..n) into out (n bytes at most). In the path (path set), backslashes
@@ -27,7 +17,7 @@ static uint32_t decode(const uint8_t *p, uint32_t n, uint8_t *out, int path)
     for (uint32_t i = 0; i < n; i++) {
         uint8_t c = p[i];
         if (c == '%' && i + 2 < n) {
-            int hi = hexval(p[i + 1]), lo = hexval(p[i + 2]);
+            int hi = vg_hexval(p[i + 1]), lo = vg_hexval(p[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 c = (uint8_t)(hi * 16 + lo);
                 i += 2;

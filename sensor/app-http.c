@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app-http-internal.h"
+#include "vigil/common.h"
 
 static void set_ev(struct httpi_tx *tx, enum http_event e)
 {
@@ -546,17 +547,6 @@ static int chunk_ctl(uint8_t c)
     return c == '\r' || c == '\n' || c == ' ' || c == '\t' || c == 0x0b || c == 0x0c;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Parses a chunk-size line as libhtp does: control characters before the digits are skipped,
  * the hex digits are the size, and whatever follows them is ignored (an extension, or junk such
@@ -572,12 +562,12 @@ static int64_t parse_chunk_size(struct httpi_tx *tx, int dir, const uint8_t *p, 
         return CHUNK_SKIP;
     uint64_t v = 0;
     uint32_t st = i;
-    for (; i < n && hexval(p[i]) >= 0; i++) {
-        if (v == 0 && hexval(p[i]) == 0)
+    for (; i < n && vg_hexval(p[i]) >= 0; i++) {
+        if (v == 0 && vg_hexval(p[i]) == 0)
             continue; /* leading zeros do not count towards the size limit */
         if (++digits > 16)
             return CHUNK_BAD;
-        v = v * 16 + (uint64_t)hexval(p[i]);
+        v = v * 16 + (uint64_t)vg_hexval(p[i]);
     }
     if (i == st)
         return CHUNK_BAD;
@@ -604,7 +594,7 @@ static int chunk_start_bad(const uint8_t *p, uint32_t n)
     uint32_t i = 0;
     while (i < n && chunk_ctl(p[i]))
         i++;
-    return i < n && hexval(p[i]) < 0;
+    return i < n && vg_hexval(p[i]) < 0;
 }
 
 /*

@@ -106,6 +106,17 @@ char *vg_format_time(vg_time_t t, char *out, size_t outlen)
     return out;
 }
 
+int vg_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int vg_parse_uint(const char *text, uint64_t max, uint64_t *out)
 {
     if (text == NULL || !isdigit((unsigned char)text[0]))

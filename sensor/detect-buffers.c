@@ -170,14 +170,6 @@ static int grow(struct detect_thread *t, size_t need)
     return 0;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (uint8_t)tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 uint32_t detect_transform(struct detect_thread *t, uint16_t xf, const uint8_t *in, uint32_t len,
                           const uint8_t **out)
 {
@@ -192,9 +184,9 @@ uint32_t detect_transform(struct detect_thread *t, uint16_t xf, const uint8_t *i
         b[n++] = '.';
     for (uint32_t i = 0; i < len; i++) {
         uint8_t c = in[i];
-        if ((xf & XF_URL_DECODE) && c == '%' && i + 2 < len && hexval(in[i + 1]) >= 0 &&
-            hexval(in[i + 2]) >= 0) {
-            c = (uint8_t)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+        if ((xf & XF_URL_DECODE) && c == '%' && i + 2 < len && vg_hexval(in[i + 1]) >= 0 &&
+            vg_hexval(in[i + 2]) >= 0) {
+            c = (uint8_t)(vg_hexval(in[i + 1]) * 16 + vg_hexval(in[i + 2]));
             i += 2;
         } else if ((xf & XF_URL_DECODE) && c == '+') {
             c = ' ';

@@ -92,17 +92,6 @@ static int size_ok(const struct sig_file *fl, const struct detect_file *df)
     return 1;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The file's hash of hlen bytes into out; 0, or -1 if it has none (not closed). */
 static int file_digest(const struct detect_file *df, unsigned hlen, uint8_t *out)
 {
@@ -110,7 +99,7 @@ static int file_digest(const struct detect_file *df, unsigned hlen, uint8_t *out
     if (hex == NULL || strlen(hex) != 2 * hlen)
         return -1;
     for (unsigned i = 0; i < hlen; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+        int hi = vg_hexval((unsigned char)hex[2 * i]), lo = vg_hexval((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -193,14 +193,6 @@ static int cmp_hash(const void *a, const void *b, void *hlen)
     return memcmp(a, b, *(const uint8_t *)hlen);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /*
  * Reads a hash list as Suricata does: each line's leading run of hex digits is a hash (md5sum
  * output works); lines that do not start with one are ignored; a run of the wrong length is
@@ -225,7 +217,7 @@ static struct hash_list *hashlist_read(struct detect_engine *e, FILE *fp, const 
     while ((n = getline(&line, &lcap, fp)) >= 0) {
         lineno++;
         size_t run = 0;
-        while (run < (size_t)n && hexval((unsigned char)line[run]) >= 0)
+        while (run < (size_t)n && vg_hexval((unsigned char)line[run]) >= 0)
             run++;
         if (run == 0)
             continue;
@@ -247,8 +239,8 @@ static struct hash_list *hashlist_read(struct detect_engine *e, FILE *fp, const 
         }
         uint8_t *dst = h->v + h->n * hlen;
         for (unsigned i = 0; i < hlen; i++)
-            dst[i] = (uint8_t)(hexval((unsigned char)line[2 * i]) << 4 |
-                               hexval((unsigned char)line[2 * i + 1]));
+            dst[i] = (uint8_t)(vg_hexval((unsigned char)line[2 * i]) << 4 |
+                               vg_hexval((unsigned char)line[2 * i + 1]));
         h->n++;
     }
     free(line);

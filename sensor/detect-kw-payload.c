@@ -8,14 +8,6 @@
 
 #define MAX_CONTENT 65535
 
-static int hexdigit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Parses a content string: optional '!', quotes, |hex| runs, \" \\ \; \: escapes. */
 static int parse_content_string(struct parse_ctx *pc, const char *value, uint8_t **out,
                                 uint32_t *outlen, int *negated)
@@ -59,7 +51,7 @@ static int parse_content_string(struct parse_ctx *pc, const char *value, uint8_t
         if (hex) {
             if (isspace((unsigned char)c))
                 continue;
-            int d = hexdigit((unsigned char)c);
+            int d = vg_hexval((unsigned char)c);
             if (d < 0) {
                 vg_errbuf_set(pc->errbuf, "invalid hex digit '%c' in content", c);
                 goto bad;

@@ -59,6 +59,9 @@ char *vg_format_time(vg_time_t t, char *out, size_t outlen);
  */
 int vg_parse_size(const char *text, uint64_t *out);
 
+/* The value of hex digit c ('0'-'9', 'a'-'f', 'A'-'F'), or -1 for any other value of c. */
+int vg_hexval(int c);
+
 /* Parses a non-negative decimal integer up to max. Returns 0, or -1 if invalid or too large. */
 int vg_parse_uint(const char *text, uint64_t max, uint64_t *out);
 
