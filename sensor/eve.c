@@ -25,6 +25,8 @@ struct eve_sink {
     vg_time_t last_error_report;
     struct eve_redis *redis; /* second destination, or NULL */
     char *sensor_name;       /* the "sensor" field of every record, or NULL */
+    char *tail;              /* what ends a text record: "}", or ,"sensor":"NAME"} */
+    size_t tail_len;         /* 0: the name cannot be written as text (not UTF-8) */
 };
 
 struct eve_writer {
@@ -92,8 +94,30 @@ void eve_sink_attach_redis(struct eve_sink *s, struct eve_redis *r)
 int eve_sink_set_sensor_name(struct eve_sink *s, const char *name)
 {
     free(s->sensor_name);
+    free(s->tail);
     s->sensor_name = name ? strdup(name) : NULL;
-    return name == NULL || s->sensor_name != NULL ? 0 : -1;
+    s->tail = NULL;
+    s->tail_len = 0;
+    if (name != NULL && s->sensor_name == NULL)
+        return -1;
+    /* The end of every record written as text (eve_writer_write_text), made once. */
+    size_t cap = name != NULL ? strlen(name) * 6 + 16 : 2; /* "\u00XX" is the longest escape */
+    if ((s->tail = malloc(cap)) == NULL)
+        return -1;
+    if (name == NULL) {
+        s->tail[0] = '}';
+        s->tail_len = 1;
+        return 0;
+    }
+    struct eve_text t;
+    eve_text_begin(&t, s->tail, cap);
+    eve_text_string(&t, "sensor", name, strlen(name));
+    size_t n = eve_text_finish(&t);
+    if (n > 0 && n <= cap) {
+        s->tail[0] = ','; /* its '{' becomes the separator after the record's last member */
+        s->tail_len = n;
+    }
+    return 0;
 }
 
 void eve_sink_close(struct eve_sink *s)
@@ -102,6 +126,7 @@ void eve_sink_close(struct eve_sink *s)
         return;
     eve_redis_stop(s->redis);
     free(s->sensor_name);
+    free(s->tail);
     close(s->fd);
     pthread_mutex_destroy(&s->lock);
     free(s->path);
@@ -243,27 +268,12 @@ int eve_writer_write(struct eve_writer *w, json_t *rec)
 
 int eve_writer_write_text(struct eve_writer *w, const char *text, size_t len)
 {
-    const char *name = w->sink->sensor_name;
-    if (len < 2 || text[len - 1] != '}')
+    const struct eve_sink *s = w->sink;
+    const char *tail = s->tail != NULL ? s->tail : "}";
+    size_t tl = s->tail != NULL ? s->tail_len : 1;
+    /* Not a record, a name that is not UTF-8, or "{}" with a name: eve_writer_write takes those. */
+    if (len < 2 || text[len - 1] != '}' || tl == 0 || (len == 2 && tl > 1))
         return -1;
-    /* The record's closing brace, then ,"sensor":"NAME"} when the sink has a name. */
-    char tail[300];
-    size_t tl = 0;
-    if (name != NULL) {
-        struct eve_text t;
-        char obj[sizeof(tail) + 2];
-        eve_text_begin(&t, obj, sizeof(obj));
-        eve_text_string(&t, "sensor", name, strlen(name));
-        size_t n = eve_text_finish(&t);
-        if (n == 0 || n > sizeof(tail) || len == 2)
-            return -1; /* a bad or very long name, or "{}": eve_writer_write takes those */
-        tail[0] = ',';
-        memcpy(tail + 1, obj + 1, n - 1); /* without its '{' */
-        tl = n;
-    } else {
-        tail[0] = '}';
-        tl = 1;
-    }
     size_t total = len - 1 + tl + 1; /* text less '}', the tail, '\n' */
     if (total > EVE_WRITER_BUF - w->len)
         eve_writer_flush(w);
