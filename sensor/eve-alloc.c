@@ -78,6 +78,8 @@ static void *cache_malloc(size_t size)
         c->n[k]--;
         return b;
     }
+    if (k == BIG && size > SIZE_MAX - HDR)
+        return NULL;
     p = malloc((k == BIG ? size : class_size[k]) + HDR);
     if (p == NULL)
         return NULL;
