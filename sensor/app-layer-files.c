@@ -88,6 +88,8 @@ static int on_file(void *ctx, struct vfile *vf, enum file_event ev)
     if (x == NULL || x->f == NULL)
         return 0;
     struct app_flow *af = x->f->app;
+    if (ev == FILE_EV_CLOSE && x->io->dt != NULL && detect_wants_file_magic(x->io->dt))
+        file_need_magic(vf);
     struct file_view v;
     file_get_view(vf, &v);
     int dir = v.direction == FILE_TOSERVER ? 0 : 1;

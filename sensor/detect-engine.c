@@ -298,6 +298,7 @@ struct detect_engine *detect_engine_load(const struct detect_config *c,
                 goto fail;
             e->file_rules = v;
             e->file_rules[e->nfile_rules++] = i;
+            e->file_magic |= detect_sig_uses_magic(e->sigs[i]);
             continue;
         }
         if (e->sigs[i]->nbufs == 0 ||

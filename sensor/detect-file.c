@@ -28,6 +28,11 @@ int detect_wants_files(const struct detect_thread *t)
     return t->e->nfile_rules > 0;
 }
 
+int detect_wants_file_magic(const struct detect_thread *t)
+{
+    return t->e->file_magic;
+}
+
 static int has_matched(const struct file_tx_state *st, uint32_t key)
 {
     for (unsigned i = 0; st != NULL && i < st->n; i++)
@@ -137,7 +142,7 @@ static int hashes_ok(const struct sig_file *fl, const struct detect_file *df)
     return 1;
 }
 
-static int uses_magic(const struct sig *s)
+int detect_sig_uses_magic(const struct sig *s)
 {
     for (unsigned b = 0; b < s->nbufs; b++)
         if (s->bufs[b].id == DB_FILE_MAGIC && s->bufs[b].n > 0)
@@ -189,7 +194,7 @@ unsigned detect_file(struct detect_thread *t, const struct vg_packet *p, struct 
         uint64_t t0 = e->profiling ? __rdtsc() : 0;
         int ok = detect_header_ok(s, p, f, df->dir, 0) &&
                  (s->ngeo == 0 || detect_geoip_ok(t, s, p)) && size_ok(fl, df) &&
-                 hashes_ok(fl, df) && (df->magic != NULL || !uses_magic(s)) &&
+                 hashes_ok(fl, df) && (df->magic != NULL || !detect_sig_uses_magic(s)) &&
                  detect_tx_buffers_ok(t, s, &view, p, df->dir) && detect_bits_check(e, s, f, p);
         if (ok) {
             out |= store_bits(fl, df);

@@ -298,6 +298,9 @@ int detect_geoip_ok(struct detect_thread *t, const struct sig *s, const struct v
 
 /* ---- File rules (detect-kw-file.c parses, detect-file.c evaluates) ---- */
 
+/* 1 if file rule s reads file.magic (filemagic), else 0. */
+int detect_sig_uses_magic(const struct sig *s);
+
 /* A hash-list file of filemd5/filesha1/filesha256, loaded once per engine and shared. */
 struct hash_list {
     char *path;   /* as opened */
@@ -474,6 +477,7 @@ struct detect_engine {
     unsigned ngeo_rules;
     uint32_t *file_rules; /* file rules, in evaluation order */
     unsigned nfile_rules;
+    int file_magic; /* some file rule reads file.magic (filemagic) */
     struct hash_list **hashlists;
     unsigned nhashlists;
     FILE *load_errors;       /* where loading reports bad hash-list lines (file:line) */

@@ -47,6 +47,7 @@ struct file_engine {
     struct file_yara yara;
     const EVP_MD *md[3]; /* md5, sha1, sha256 fetched once */
     int need_content;    /* keep content: rules or filestore */
+    int pool_magic;      /* the pool's threads run libmagic, off the packet workers */
     uint64_t buffered;   /* content bytes held (atomic), against cfg.memcap */
     struct file_pool *pool;
     pthread_mutex_t lock; /* threads list and retired counters */
@@ -65,10 +66,27 @@ struct magic_memo {
     char *magic;
 };
 
+/* A libmagic cookie and its memo: one per thread (libmagic's cookies are not thread-safe). */
+struct file_magic {
+    magic_t cookie;
+    struct magic_memo memo[FILE_MAGIC_CACHE];
+};
+
+/* file-magic.c. Opens m. Returns 0, or -1 with errbuf set (m is then closed). */
+int file_magic_open(struct file_magic *m, char *errbuf);
+/* Closes m (an m that failed to open, or a zeroed one, too). */
+void file_magic_close(struct file_magic *m);
+/* libmagic's description of bytes through m's memo: a new string, or NULL. *cached is 1 when
+ * the memo answered. */
+char *file_magic_of(struct file_magic *m, const uint8_t *bytes, size_t len, int *cached);
+struct vfile;
+/* Sets f->magic from f's first bytes with m unless it is set already (or m is not open, or f
+ * has no bytes). Counts memo answers in st. */
+void file_set_magic(struct vfile *f, struct file_magic *m, struct file_stats *st, int atomic);
+
 struct file_thread {
     struct file_engine *e;
-    magic_t magic;
-    struct magic_memo memo[FILE_MAGIC_CACHE];
+    struct file_magic magic;   /* cookie NULL without files.magic */
     struct eve_writer *writer; /* when output goes to a sink */
     struct file_stats st;      /* written by this thread only (VG_CNT) */
     struct file_thread *next;
@@ -95,7 +113,7 @@ struct vfile {
     int skipped;       /* the queue was full: no scan, no store */
     uint8_t *buf;      /* content kept (prefix when content_short) */
     size_t buf_len, buf_cap;
-    char *magic;
+    char *magic; /* set at the close for file rules, else by the thread that writes the record */
     char md5[33], sha1[41], sha256[65];
     json_t *yara; /* matches, after the scan */
     int stored;

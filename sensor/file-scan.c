@@ -8,6 +8,7 @@ struct scanner {
     struct file_pool *p;
     pthread_t tid;
     YR_SCANNER *yr;            /* NULL without rules */
+    struct file_magic magic;   /* cookie NULL without files.magic */
     struct eve_writer *writer; /* when output goes to a sink */
     int started;
 };
@@ -28,6 +29,7 @@ struct file_pool {
 static void scan_one(struct scanner *s, struct vfile *f)
 {
     struct file_engine *e = s->p->e;
+    file_set_magic(f, &s->magic, &e->shared, 1);
     if (s->yr != NULL) {
         f->yara = json_array();
         vg_time_t t0 = vg_monotonic(), c0 = vg_thread_cpu();
@@ -96,6 +98,8 @@ struct file_pool *file_pool_new(struct file_engine *e, char *errbuf)
             yr_scanner_set_timeout(s->yr, (int)e->cfg.yara_timeout);
             yr_scanner_set_flags(s->yr, SCAN_FLAGS_FAST_MODE | SCAN_FLAGS_REPORT_RULES_MATCHING);
         }
+        if (e->pool_magic && file_magic_open(&s->magic, errbuf) < 0)
+            goto fail;
         if (e->cfg.emit == NULL && (s->writer = eve_writer_new(e->cfg.sink)) == NULL) {
             vg_errbuf_set(errbuf, "out of memory");
             goto fail;
@@ -155,6 +159,7 @@ void file_pool_free(struct file_pool *p)
             eve_writer_free(s->writer);
         if (s->yr != NULL)
             yr_scanner_destroy(s->yr);
+        file_magic_close(&s->magic);
     }
     /* Only when no scanner could start: finish what is left here. */
     while (p->len > 0) {

@@ -191,7 +191,10 @@ struct file_engine *file_engine_new(const struct file_config *c, char *errbuf)
     if (e->cfg.filestore && file_store_init(e->cfg.filestore_dir, errbuf) < 0)
         goto fail_yara;
     e->need_content = e->yara.rules != NULL || e->cfg.filestore;
-    if (e->need_content && (e->pool = file_pool_new(e, errbuf)) == NULL)
+    /* The pool also runs libmagic (~20% of a worker's time on web traffic), so a worker only
+     * hashes; without YARA or a filestore it keeps just the first FILE_MAGIC_BYTES. */
+    e->pool_magic = e->cfg.magic;
+    if ((e->need_content || e->pool_magic) && (e->pool = file_pool_new(e, errbuf)) == NULL)
         goto fail_yara;
     return e;
 fail_yara:
@@ -260,22 +263,13 @@ struct file_thread *file_thread_new(struct file_engine *e, char *errbuf)
         return NULL;
     }
     t->e = e;
-    if (e->cfg.magic) {
-        /* Compressed contents and text encodings cost the most and tell the least here. */
-        t->magic = magic_open(MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_ENCODING);
-        if (t->magic == NULL || magic_load(t->magic, NULL) != 0) {
-            vg_errbuf_set(errbuf, "libmagic: %s",
-                          t->magic ? magic_error(t->magic) : strerror(errno));
-            if (t->magic != NULL)
-                magic_close(t->magic);
-            free(t);
-            return NULL;
-        }
+    if (e->cfg.magic && file_magic_open(&t->magic, errbuf) < 0) {
+        free(t);
+        return NULL;
     }
     if (e->cfg.emit == NULL && (t->writer = eve_writer_new(e->cfg.sink)) == NULL) {
         vg_errbuf_set(errbuf, "out of memory");
-        if (t->magic != NULL)
-            magic_close(t->magic);
+        file_magic_close(&t->magic);
         free(t);
         return NULL;
     }
@@ -301,12 +295,7 @@ void file_thread_free(struct file_thread *t)
     pthread_mutex_unlock(&e->lock);
     if (t->writer != NULL)
         eve_writer_free(t->writer);
-    if (t->magic != NULL)
-        magic_close(t->magic);
-    for (unsigned i = 0; i < FILE_MAGIC_CACHE; i++) {
-        free(t->memo[i].bytes);
-        free(t->memo[i].magic);
-    }
+    file_magic_close(&t->magic);
     free(t);
 }
 
@@ -435,7 +424,7 @@ int file_append(struct vfile *f, const uint8_t *data, size_t len)
             EVP_DigestUpdate(f->md[i], data, len);
         f->size += len;
         VG_CNT_ADD(f->t->st.bytes, len);
-        if (f->t->e->need_content || f->t->magic != NULL)
+        if (f->t->e->need_content || f->t->magic.cookie != NULL)
             keep(f, data, len);
     }
     return f->over_depth;
@@ -492,31 +481,10 @@ void file_finish(struct file_engine *e, struct vfile *f, struct eve_writer *w,
     file_free(f);
 }
 
-/* libmagic's description of bytes (a new string, or NULL), through the thread's memo. */
-static char *magic_of(struct file_thread *t, const uint8_t *bytes, size_t len)
+void file_need_magic(struct vfile *f)
 {
-    uint64_t h = XXH3_64bits(bytes, len);
-    struct magic_memo *m = &t->memo[h % FILE_MAGIC_CACHE];
-    if (m->magic != NULL && m->hash == h && m->len == len && memcmp(m->bytes, bytes, len) == 0) {
-        VG_CNT_INC(t->st.magic_cached);
-        return strdup(m->magic);
-    }
-    const char *r = magic_buffer(t->magic, bytes, len);
-    if (r == NULL)
-        return NULL;
-    char *out = strdup(r);
-    uint8_t *copy = malloc(len);
-    char *keep = strdup(r);
-    if (copy != NULL && keep != NULL) {
-        free(m->bytes);
-        free(m->magic);
-        memcpy(copy, bytes, len);
-        *m = (struct magic_memo){h, (uint32_t)len, copy, keep};
-    } else {
-        free(copy);
-        free(keep);
-    }
-    return out;
+    if (f->t != NULL && f->closed)
+        file_set_magic(f, &f->t->magic, &f->t->st, 0);
 }
 
 void file_close(struct vfile *f, int truncated)
@@ -534,9 +502,8 @@ void file_close(struct vfile *f, int truncated)
         hex(outs[i], d, n);
     }
     f->truncated = truncated || f->over_depth;
-    if (t->magic != NULL && f->buf_len > 0) {
-        f->magic = magic_of(t, f->buf, VG_MIN(f->buf_len, FILE_MAGIC_BYTES));
-    }
+    if (!t->e->pool_magic)
+        file_set_magic(f, &t->magic, &t->st, 0); /* else the pool's thread does it */
     VG_CNT_INC(t->st.closed);
     if (f->truncated)
         VG_CNT_INC(t->st.truncated);
@@ -555,8 +522,11 @@ void file_release(struct vfile *f)
         if (file_pool_push(e->pool, f) == 0)
             return;
         f->t = t;
-        VG_CNT_INC(t->st.skipped_scan);
-        f->skipped = 1;
+        if (e->need_content) {
+            VG_CNT_INC(t->st.skipped_scan);
+            f->skipped = 1;
+        }
+        file_set_magic(f, &t->magic, &t->st, 0); /* the queue is full: the type is guessed here */
     }
     file_finish(e, f, t->writer, &t->st, 0);
 }

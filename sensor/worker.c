@@ -78,6 +78,7 @@ static void worker_alert(void *ctx, const struct vg_packet *p, struct flow *f, i
     if (rec != NULL && a->file != NULL) {
         /* A file rule's alert carries the file, as Suricata's "files" list. */
         json_t *files = json_array();
+        file_need_magic(a->file);
         json_array_append_new(files, file_alert_info(a->file)); /* takes it, even on failure */
         json_object_set_new(rec, "files", files);
     }

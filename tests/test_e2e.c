@@ -92,7 +92,8 @@ Test(e2e, pcapng_reads_like_pcap)
         json_t *fa = a.ev[i];
         json_t *fb = tu_find(&b, "flow", "flow_id", NULL);
         for (size_t j = 0; j < b.n; j++)
-            if (tu_int(b.ev[j], "flow_id") == tu_int(fa, "flow_id"))
+            if (tu_int(b.ev[j], "flow_id") == tu_int(fa, "flow_id") &&
+                strcmp(tu_str(b.ev[j], "event_type"), "flow") == 0)
                 fb = b.ev[j];
         cr_assert_eq(tu_int(fb, "flow_id"), tu_int(fa, "flow_id"));
         cr_assert(json_equal(json_object_get(fa, "flow"), json_object_get(fb, "flow")));

@@ -100,6 +100,9 @@ Test(e2e_files, file_rules_alert_with_the_flow_and_the_file)
     cr_assert_str_eq(tu_str(f0, "md5"), EICAR_MD5);
     cr_assert_str_eq(tu_str(f0, "sha256"), EICAR_SHA256);
     cr_assert_eq(tu_int(f0, "size"), 68);
+    /* The pool guesses types, but an alert showing a closed file has its type from the worker. */
+    cr_assert_str_eq(tu_str(f0, "magic"), "EICAR virus test files");
+    cr_assert_str_eq(tu_str(fi, "fileinfo.magic"), "EICAR virus test files");
     cr_assert_eq(tu_int(a, "flow_id"), tu_int(fi, "flow_id"));
     tu_events_free(&e);
     rm_tree(dir);

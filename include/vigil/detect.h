@@ -229,6 +229,10 @@ enum {
 /* 1 if some loaded rule inspects files (file keywords or filestore), else 0. */
 int detect_wants_files(const struct detect_thread *t);
 
+/* 1 if some loaded file rule reads the file's magic (filemagic, file.magic), else 0: the
+ * caller then has file_need_magic() run before detect_file at the close. */
+int detect_wants_file_magic(const struct detect_thread *t);
+
 /*
  * Inspects file df of flow f with the file rules (rules with file.name, file.magic, filename,
  * fileext, filemagic, filesize, filemd5/sha1/sha256 or filestore). Call it when the file

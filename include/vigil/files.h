@@ -191,12 +191,19 @@ void file_note_gap(struct vfile *f);
 void file_set_alerted(struct vfile *f);
 
 /*
- * Ends the file: truncated is non-zero when the transfer did not complete. Finishes the hashes,
- * guesses the type, and queues the file for YARA and the filestore; with the queue full (or no
- * rules and no filestore) the fileinfo record is emitted here at once. Never blocks. f is freed
- * (or owned by the pool) afterwards.
+ * Ends the file: truncated is non-zero when the transfer did not complete. Finishes the hashes
+ * and queues the file for the pool (libmagic's type guess, YARA, the filestore, the fileinfo
+ * record); with the queue full (or files.magic off and no rules and no filestore) all that is
+ * done here at once. Never blocks. f is freed (or owned by the pool) afterwards.
  */
 void file_close(struct vfile *f, int truncated);
+
+/*
+ * Guesses a closed file's type now, on the calling (worker) thread, for what needs it before
+ * the pool: rules that read the magic, alerts that show the file. Does nothing when the type is
+ * known, files.magic is off, or f is not closed.
+ */
+void file_need_magic(struct vfile *f);
 
 /*
  * The hook detection uses (docs/files.md, "Rule keywords"): an observer told on the worker
@@ -204,7 +211,8 @@ void file_close(struct vfile *f, int truncated);
  */
 enum file_event {
     FILE_EV_OPEN,  /* opened: the name is known */
-    FILE_EV_CLOSE, /* closed: size, hashes, magic and the truncated state are final */
+    FILE_EV_CLOSE, /* closed: size, hashes and the truncated state are final (magic: see
+                      file_need_magic) */
 };
 
 /* An observer's answer to FILE_EV_CLOSE: keep the file until file_release(). */
@@ -236,7 +244,7 @@ struct file_view {
     size_t name_len;
     uint64_t size; /* bytes hashed so far */
     int closed, truncated;
-    const char *magic;               /* NULL until closed, or without files.magic */
+    const char *magic;               /* NULL until file_need_magic, or without files.magic */
     const char *md5, *sha1, *sha256; /* lower-case hex; NULL until closed */
 };
 
