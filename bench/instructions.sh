@@ -27,7 +27,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target vigil-sensor >/dev/null
 
 work=$(mktemp -d /tmp/vigil-instr-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP_CG:-}" ] && cp "$work/cg.out" "$KEEP_CG"; rm -rf "$work"' EXIT
 args=(--threads 1 --no-progress -l "$work/logs" --set "detect.cache-dir=$work/cache")
 [ "$eve" = off ] && args+=(--set outputs.eve.enabled=no)
 if [ -d "$rules" ]; then for f in "$rules"/*.rules; do args+=(-S "$f"); done; else args+=(-S "$rules"); fi

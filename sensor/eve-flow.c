@@ -14,7 +14,7 @@ static void text_time(struct eve_text *t, const char *key, vg_time_t when)
 {
     char ts[48];
     vg_format_time(when, ts, sizeof(ts));
-    eve_text_string(t, key, ts, strlen(ts));
+    eve_text_plain(t, key, ts, strlen(ts));
 }
 
 /* Two lowercase hex digits of a flags byte, as Suricata writes them. */
@@ -22,7 +22,7 @@ static void text_hex(struct eve_text *t, const char *key, uint8_t v)
 {
     static const char hex[] = "0123456789abcdef";
     char s[2] = {hex[v >> 4], hex[v & 15]};
-    eve_text_string(t, key, s, 2);
+    eve_text_plain(t, key, s, 2);
 }
 
 static void add_tcp(struct eve_text *t, const struct flow *f)
@@ -41,7 +41,7 @@ static void add_tcp(struct eve_text *t, const struct flow *f)
         if (all & names[i].bit)
             eve_text_bool(t, names[i].name, 1);
     const char *st = flow_tcp_state_name(f->tcp_state);
-    eve_text_string(t, "state", st, strlen(st));
+    eve_text_plain(t, "state", st, strlen(st));
     eve_text_end(t);
 }
 
@@ -67,8 +67,8 @@ void eve_flow_members(const struct eve_ctx *ctx, const struct flow *f, enum flow
     text_time(t, "end", f->last);
     eve_text_int(t, "age", u64((f->last - f->start) / VG_USEC_PER_SEC));
     const char *state = flow_state_name(f->state), *why = flow_end_reason_name(reason);
-    eve_text_string(t, "state", state, strlen(state));
-    eve_text_string(t, "reason", why, strlen(why));
+    eve_text_plain(t, "state", state, strlen(state));
+    eve_text_plain(t, "reason", why, strlen(why));
     eve_text_bool(t, "alerted", (f->flags & FLOW_F_ALERTED) != 0);
     eve_text_end(t);
     if (f->proto == 6)

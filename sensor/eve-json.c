@@ -1,5 +1,6 @@
 /* eve-json.c: compact JSON text: jansson records printed byte for byte as json_dumpb does, and
  * records written straight as text (struct eve_text). */
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -356,6 +357,35 @@ void eve_text_string(struct eve_text *t, const char *key, const char *s, size_t 
     text_key(t, key);
     if (put_string(t, s, n) < 0)
         t->bad = 1;
+}
+
+size_t eve_json_string(const char *s, size_t n, char *buf, size_t cap)
+{
+    struct eve_text o = {.buf = buf, .cap = cap};
+    return put_string(&o, s, n) < 0 ? 0 : o.len;
+}
+
+#ifndef NDEBUG
+static int is_plain(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (needs_look[(unsigned char)s[i]] || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+#endif
+
+void eve_text_plain(struct eve_text *t, const char *key, const char *s, size_t n)
+{
+    assert(is_plain(s, n));
+    text_key(t, key);
+    if (t->len + n + 2 <= t->cap) {
+        char *p = t->buf + t->len;
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+    }
+    t->len += n + 2;
 }
 
 void eve_text_int(struct eve_text *t, const char *key, json_int_t v)

@@ -580,17 +580,56 @@ json_t *eve_record_flow(const struct eve_ctx *ctx, const char *event_type, vg_ti
     return o;
 }
 
+/* The pcap_filename member. A capture's records all carry the same name, so its JSON text is
+ * kept per thread (names up to 256 bytes) instead of converted and escaped for every record. */
+static void text_pcap_filename(struct eve_text *t, const char *name)
+{
+    static _Thread_local struct {
+        char src[256];
+        size_t len;
+        char text[1024];
+        size_t tlen; /* 0: nothing kept */
+    } last;
+    size_t len = strlen(name);
+    if (last.tlen > 0 && last.len == len && memcmp(last.src, name, len) == 0) {
+        eve_text_raw(t, "pcap_filename", last.text, last.tlen);
+        return;
+    }
+    char stackbuf[1024];
+    char *out = len * 4 <= sizeof(stackbuf) ? stackbuf : malloc(len * 4 + 1);
+    if (out == NULL) {
+        t->bad = 1;
+        return;
+    }
+    size_t n = bytes_utf8((const uint8_t *)name, len, out); /* a path need not be UTF-8 */
+    last.tlen = 0;
+    if (len <= sizeof(last.src)) {
+        size_t tl = eve_json_string(out, n, last.text, sizeof(last.text));
+        if (tl > 0 && tl <= sizeof(last.text)) {
+            memcpy(last.src, name, len);
+            last.len = len;
+            last.tlen = tl;
+        }
+    }
+    if (last.tlen > 0)
+        eve_text_raw(t, "pcap_filename", last.text, last.tlen);
+    else
+        eve_text_string(t, "pcap_filename", out, n);
+    if (out != stackbuf)
+        free(out);
+}
+
 void eve_text_flow_common(const struct eve_ctx *ctx, struct eve_text *t, const char *event_type,
                           vg_time_t ts, const struct flow *f)
 {
     /* Member for member what eve_record_flow adds (tests/test_eve.c compares the two). */
     char a[64], pb[8];
     vg_format_time(ts, a, sizeof(a));
-    eve_text_string(t, "timestamp", a, strlen(a));
+    eve_text_plain(t, "timestamp", a, strlen(a));
     eve_text_int(t, "flow_id", (json_int_t)(f->flow_id > INT64_MAX ? INT64_MAX : f->flow_id));
     if (ctx->in_iface)
         eve_text_string(t, "in_iface", ctx->in_iface, strlen(ctx->in_iface));
-    eve_text_string(t, "event_type", event_type, strlen(event_type));
+    eve_text_plain(t, "event_type", event_type, strlen(event_type));
     if (f->vlan_cnt > 0) {
         eve_text_array(t, "vlan");
         for (unsigned i = 0; i < f->vlan_cnt; i++)
@@ -600,33 +639,23 @@ void eve_text_flow_common(const struct eve_ctx *ctx, struct eve_text *t, const c
     if (f->ip_ver != 0) {
         int has_ports = f->proto == 6 || f->proto == 17 || f->proto == 132;
         eve_format_addr(f->ip_ver, &f->src, a, sizeof(a));
-        eve_text_string(t, "src_ip", a, strlen(a));
+        eve_text_plain(t, "src_ip", a, strlen(a));
         if (has_ports)
             eve_text_int(t, "src_port", f->sp);
         eve_format_addr(f->ip_ver, &f->dst, a, sizeof(a));
-        eve_text_string(t, "dest_ip", a, strlen(a));
+        eve_text_plain(t, "dest_ip", a, strlen(a));
         if (has_ports)
             eve_text_int(t, "dest_port", f->dp);
         const char *pn = eve_proto_name(f->proto, pb, sizeof(pb));
-        eve_text_string(t, "proto", pn, strlen(pn));
+        eve_text_plain(t, "proto", pn, strlen(pn));
     }
     char cid[COMMUNITY_ID_LEN];
     if (flow_community_id(ctx, f, cid))
-        eve_text_string(t, "community_id", cid, strlen(cid));
+        eve_text_plain(t, "community_id", cid, strlen(cid));
     const char *ap = app_proto_name(f->app_proto);
     if (ap != NULL)
-        eve_text_string(t, "app_proto", ap, strlen(ap));
+        eve_text_plain(t, "app_proto", ap, strlen(ap));
     const char *name = pcap_name(ctx, f->src_idx);
-    if (name != NULL) {
-        size_t len = strlen(name);
-        char stackbuf[1024];
-        char *out = len * 4 <= sizeof(stackbuf) ? stackbuf : malloc(len * 4 + 1);
-        if (out == NULL) {
-            t->bad = 1;
-            return;
-        }
-        eve_text_string(t, "pcap_filename", out, bytes_utf8((const uint8_t *)name, len, out));
-        if (out != stackbuf)
-            free(out);
-    }
+    if (name != NULL)
+        text_pcap_filename(t, name);
 }

@@ -92,6 +92,51 @@ Test(eve, addresses_protocols_and_time)
     cr_assert_str_eq(ts, "2024-05-01T07:00:00.000123+0700");
 }
 
+/* The reference: localtime_r and strftime, as the record times read. */
+static void ref_time(time_t secs, unsigned usec, char *out, size_t len)
+{
+    struct tm tm;
+    localtime_r(&secs, &tm);
+    char date[32], zone[8];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    strftime(zone, sizeof(zone), "%z", &tm);
+    snprintf(out, len, "%s.%06u%s", date, usec, zone);
+}
+
+/* The per-hour shortcut agrees with localtime_r second by second across DST changes (Berlin,
+ * New York), a half-hour zone (Kolkata), a half-hour DST step (Lord Howe) and a whole-hour one,
+ * in any order of calls. */
+Test(eve, record_times_match_localtime_across_zone_changes)
+{
+    static const char *const zones[] = {"Europe/Berlin", "America/New_York", "Asia/Kolkata",
+                                        "Australia/Lord_Howe", "Asia/Ho_Chi_Minh", "UTC"};
+    /* 2024-03-31 01:00 UTC (Berlin's spring change), 2024-11-03 06:00 UTC (New York's fall
+     * change), 2024-04-06 15:00 UTC (Lord Howe's half-hour step). */
+    static const time_t around[] = {1711846800, 1730613600, 1712415600};
+    char got[48], want[48];
+    for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+        setenv("TZ", zones[z], 1);
+        tzset();
+        for (size_t a = 0; a < sizeof(around) / sizeof(around[0]); a++) {
+            for (time_t s = around[a] - 5400; s < around[a] + 5400; s += 7) {
+                unsigned usec = (unsigned)(s % 1000000);
+                vg_format_time((vg_time_t)s * 1000000 + usec, got, sizeof(got));
+                ref_time(s, usec, want, sizeof(want));
+                cr_assert_str_eq(got, want, "%s at %lld", zones[z], (long long)s);
+            }
+            /* Back and forth between hours. */
+            for (int i = 0; i < 200; i++) {
+                time_t s = around[a] + (i % 2 ? 1 : -1) * (time_t)(i * 997 % 7200);
+                vg_format_time((vg_time_t)s * 1000000, got, sizeof(got));
+                ref_time(s, 0, want, sizeof(want));
+                cr_assert_str_eq(got, want, "%s at %lld", zones[z], (long long)s);
+            }
+        }
+    }
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+
 static char *read_all(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

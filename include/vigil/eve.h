@@ -96,8 +96,15 @@ void eve_text_object(struct eve_text *t, const char *key);
 void eve_text_array(struct eve_text *t, const char *key);
 void eve_text_end(struct eve_text *t);
 void eve_text_string(struct eve_text *t, const char *key, const char *s, size_t n);
+/* A string Vigil formatted itself (times, addresses, names from its own tables): printable
+ * ASCII without '"' or '\\', copied without the escape scan (checked by assert in debug
+ * builds). Never for bytes from traffic or the filesystem: those go to eve_text_string. */
+void eve_text_plain(struct eve_text *t, const char *key, const char *s, size_t n);
 void eve_text_int(struct eve_text *t, const char *key, json_int_t v);
 void eve_text_bool(struct eve_text *t, const char *key, int v);
+/* Writes s (n bytes of UTF-8) as a JSON string value, quoted and escaped, into buf. Returns the
+ * length it needs (only cap bytes are written), or 0 when s is not UTF-8. */
+size_t eve_json_string(const char *s, size_t n, char *buf, size_t cap);
 /* A member whose value is already compact JSON text (n bytes), copied as it is. */
 void eve_text_raw(struct eve_text *t, const char *key, const char *json, size_t n);
 /* Closes the record. Returns its length (which may be more than cap), or 0 if it is bad. */
