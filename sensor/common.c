@@ -108,10 +108,9 @@ char *vg_format_time(vg_time_t t, char *out, size_t outlen)
         struct tm start, end;
         time_t e = h + 3599;
         hour.ok = localtime_r(&h, &start) != NULL && localtime_r(&e, &end) != NULL &&
-                  start.tm_min == 0 && start.tm_sec == 0 && end.tm_min == 59 &&
-                  end.tm_sec == 59 && end.tm_hour == start.tm_hour &&
-                  end.tm_mday == start.tm_mday && end.tm_gmtoff == start.tm_gmtoff &&
-                  time_text(&start, 1, hour.text);
+                  start.tm_min == 0 && start.tm_sec == 0 && end.tm_min == 59 && end.tm_sec == 59 &&
+                  end.tm_hour == start.tm_hour && end.tm_mday == start.tm_mday &&
+                  end.tm_gmtoff == start.tm_gmtoff && time_text(&start, 1, hour.text);
         hour.known = 1;
         hour.secs = h;
         hour.zone = timezone;
@@ -122,8 +121,7 @@ char *vg_format_time(vg_time_t t, char *out, size_t outlen)
         put_digits(text + 14, (unsigned)((secs - h) / 60), 2);
         put_digits(text + 17, (unsigned)((secs - h) % 60), 2);
     } else {
-        if (!last.known || last.secs != secs || last.zone != timezone ||
-            last.name != tzname[0]) {
+        if (!last.known || last.secs != secs || last.zone != timezone || last.name != tzname[0]) {
             struct tm tm;
             last.ok = time_text(&tm, localtime_r(&secs, &tm) != NULL, last.text);
             last.known = 1;

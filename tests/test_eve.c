@@ -108,7 +108,7 @@ static void ref_time(time_t secs, unsigned usec, char *out, size_t len)
  * in any order of calls. */
 Test(eve, record_times_match_localtime_across_zone_changes)
 {
-    static const char *const zones[] = {"Europe/Berlin", "America/New_York", "Asia/Kolkata",
+    static const char *const zones[] = {"Europe/Berlin",       "America/New_York", "Asia/Kolkata",
                                         "Australia/Lord_Howe", "Asia/Ho_Chi_Minh", "UTC"};
     /* 2024-03-31 01:00 UTC (Berlin's spring change), 2024-11-03 06:00 UTC (New York's fall
      * change), 2024-04-06 15:00 UTC (Lord Howe's half-hour step). */
