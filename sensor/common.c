@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,13 @@ vg_time_t vg_thread_cpu(void)
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
         return 0;
     return (vg_time_t)ts.tv_sec * VG_USEC_PER_SEC + (vg_time_t)ts.tv_nsec / 1000;
+}
+
+void vg_thread_name(pthread_t t, const char *prefix, unsigned n)
+{
+    char name[16];
+    snprintf(name, sizeof(name), "%s%u", prefix, n);
+    (void)pthread_setname_np(t, name);
 }
 
 /* Writes v as exactly n decimal digits at p. */

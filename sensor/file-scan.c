@@ -109,6 +109,7 @@ struct file_pool *file_pool_new(struct file_engine *e, char *errbuf)
             goto fail;
         }
         s->started = 1;
+        vg_thread_name(s->tid, "vigil-files", i);
     }
     return p;
 fail:

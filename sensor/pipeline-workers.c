@@ -164,6 +164,7 @@ int sensor_run_workers(const struct sensor_settings *set, struct afp_group *g,
         if (pthread_create(&pl.workers[running].thread, NULL, wm_main, &pl.workers[running]) != 0)
             break;
         pl.workers[running].started = 1;
+        vg_thread_name(pl.workers[running].thread, "vigil-worker", running);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (running < pl.nworkers) {

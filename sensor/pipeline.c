@@ -472,6 +472,7 @@ int sensor_run(const struct sensor_settings *set, struct capture *cap, struct de
             return -1;
         }
         pl.workers[i].started = 1;
+        vg_thread_name(pl.workers[i].thread, "vigil-worker", i);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 

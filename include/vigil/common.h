@@ -3,6 +3,7 @@
 #define VIGIL_COMMON_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #define VIGIL_VERSION "0.1.0"
@@ -46,6 +47,10 @@ vg_time_t vg_monotonic(void);
 
 /* Returns the CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID), in microseconds. */
 vg_time_t vg_thread_cpu(void);
+
+/* Names thread t "<prefix><n>" (at most 15 bytes), as top -H, ps -L and perf show it. Best
+ * effort: a name that cannot be set is left as it was. */
+void vg_thread_name(pthread_t t, const char *prefix, unsigned n);
 
 /*
  * Formats t as Suricata's EVE timestamp ("2024-01-02T03:04:05.123456+0000"), in local time with
