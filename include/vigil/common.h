@@ -2,8 +2,8 @@
 #ifndef VIGIL_COMMON_H
 #define VIGIL_COMMON_H
 
-#include <stddef.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define VIGIL_VERSION "0.1.0"
