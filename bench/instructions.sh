@@ -22,7 +22,7 @@ done
 command -v valgrind >/dev/null || { echo "instructions: valgrind is not installed" >&2; exit 1; }
 [ -d ../shared/corpus/pcaps ] || { echo "instructions: no ../shared corpus" >&2; exit 1; }
 
-build=build-bench
+build=${VIGIL_BENCH_BUILD:-build-bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target vigil-sensor >/dev/null
 
