@@ -5,6 +5,8 @@
 # Steadier than the clock on a shared machine: the same input always costs the same count. One
 # worker, ET Open by default, the compiled rules cached first (loading is not counted: only
 # worker_main and what it calls). Needs valgrind (Debian package valgrind).
+# VIGIL_BENCH_BUILD names the build directory (default build-bench, built Release); KEEP_CG=FILE
+# keeps the callgrind output there for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
