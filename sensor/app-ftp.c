@@ -304,6 +304,8 @@ static void command(struct ftp_state *s, const uint8_t *p, uint32_t n, int cut)
         i++;
     }
     t->command[v] = '\0';
+    t->command_len = v;
+    t->is_command = 1;
     if (i < n)
         i++; /* the one space after the verb */
     if (dup_str(&t->data, p + i, n - i) < 0) {
@@ -344,7 +346,7 @@ static void command(struct ftp_state *s, const uint8_t *p, uint32_t n, int cut)
 static struct ftp_tx *waiting_tx(struct ftp_state *s)
 {
     for (unsigned i = 0; i < s->ntx; i++)
-        if (!s->tx[i]->complete && s->tx[i]->command[0] != '\0')
+        if (!s->tx[i]->complete && s->tx[i]->is_command)
             return s->tx[i];
     return NULL;
 }
@@ -428,7 +430,7 @@ static struct ftp_tx *reply_tx(struct ftp_state *s)
     /* No command waits (the greeting, or a reply too many): a transaction of its own. */
     if (s->ntx > 0) {
         struct ftp_tx *last = s->tx[s->ntx - 1];
-        if (last->command[0] == '\0' && !last->complete)
+        if (!last->is_command && !last->complete)
             return last;
     }
     t = tx_new(s);

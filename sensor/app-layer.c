@@ -43,12 +43,12 @@ int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf
                         1u << 20, &v, errbuf) < 0)
         return -1;
     c->ftp_expect_max = (unsigned)v;
-    if (config_get_uint(cfg, "app-layer.protocols.ftp.expectations.timeout",
-                        c->ftp_expect_timeout, 86400, &v, errbuf) < 0)
+    if (config_get_uint(cfg, "app-layer.protocols.ftp.expectations.timeout", c->ftp_expect_timeout,
+                        86400, &v, errbuf) < 0)
         return -1;
     c->ftp_expect_timeout = (unsigned)v;
-    if (config_get_size(cfg, "app-layer.protocols.ftp-data.body-limit", c->ftp_data_body_limit,
-                        &v, errbuf) < 0)
+    if (config_get_size(cfg, "app-layer.protocols.ftp-data.body-limit", c->ftp_data_body_limit, &v,
+                        errbuf) < 0)
         return -1;
     c->ftp_data_body_limit = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     if (config_get_bool(cfg, "app-layer.enabled", 1, &c->enabled, errbuf) < 0 ||
@@ -410,7 +410,8 @@ static unsigned probe_tcp(const struct flow *f, const uint8_t *d, uint32_t n, in
         line++;
     /* An FTP greeting: "220" naming FTP, or any "220 "/"220-" greeting on port 21. */
     if (dir == 1 && n >= 4 && memcmp(d, "220", 3) == 0 &&
-        (contains(d, line, "FTP") || ((d[3] == ' ' || d[3] == '-') && (f->sp == 21 || f->dp == 21))))
+        (contains(d, line, "FTP") ||
+         ((d[3] == ' ' || d[3] == '-') && (f->sp == 21 || f->dp == 21))))
         return APP_FTP;
     if (dir == 0 && (has_prefix(d, n, "USER ", more) || has_prefix(d, n, "AUTH TLS", more)) &&
         (f->dp == 21 || f->sp == 21))

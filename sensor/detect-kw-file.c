@@ -476,7 +476,8 @@ int detect_file_finish_sig(struct sig *s, char *errbuf)
     }
     if (s->app_proto != APP_UNKNOWN && s->app_proto != APP_HTTP && s->app_proto != APP_SMTP &&
         s->app_proto != APP_FTP_DATA) {
-        vg_errbuf_set(errbuf, "file keywords in a %s rule: only HTTP, SMTP and ftp-data carry files",
+        vg_errbuf_set(errbuf,
+                      "file keywords in a %s rule: only HTTP, SMTP and ftp-data carry files",
                       app_proto_name(s->app_proto));
         return -1;
     }

@@ -21,8 +21,8 @@ json_t *eve_ftp_object(const struct ftp_tx *tx)
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    if (tx->command[0] != '\0') {
-        eve_set_bytes(o, "command", (const uint8_t *)tx->command, strlen(tx->command));
+    if (tx->is_command) {
+        eve_set_bytes(o, "command", (const uint8_t *)tx->command, tx->command_len);
         if (tx->data.len > 0)
             eve_set_bytes(o, "command_data", tx->data.s, tx->data.len);
         if (tx->command_truncated)

@@ -70,6 +70,8 @@ struct ftp_str {
 struct ftp_tx {
     uint64_t id;           /* 0, 1, ... within the session */
     char command[16];      /* the verb, upper-cased, NUL-terminated ("" for none) */
+    uint32_t command_len;  /* its bytes (it may hold a NUL from traffic) */
+    int is_command;        /* 0: replies that came with no command (the greeting) */
     struct ftp_str data;   /* what follows the verb (command_data) */
     int command_truncated; /* the line was longer than max_line */
     struct ftp_str *reply; /* reply lines without their code */
