@@ -374,7 +374,8 @@ static void add_reply_line(struct ftp_state *s, struct ftp_tx *t, const char *co
         event(s, t, FTP_EV_OUT_OF_MEMORY);
         return;
     }
-    memcpy(t->code[t->nreply], code, 4);
+    memset(t->code[t->nreply], 0, 4);
+    memcpy(t->code[t->nreply], code, strnlen(code, 3)); /* "" for a line without a code */
     t->nreply++;
     s->mem += n + sizeof(*r) + sizeof(*c);
 }
