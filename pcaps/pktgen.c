@@ -475,3 +475,112 @@ void pg_session_close(struct pg_writer *w, struct pg_tcp_session *s, uint64_t *t
     emit(w, s, 0, 0x11, NULL, 0, ts); /* FIN/ACK */
     emit(w, s, 1, 0x10, NULL, 0, ts); /* ACK */
 }
+
+/* ---- FTP ---- */
+
+static void ctl(struct pg_writer *w, struct pg_tcp_session *s, int to_server, const char *text,
+                uint64_t *ts)
+{
+    pg_session_data(w, s, to_server, text, strlen(text), ts);
+}
+
+void pg_ftp_session(struct pg_writer *w, const struct pg_ftp *f, uint64_t *ts)
+{
+    int v6 = strchr(f->cli, ':') != NULL;
+    struct pg_tcp_session c = {f->cli, f->srv, f->cport, 21, 0x10000, 0x20000, 0};
+    pg_session_open(w, &c, ts);
+    ctl(w, &c, 0, "220 Vigil test FTP server ready\r\n", ts);
+    ctl(w, &c, 1, "USER anonymous\r\n", ts);
+    ctl(w, &c, 0, "331 Please specify the password.\r\n", ts);
+    ctl(w, &c, 1, "PASS guest@\r\n", ts);
+    ctl(w, &c, 0, "230-Welcome.\r\n230 Login successful.\r\n", ts);
+    ctl(w, &c, 1, "TYPE I\r\n", ts);
+    ctl(w, &c, 0, "200 Switching to Binary mode.\r\n", ts);
+    char line[512], cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s %s\r\n", f->command, f->name);
+    unsigned p = f->data_port;
+    if (!f->active) {
+        const char *ask = f->extended ? "EPSV\r\n" : "PASV\r\n";
+        if (f->extended) {
+            snprintf(line, sizeof(line), "229 Entering Extended Passive Mode (|||%u|)\r\n", p);
+        } else {
+            char a[64];
+            snprintf(a, sizeof(a), "%s", f->srv);
+            for (char *q = a; *q; q++)
+                if (*q == '.')
+                    *q = ',';
+            snprintf(line, sizeof(line), "227 Entering Passive Mode (%s,%u,%u).\r\n", a, p >> 8,
+                     p & 255);
+        }
+        if (f->pipelined) {
+            char both[1024];
+            snprintf(both, sizeof(both), "%s%s", ask, cmd);
+            ctl(w, &c, 1, both, ts);
+            ctl(w, &c, 0, line, ts);
+        } else {
+            ctl(w, &c, 1, ask, ts);
+            ctl(w, &c, 0, line, ts);
+        }
+    } else {
+        if (f->extended || v6) {
+            snprintf(line, sizeof(line), "EPRT |%d|%s|%u|\r\n", v6 ? 2 : 1, f->cli, p);
+        } else {
+            char a[64];
+            snprintf(a, sizeof(a), "%s", f->cli);
+            for (char *q = a; *q; q++)
+                if (*q == '.')
+                    *q = ',';
+            snprintf(line, sizeof(line), "PORT %s,%u,%u\r\n", a, p >> 8, p & 255);
+        }
+        ctl(w, &c, 1, line, ts);
+        ctl(w, &c, 0, "200 PORT command successful.\r\n", ts);
+    }
+    /* The data connection: the client connects in passive mode, the server in active mode. */
+    struct pg_tcp_session d = f->active
+                                  ? (struct pg_tcp_session){f->srv, f->cli, 20, (uint16_t)p,
+                                                            0x30000, 0x40000, 0}
+                                  : (struct pg_tcp_session){f->cli, f->srv, (uint16_t)(f->cport + 1),
+                                                            (uint16_t)p, 0x30000, 0x40000, 0};
+    if (!f->active)
+        pg_session_open(w, &d, ts);
+    if (!f->pipelined || f->active)
+        ctl(w, &c, 1, cmd, ts);
+    if (f->active)
+        pg_session_open(w, &d, ts);
+    snprintf(line, sizeof(line), "150 Opening BINARY mode data connection for %s.\r\n", f->name);
+    ctl(w, &c, 0, line, ts);
+    /* Who sends the file, in the data session's terms (to_server: from the connecting side). */
+    int upload = strcmp(f->command, "RETR") != 0;
+    int from_initiator = f->active ? !upload : upload;
+    const uint8_t *b = f->data;
+    size_t off = 0;
+    while (off < f->len) {
+        size_t k = f->len - off < 1448 ? f->len - off : 1448;
+        if (f->lost > 0 && off < f->lost_at && off + k > f->lost_at)
+            k = f->lost_at - off;
+        if (f->lost > 0 && off == f->lost_at) {
+            size_t skip = f->lost < f->len - off ? f->lost : f->len - off;
+            if (from_initiator)
+                d.cseq += (uint32_t)skip;
+            else
+                d.sseq += (uint32_t)skip;
+            off += skip;
+            continue;
+        }
+        pg_session_data(w, &d, from_initiator, b + off, k, ts);
+        off += k;
+    }
+    if (f->reset) {
+        struct pg g;
+        pg_session_segment(&g, &d, from_initiator, 0x14, NULL, 0); /* RST/ACK */
+        pg_write(w, *ts, &g);
+        *ts += 1000;
+        ctl(w, &c, 0, "426 Failure writing network stream.\r\n", ts);
+    } else {
+        pg_session_close(w, &d, ts);
+        ctl(w, &c, 0, "226 Transfer complete.\r\n", ts);
+    }
+    ctl(w, &c, 1, "QUIT\r\n", ts);
+    ctl(w, &c, 0, "221 Goodbye.\r\n", ts);
+    pg_session_close(w, &c, ts);
+}

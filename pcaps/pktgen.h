@@ -95,4 +95,27 @@ void pg_session_close(struct pg_writer *w, struct pg_tcp_session *s, uint64_t *t
 void pg_session_segment(struct pg *g, const struct pg_tcp_session *s, int to_server,
                         uint8_t flags, const void *data, size_t len);
 
+/* An FTP session with one transfer, for pg_ftp_session. */
+struct pg_ftp {
+    const char *cli, *srv; /* addresses; IPv6 if they contain ':' */
+    uint16_t cport;        /* the client's control port (the server's is 21) */
+    int active;            /* PORT/EPRT: the server connects to the client */
+    int extended;          /* EPSV/EPRT instead of PASV/PORT */
+    uint16_t data_port;    /* the port announced for the data connection */
+    const char *command;   /* "RETR", "STOR", "APPE"... */
+    const char *name;      /* its argument */
+    const void *data;      /* the file */
+    size_t len;
+    size_t lost_at, lost;  /* lost > 0: bytes [lost_at, lost_at + lost) are not captured */
+    int reset;             /* the sender resets the data connection after the data (426) */
+    int pipelined;         /* the client sends PASV and the command in one segment */
+};
+
+/*
+ * Writes a whole FTP session: greeting, USER/PASS, TYPE I, PASV/EPSV or PORT/EPRT, the
+ * command, 150, the data connection (1448-byte segments; FIN, or RST with f->reset), 226 (or
+ * 426), QUIT. Control and data packets are interleaved as a real client and server do.
+ */
+void pg_ftp_session(struct pg_writer *w, const struct pg_ftp *f, uint64_t *ts);
+
 #endif

@@ -22,6 +22,7 @@ struct app_flow {
     uint16_t proto;
     uint8_t stop[2];    /* the parser gave up on the direction */
     uint8_t probed[2];  /* the direction's data matched no protocol */
+    uint8_t expect_checked; /* looked up in the FTP expectation table (first data) */
     uint8_t *probe[2];  /* data held while the protocol is unknown */
     uint32_t nprobe[2], probe_total[2];
     void *st; /* the parser's state */
@@ -70,7 +71,12 @@ struct app_proto_ops {
     uint64_t (*memuse)(const void *st);
 };
 
-extern const struct app_proto_ops app_http_ops, app_tls_ops, app_smtp_ops, app_dns_ops;
+extern const struct app_proto_ops app_http_ops, app_tls_ops, app_smtp_ops, app_dns_ops,
+    app_ftp_ops, app_ftp_data_ops;
+
+/* app-layer-ftp.c: if the pass's new TCP flow is a data connection an FTP control channel
+ * announced, takes its expectation and returns the ftp-data state; else NULL. */
+void *app_ftp_data_match(struct app_pass *x);
 
 /* The layer's configuration. */
 const struct app_config *app_layer_config(const struct app_layer *a);

@@ -5,6 +5,7 @@
 
 #include "app-layer-internal.h"
 #include "vigil/app-dns.h"
+#include "vigil/app-ftp.h"
 #include "vigil/app-smtp.h"
 #include "vigil/app-tls.h"
 
@@ -30,11 +31,26 @@ int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf
     c->http_request_body_limit = 100 * 1024;
     c->http_response_body_limit = 100 * 1024;
     c->smtp_body_limit = 64 * 1024;
-    c->log_http = c->log_dns = c->log_tls = c->log_smtp = c->log_anomaly = 1;
+    c->log_http = c->log_dns = c->log_tls = c->log_smtp = c->log_ftp = c->log_anomaly = 1;
     c->memcap = APP_MEMCAP_DEFAULT;
+    c->ftp_data_body_limit = 100 * 1024;
+    c->ftp_expect_max = FTP_EXPECT_MAX_DEFAULT;
+    c->ftp_expect_timeout = FTP_EXPECT_TIMEOUT_DEFAULT;
     if (cfg == NULL)
         return 0;
     uint64_t v;
+    if (config_get_uint(cfg, "app-layer.protocols.ftp.expectations.max", c->ftp_expect_max,
+                        1u << 20, &v, errbuf) < 0)
+        return -1;
+    c->ftp_expect_max = (unsigned)v;
+    if (config_get_uint(cfg, "app-layer.protocols.ftp.expectations.timeout", c->ftp_expect_timeout,
+                        86400, &v, errbuf) < 0)
+        return -1;
+    c->ftp_expect_timeout = (unsigned)v;
+    if (config_get_size(cfg, "app-layer.protocols.ftp-data.body-limit", c->ftp_data_body_limit, &v,
+                        errbuf) < 0)
+        return -1;
+    c->ftp_data_body_limit = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     if (config_get_bool(cfg, "app-layer.enabled", 1, &c->enabled, errbuf) < 0 ||
         config_get_size(cfg, "app-layer.memcap", c->memcap, &c->memcap, errbuf) < 0 ||
         config_get_size(cfg, "stream.memcap", c->stream.memcap, &c->stream.memcap, errbuf) < 0 ||
@@ -75,6 +91,7 @@ int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf
         config_get_bool(cfg, "outputs.eve.types.dns", 1, &c->log_dns, errbuf) < 0 ||
         config_get_bool(cfg, "outputs.eve.types.tls", 1, &c->log_tls, errbuf) < 0 ||
         config_get_bool(cfg, "outputs.eve.types.smtp", 1, &c->log_smtp, errbuf) < 0 ||
+        config_get_bool(cfg, "outputs.eve.types.ftp", 1, &c->log_ftp, errbuf) < 0 ||
         config_get_bool(cfg, "outputs.eve.types.anomaly", 1, &c->log_anomaly, errbuf) < 0 ||
         config_get_bool(cfg, "outputs.eve.http-extended", 0, &c->http_extended, errbuf) < 0)
         return -1;
@@ -96,8 +113,26 @@ int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf
     if (config_get_bool(cfg, "outputs.eve.enabled", 1, &eve, errbuf) < 0)
         return -1;
     if (!eve) /* no log to write: the parsers build no records */
-        c->log_http = c->log_dns = c->log_tls = c->log_smtp = c->log_anomaly = 0;
+        c->log_http = c->log_dns = c->log_tls = c->log_smtp = c->log_ftp = c->log_anomaly = 0;
     return 0;
+}
+
+int app_config_start(struct app_config *c, char *errbuf)
+{
+    if (!c->enabled || c->ftp_expect_max == 0 || c->ftp_expect != NULL)
+        return 0;
+    c->ftp_expect = ftp_expect_new(c->ftp_expect_max, c->ftp_expect_timeout);
+    if (c->ftp_expect == NULL) {
+        vg_errbuf_set(errbuf, "out of memory for the FTP expectation table");
+        return -1;
+    }
+    return 0;
+}
+
+void app_config_free(struct app_config *c)
+{
+    ftp_expect_free(c->ftp_expect);
+    c->ftp_expect = NULL;
 }
 
 /* ---- Life cycle ---- */
@@ -161,6 +196,13 @@ void app_layer_stats_add(const struct app_layer *a, struct app_layer_stats *out)
     out->stream.depth_reached += s.depth_reached;
     out->stream.midstream_pickups += s.midstream_pickups;
     out->stream.memuse += s.memuse;
+    struct ftp_expect_stats es;
+    ftp_expect_get_stats(a->cfg.ftp_expect, &es);
+    out->expect_added = es.added;
+    out->expect_matched = es.matched;
+    out->expect_expired = es.expired;
+    out->expect_dropped = es.dropped;
+    out->expect_active = es.active;
 }
 
 /* ---- Transactions ---- */
@@ -366,7 +408,10 @@ static unsigned probe_tcp(const struct flow *f, const uint8_t *d, uint32_t n, in
     uint32_t line = 0;
     while (line < n && d[line] != '\n')
         line++;
-    if (dir == 1 && n >= 4 && memcmp(d, "220", 3) == 0 && contains(d, line, "FTP"))
+    /* An FTP greeting: "220" naming FTP, or any "220 "/"220-" greeting on port 21. */
+    if (dir == 1 && n >= 4 && memcmp(d, "220", 3) == 0 &&
+        (contains(d, line, "FTP") ||
+         ((d[3] == ' ' || d[3] == '-') && (f->sp == 21 || f->dp == 21))))
         return APP_FTP;
     if (dir == 0 && (has_prefix(d, n, "USER ", more) || has_prefix(d, n, "AUTH TLS", more)) &&
         (f->dp == 21 || f->sp == 21))
@@ -398,8 +443,12 @@ static const struct app_proto_ops *ops_for(unsigned proto)
         return &app_smtp_ops;
     case APP_DNS:
         return &app_dns_ops;
+    case APP_FTP:
+        return &app_ftp_ops;
+    case APP_FTP_DATA:
+        return &app_ftp_data_ops;
     default:
-        return NULL; /* recognised, no parser (ssh, ftp, smb, dcerpc) */
+        return NULL; /* recognised, no parser (ssh, smb, dcerpc) */
     }
 }
 
@@ -410,14 +459,20 @@ static struct app_flow *flow_state(struct flow *f)
     return f->app;
 }
 
-static void set_proto(struct app_pass *x, struct app_flow *af, unsigned proto)
+/* Sets the flow's protocol and its parser state: st if given, else a new one. */
+static void set_proto_state(struct app_pass *x, struct app_flow *af, unsigned proto, void *st)
 {
     af->proto = (uint16_t)proto;
     x->f->app_proto = (uint16_t)proto;
     x->a->st.flows[proto]++;
     af->ops = ops_for(proto);
-    if (af->ops != NULL && (af->st = af->ops->state_new(x->a, af)) == NULL)
+    if (af->ops != NULL && (af->st = st != NULL ? st : af->ops->state_new(x->a, af)) == NULL)
         af->ops = NULL;
+}
+
+static void set_proto(struct app_pass *x, struct app_flow *af, unsigned proto)
+{
+    set_proto_state(x, af, proto, NULL);
 }
 
 /* Hands data of direction dir to the parser. */
@@ -564,6 +619,14 @@ static void on_stream(void *ctx, struct flow *f, int dir, const uint8_t *data, u
     /* Data of the other direction (released by this packet's ACK or FIN) is inspected as if
      * it travelled its own way, so rule addresses and flow direction agree. */
     af->x = x;
+    if (af->proto == APP_UNKNOWN && !af->expect_checked) {
+        /* A new TCP flow's first data (or end): an announced FTP data connection? Looked up
+         * once per flow, an atomic load while no transfer is expected. */
+        af->expect_checked = 1;
+        void *st = app_ftp_data_match(x);
+        if (st != NULL)
+            set_proto_state(x, af, APP_FTP_DATA, st);
+    }
     const struct vg_packet *saved = x->p;
     struct vg_packet turned;
     if (x->pseudo != NULL) {

@@ -7,7 +7,7 @@
 static const char *const names[APP__COUNT] = {
     [APP_UNKNOWN] = NULL, [APP_HTTP] = "http", [APP_DNS] = "dns",     [APP_TLS] = "tls",
     [APP_SMTP] = "smtp",  [APP_FTP] = "ftp",   [APP_SSH] = "ssh",     [APP_SMB] = "smb",
-    [APP_DCERPC] = "dcerpc", [APP_FAILED] = "failed",
+    [APP_DCERPC] = "dcerpc", [APP_FTP_DATA] = "ftp-data", [APP_FAILED] = "failed",
 };
 
 const char *app_proto_name(unsigned p) { return p < APP__COUNT ? names[p] : NULL; }
@@ -17,7 +17,7 @@ unsigned app_proto_lookup(const char *name)
     static const struct {
         const char *alias;
         unsigned proto;
-    } aliases[] = {{"http1", APP_HTTP}, {"ssl", APP_TLS}, {"ftp-data", APP_FTP}};
+    } aliases[] = {{"http1", APP_HTTP}, {"ssl", APP_TLS}, {"ftpdata", APP_FTP_DATA}};
     for (unsigned i = 1; i < APP__COUNT; i++)
         if (names[i] && strcasecmp(names[i], name) == 0)
             return i;

@@ -474,8 +474,10 @@ int detect_file_finish_sig(struct sig *s, char *errbuf)
         vg_errbuf_set(errbuf, "out of memory");
         return -1;
     }
-    if (s->app_proto != APP_UNKNOWN && s->app_proto != APP_HTTP && s->app_proto != APP_SMTP) {
-        vg_errbuf_set(errbuf, "file keywords in a %s rule: only HTTP and SMTP carry files",
+    if (s->app_proto != APP_UNKNOWN && s->app_proto != APP_HTTP && s->app_proto != APP_SMTP &&
+        s->app_proto != APP_FTP_DATA) {
+        vg_errbuf_set(errbuf,
+                      "file keywords in a %s rule: only HTTP, SMTP and ftp-data carry files",
                       app_proto_name(s->app_proto));
         return -1;
     }

@@ -181,6 +181,12 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     }
     eve_set_uint(al, "memcap_drops", s->app.memcap_drops);
     eve_set_uint(al, "memuse", s->app.memuse);
+    json_t *ex = sub(al, "expectations"); /* FTP data connections announced */
+    eve_set_uint(ex, "added", s->app.expect_added);
+    eve_set_uint(ex, "matched", s->app.expect_matched);
+    eve_set_uint(ex, "expired", s->app.expect_expired);
+    eve_set_uint(ex, "dropped", s->app.expect_dropped);
+    eve_set_uint(ex, "active", s->app.expect_active);
 
     const struct file_stats *fs = &s->files;
     json_t *fo = sub(o, "files");

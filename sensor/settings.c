@@ -103,6 +103,7 @@ static int rule_settings(struct sensor_settings *s, const struct config *c, cons
 
 void sensor_settings_free(struct sensor_settings *s)
 {
+    app_config_free(&s->app);
     for (unsigned i = 0; i < s->nrule_files; i++)
         free((char *)s->rule_files[i]);
     free(s->rule_files);
@@ -221,7 +222,8 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
     }
     config_note_default(c, "progress", "auto");
     if (app_config_load(&s->app, c, errbuf) < 0 ||
-        config_get_bool(c, "outputs.eve.types.files", 1, &s->files_enabled, errbuf) < 0)
+        config_get_bool(c, "outputs.eve.types.files", 1, &s->files_enabled, errbuf) < 0 ||
+        app_config_start(&s->app, errbuf) < 0)
         return -1;
     config_note_default(c, "stream.reassembly.policy", stream_policy_name(s->app.stream.policy));
     config_note_default(c, "app-layer.protocols.tls.encryption-handling",

@@ -211,7 +211,7 @@ Test(detect_files, parse_errors_are_reported_by_line)
         "test.rules:2: sid 2: filesize: invalid value 'abc'",
         "test.rules:3: sid 3: filemd5: cannot open hash list",
         "test.rules:4: sid 4: filestore: expected",
-        "test.rules:5: sid 5: file keywords in a dns rule: only HTTP and SMTP carry files",
+        "test.rules:5: sid 5: file keywords in a dns rule: only HTTP, SMTP and ftp-data carry files",
         "test.rules:6: sid 6: file keywords cannot be combined with packet payload matches",
         "test.rules:7: sid 7: buffer file.name has no content to match",
         "test.rules:8: sid 8: filestore given twice",

@@ -13,6 +13,8 @@
 #include "vigil/packet.h"
 #include "vigil/stream.h"
 
+struct ftp_expect;
+
 /* What the application layer does, from the configuration (Suricata's keys where they exist). */
 struct app_config {
     int enabled;                   /* app-layer.enabled (default yes) */
@@ -20,6 +22,12 @@ struct app_config {
     uint32_t http_request_body_limit, http_response_body_limit; /* app-layer.protocols.http.* */
     uint32_t smtp_body_limit;      /* bytes of a mail body kept for file.data */
     int log_http, log_dns, log_tls, log_smtp; /* outputs.eve.types.<proto> (default yes) */
+    int log_ftp;                   /* outputs.eve.types.ftp: ftp and ftp_data records */
+    uint32_t ftp_data_body_limit;  /* bytes of an ftp-data file kept for file.data (100 KiB) */
+    unsigned ftp_expect_max;       /* app-layer.protocols.ftp.expectations.max */
+    unsigned ftp_expect_timeout;   /* app-layer.protocols.ftp.expectations.timeout (s) */
+    struct ftp_expect *ftp_expect; /* the run's expectation table, shared by the workers
+                                      (app_config_start); NULL: no ftp-data */
     int log_anomaly;               /* stream and app-layer anomalies (outputs.eve.types.anomaly) */
     int http_extended;             /* outputs.eve.http-extended: every header in http records */
     int tls_inspect_encrypted;     /* app-layer.protocols.tls.encryption-handling: full (1) or
@@ -33,6 +41,13 @@ struct app_config {
 
 /* Fills c with the defaults, then applies cfg (may be NULL). Returns 0, or -1 with errbuf set. */
 int app_config_load(struct app_config *c, const struct config *cfg, char *errbuf);
+
+/* Creates what the workers of a run share (the FTP expectation table). Returns 0, or -1 with
+ * errbuf set when out of memory. */
+int app_config_start(struct app_config *c, char *errbuf);
+
+/* Frees what app_config_start created (c may be partly set up). */
+void app_config_free(struct app_config *c);
 
 /*
  * Where the application layer sends its results: alerts of stream and transaction inspection,
@@ -93,6 +108,8 @@ struct app_layer_stats {
     uint64_t memcap_drops; /* flows whose parser state was dropped at app-layer.memcap */
     uint64_t memuse;       /* bytes of parser state held now (the memcap's account) */
     struct stream_stats stream;
+    /* The run's FTP expectation table (shared: set, not summed). */
+    uint64_t expect_added, expect_matched, expect_expired, expect_dropped, expect_active;
 };
 void app_layer_stats_add(const struct app_layer *a, struct app_layer_stats *out);
 

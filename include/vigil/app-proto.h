@@ -12,6 +12,7 @@ enum app_proto {
     APP_SSH,
     APP_SMB,
     APP_DCERPC,
+    APP_FTP_DATA, /* a data connection an FTP control channel announced */
     APP_FAILED, /* detection gave up */
     APP__COUNT
 };
