@@ -43,12 +43,40 @@ static int icmp6_counterpart(uint8_t type)
     }
 }
 
-/* SHA-1, fetched once: SHA1() looks the algorithm up again on every call (~5,000 instructions). */
+/* SHA-1, fetched once: SHA1() looks the algorithm up again on every call (~5,000 instructions).
+ * Each thread keeps one digest context (EVP_Digest makes and frees one per call), freed when
+ * the thread ends. */
 static EVP_MD *sha1_md;
+static pthread_key_t ctx_key;
+static int key_ok;
 static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+static void free_ctx(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
 static void sha1_fetch(void)
 {
     sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+    key_ok = pthread_key_create(&ctx_key, free_ctx) == 0;
+}
+
+/* SHA-1 of n bytes at buf into digest. 1, or 0 on failure. */
+static int sha1(const uint8_t *buf, size_t n, unsigned char *digest)
+{
+    pthread_once(&sha1_once, sha1_fetch);
+    if (sha1_md == NULL)
+        return 0;
+    EVP_MD_CTX *ctx = key_ok ? pthread_getspecific(ctx_key) : NULL;
+    if (ctx == NULL) {
+        if (!key_ok || (ctx = EVP_MD_CTX_new()) == NULL ||
+            pthread_setspecific(ctx_key, ctx) != 0) {
+            EVP_MD_CTX_free(ctx);
+            return EVP_Digest(buf, n, digest, NULL, sha1_md, NULL);
+        }
+    }
+    unsigned len = 0;
+    return EVP_DigestInit_ex2(ctx, sha1_md, NULL) && EVP_DigestUpdate(ctx, buf, n) &&
+           EVP_DigestFinal_ex(ctx, digest, &len);
 }
 
 int community_id_v1(uint16_t seed, int ip_ver, const uint8_t *saddr, const uint8_t *daddr,
@@ -98,8 +126,7 @@ int community_id_v1(uint16_t seed, int ip_ver, const uint8_t *saddr, const uint8
     }
 
     unsigned char digest[SHA_DIGEST_LENGTH];
-    pthread_once(&sha1_once, sha1_fetch);
-    if (sha1_md == NULL || !EVP_Digest(buf, n, digest, NULL, sha1_md, NULL))
+    if (!sha1(buf, n, digest))
         return -1;
     out[0] = '1';
     out[1] = ':';
