@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "pipeline-internal.h"
 #include "vigil/defrag.h"
 #include "vigil/enrich.h"
@@ -129,14 +131,37 @@ static void tick_workers(struct pipeline *pl)
     pl->last_tick = pl->clock;
 }
 
+/* The worker of p. Both directions of a flow hash alike, so they reach the same worker. Packets
+ * without a flow (fragments, invalid ones) only need a worker that is the same on every run.
+ * With ftp-hash, TCP that may be FTP (control on 21, active data from 20, passive data between
+ * two high ports) goes by its address pair, as Suricata's ftp-hash scheduler does: the data
+ * connection is then handled after the control channel that announced it. */
+static unsigned worker_of(const struct pipeline *pl, const struct vg_packet *p)
+{
+    if (pl->nworkers == 1)
+        return 0;
+    if (p->flow_hash == 0)
+        return (unsigned)(p->pcap_cnt % pl->nworkers);
+    uint64_t h = p->flow_hash;
+    if (pl->set->ftp_hash && p->proto == 6 && (p->flags & VG_PKT_HAS_PORTS) &&
+        (p->sp == 21 || p->dp == 21 || p->sp == 20 || p->dp == 20 ||
+         (p->sp >= 1024 && p->dp >= 1024))) {
+        /* The two addresses in a fixed order, so both directions agree. */
+        uint8_t k[33];
+        int lo = memcmp(p->src.u8, p->dst.u8, 16) <= 0;
+        memcpy(k, lo ? p->src.u8 : p->dst.u8, 16);
+        memcpy(k + 16, lo ? p->dst.u8 : p->src.u8, 16);
+        k[32] = (uint8_t)p->ip_ver;
+        h = XXH3_64bits(k, sizeof(k));
+    }
+    return (unsigned)((h >> 32) % pl->nworkers);
+}
+
 /* Copies p into the batch of the worker that owns its flow. */
 static void dispatch(struct pipeline *pl, struct vg_packet *p)
 {
     p->flow_hash = flow_hash_packet(p);
-    /* Both directions of a flow hash alike, so they reach the same worker. Packets without a
-     * flow (fragments, invalid ones) only need a worker that is the same on every run. */
-    unsigned wi = p->flow_hash ? (unsigned)((p->flow_hash >> 32) % pl->nworkers)
-                               : (unsigned)(p->pcap_cnt % pl->nworkers);
+    unsigned wi = worker_of(pl, p);
     struct worker *w = &pl->workers[wi];
     uint32_t need = (p->caplen + 7u) & ~7u;
     if (need > BATCH_ARENA) {

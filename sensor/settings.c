@@ -132,6 +132,15 @@ int sensor_settings_load(struct sensor_settings *s, const struct config *c,
     if (config_get_uint(c, "threads", 1, SENSOR_MAX_WORKERS, &v, errbuf) < 0)
         return -1;
     s->nworkers = v ? (unsigned)v : 1;
+    const char *sched = config_get(c, "autofp-scheduler");
+    s->ftp_hash = 1;
+    if (sched != NULL && strcmp(sched, "hash") == 0)
+        s->ftp_hash = 1;
+    else if (sched != NULL && strcmp(sched, "ftp-hash") != 0) {
+        vg_errbuf_set(errbuf, "autofp-scheduler: \"%s\" is not hash or ftp-hash", sched);
+        return -1;
+    }
+    config_note_default(c, "autofp-scheduler", s->ftp_hash ? "ftp-hash" : "hash");
     const char *dir = config_get(c, "default-log-dir");
     if (dir != NULL)
         snprintf(s->outdir, sizeof(s->outdir), "%s", dir);

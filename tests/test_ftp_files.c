@@ -307,3 +307,50 @@ Test(ftp_files, shared_captures)
     fprintf(stderr, "ftp_files: shared captures agreeing with tshark: %d / 2\n", agree);
     cr_assert_eq(agree, 2);
 }
+
+/* Several workers: autofp-scheduler ftp-hash (the default) hands a data connection to the
+ * worker of its control channel, so every file is found whatever the thread count; both modes
+ * and every session, passive and active, are checked. */
+Test(ftp_files, data_connections_with_several_workers)
+{
+    char *dir = tu_tmpdir();
+    char pcap[4200];
+    snprintf(pcap, sizeof(pcap), "%s/many.pcap", dir);
+    struct pg_writer *w = pg_open(pcap, 1, 0);
+    cr_assert_not_null(w);
+    uint64_t ts = 1700000000000000ull;
+    uint8_t *b = content(5000, 1);
+    char cli[32];
+    const unsigned n = 12;
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(cli, sizeof(cli), "192.0.2.%u", 10 + i);
+        struct pg_ftp f = {.cli = cli,
+                           .srv = "198.51.100.21",
+                           .cport = (uint16_t)(40000 + 7 * i),
+                           .active = (int)(i % 2),
+                           .data_port = (uint16_t)(50000 + 13 * i),
+                           .command = "RETR",
+                           .name = "/pub/report.pdf",
+                           .data = b,
+                           .len = 5000};
+        pg_ftp_session(w, &f, &ts);
+    }
+    pg_close(w);
+    static const char *const threads[] = {"2", "3", "4"};
+    for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+        struct tu_events e;
+        char *out = NULL, *logs = tu_tmpdir();
+        cr_assert_eq(tu_sensor(logs, &e, &out, "-r", pcap, "--threads", threads[t], NULL), 0,
+                     "%s", out);
+        free(out);
+        tu_rmdir(logs);
+        free(logs);
+        cr_assert_eq(tu_count(&e, "fileinfo", "fileinfo.sha256", SHA_5000), n,
+                     "--threads %s: %zu of %u files", threads[t],
+                     tu_count(&e, "fileinfo", "fileinfo.sha256", SHA_5000), n);
+        tu_events_free(&e);
+    }
+    free(b);
+    tu_rmdir(dir);
+    free(dir);
+}

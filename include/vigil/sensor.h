@@ -17,6 +17,10 @@
 /* Everything a run needs to know, taken from the configuration and the command line. */
 struct sensor_settings {
     unsigned nworkers;
+    /* autofp-scheduler (Suricata's name): 1 "ftp-hash" (default): TCP between ports 20/21 or
+     * two ports >= 1024 goes to a worker by address pair, so an FTP data connection reaches
+     * the worker that saw its control channel; 0 "hash": every flow by its own tuple. */
+    int ftp_hash;
     char outdir[4096];
     char eve_filename[256];
     struct flow_config flow;
