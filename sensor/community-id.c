@@ -68,8 +68,7 @@ static int sha1(const uint8_t *buf, size_t n, unsigned char *digest)
         return 0;
     EVP_MD_CTX *ctx = key_ok ? pthread_getspecific(ctx_key) : NULL;
     if (ctx == NULL) {
-        if (!key_ok || (ctx = EVP_MD_CTX_new()) == NULL ||
-            pthread_setspecific(ctx_key, ctx) != 0) {
+        if (!key_ok || (ctx = EVP_MD_CTX_new()) == NULL || pthread_setspecific(ctx_key, ctx) != 0) {
             EVP_MD_CTX_free(ctx);
             return EVP_Digest(buf, n, digest, NULL, sha1_md, NULL);
         }

@@ -340,8 +340,8 @@ Test(ftp_files, data_connections_with_several_workers)
     for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
         struct tu_events e;
         char *out = NULL, *logs = tu_tmpdir();
-        cr_assert_eq(tu_sensor(logs, &e, &out, "-r", pcap, "--threads", threads[t], NULL), 0,
-                     "%s", out);
+        cr_assert_eq(tu_sensor(logs, &e, &out, "-r", pcap, "--threads", threads[t], NULL), 0, "%s",
+                     out);
         free(out);
         tu_rmdir(logs);
         free(logs);
