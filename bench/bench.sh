@@ -54,8 +54,8 @@ trap 'rm -rf "$out"' EXIT
 mkdir -p bench/results
 report=bench/results/$(date +%Y%m%d-%H%M%S).md
 
-# Runs the sensor; prints "pkts MB secs pps mbps rss_mb cpu_secs" (the process's CPU) and leaves
-# its summary in $out/run.log ("worker CPU N s": the packet workers' own).
+# Runs the sensor; prints "pkts MB secs pps mbps rss_mb cpu_secs worker_cpu_secs" (the process's
+# CPU, then the packet workers' own: "worker CPU N s" of its summary, left in $out/run.log).
 run() {
   local log=$out/run.log
   /usr/bin/time -f "CPU %U %S" "$sensor" "${args[@]}" -l "$out/logs" --threads "$threads" \
@@ -64,7 +64,7 @@ run() {
   line=$(grep -E '^vigil-sensor: [0-9]+ packets' "$log")
   cpu=$(grep '^CPU ' "$log" | awk '{print $2 + $3}')
   echo "$line" | sed -E 's/.*: ([0-9]+) packets \(([0-9.]+) MB\) in ([0-9.]+) s: ([0-9]+) pkt\/s, ([0-9.]+) Mbit\/s, peak RSS ([0-9.]+) MB.*/\1 \2 \3 \4 \5 \6/' | tr '\n' ' '
-  echo "$cpu"
+  echo "$cpu $(echo "$line" | grep -oE 'worker CPU [0-9.]+ s' | grep -oE '[0-9.]+' || echo 0)"
   grep -E 'rules: ' "$log" >&2 || true
 }
 
@@ -74,17 +74,18 @@ run() {
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); worker threads: $threads"
   echo "Input: ${#inputs[@]} capture files"
   echo
-  echo "| run | packets | MB | wall s | pkt/s | Mbit/s | CPU s | pkt/s per CPU s | Mbit/s per CPU s | peak RSS MB | rule load |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| run | packets | MB | wall s | pkt/s | Mbit/s | CPU s | pkt/s per CPU s | Mbit/s per CPU s | worker CPU s | Mbit/s per worker CPU s | peak RSS MB | rule load |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } | tee "$report"
 
 row() { # name, load, then run()'s fields
-  local name=$1 load=$2 p mb s pps mbps rss cpu
-  read -r p mb s pps mbps rss cpu <<<"$3"
+  local name=$1 load=$2 p mb s pps mbps rss cpu wcpu
+  read -r p mb s pps mbps rss cpu wcpu <<<"$3"
   awk -v n="$name" -v p="$p" -v mb="$mb" -v s="$s" -v pps="$pps" -v mbps="$mbps" -v rss="$rss" \
-      -v cpu="$cpu" -v load="$load" 'BEGIN {
-        printf "| %s | %d | %.1f | %.2f | %d | %.1f | %.2f | %d | %.1f | %.1f | %s |\n",
-          n, p, mb, s, pps, mbps, cpu, (cpu > 0 ? p / cpu : 0), (cpu > 0 ? mb * 8 / cpu : 0), rss, load }' | tee -a "$report"
+      -v cpu="$cpu" -v wcpu="$wcpu" -v load="$load" 'BEGIN {
+        printf "| %s | %d | %.1f | %.2f | %d | %.1f | %.2f | %d | %.1f | %.3f | %.1f | %.1f | %s |\n",
+          n, p, mb, s, pps, mbps, cpu, (cpu > 0 ? p / cpu : 0), (cpu > 0 ? mb * 8 / cpu : 0),
+          wcpu, (wcpu > 0 ? mb * 8 / wcpu : 0), rss, load }' | tee -a "$report"
 }
 
 if [[ ",$modes," == *,decode,* ]]; then
