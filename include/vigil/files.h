@@ -168,9 +168,9 @@ struct file_meta {
      */
     json_t *record;
     /*
-     * The length the protocol announced (HTTP Content-Length of an unencoded body), or 0. Only
-     * a hint: the file's buffer is sized from it once instead of grown; a wrong value costs
-     * memory or a regrowth, never content.
+     * The file's expected length (HTTP: the Content-Length of an unencoded body; SMTP: the
+     * decoded attachment), or 0. Only a hint: the buffer is sized from it once instead of
+     * grown; a wrong value costs address space or a regrowth, never content or memcap.
      */
     uint64_t size_hint;
 };
