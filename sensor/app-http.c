@@ -283,6 +283,7 @@ static void headers_done(struct http_state *s, int dir)
     }
     if (clen > 0) {
         tx->pub.progress[dir] = HTTP_PROG_BODY;
+        tx->pub.body_announced[dir] = (uint64_t)clen;
         httpi_body_begin(s, tx, dir);
         d->remain = (uint64_t)clen;
         d->ps = PS_BODY_CL;

@@ -196,7 +196,8 @@ static int ftpd_feed(struct app_pass *x, struct app_flow *af, int dir, const uin
                                   0,
                                   0,
                                   0,
-                                  hdr};
+                                  hdr,
+                                  0};
             d->vf = file_open(x->io->files, &m);
             if (d->vf != NULL && d->gap)
                 file_note_gap(d->vf);

@@ -6,6 +6,16 @@
 #include "vigil/app-http.h"
 #include "vigil/eve-http.h"
 
+/* The length the body of direction dir of tx will have as a file when its Content-Length
+ * frames it and no Content-Encoding changes it, else 0: the file layer's size hint. */
+static uint64_t http_size_hint(struct http_tx *tx, int dir)
+{
+    uint32_t n = 0;
+    if (http_tx_header(tx, dir, "Content-Encoding", &n) != NULL)
+        return 0;
+    return tx->body_announced[dir];
+}
+
 /* Opens the file of the body of tx (direction dir) when that body starts. */
 static struct vfile *http_file_open(struct app_pass *x, struct http_tx *tx, int dir)
 {
@@ -23,9 +33,16 @@ static struct vfile *http_file_open(struct app_pass *x, struct http_tx *tx, int 
         if (q != NULL)
             nl = (uint32_t)(q - name);
     }
-    struct file_meta m = {
-        "http", tx->id, dir == 0 ? FILE_TOSERVER : FILE_TOCLIENT, name, name ? nl : 0, 0, 0,
-        0,      hdr};
+    struct file_meta m = {"http",
+                          tx->id,
+                          dir == 0 ? FILE_TOSERVER : FILE_TOCLIENT,
+                          name,
+                          name ? nl : 0,
+                          0,
+                          0,
+                          0,
+                          hdr,
+                          http_size_hint(tx, dir)};
     /* a part of a resource: 206 with the Content-Range of the part (Suricata's start/end) */
     struct http_range r;
     if (dir == 1 && tx->status == 206) {
@@ -219,6 +236,6 @@ static void *http_tx_find(struct app_flow *af, uint64_t tx_id, app_buf_fn *get)
 }
 
 const struct app_proto_ops app_http_ops = {
-    APP_HTTP,    http_new,    http_free,   http_feed, http_gap_cb, http_eof_cb,
-    http_update, http_alert_object, http_tx_find, app_mem_http,
+    APP_HTTP,    http_new,    http_free,         http_feed,    http_gap_cb,
+    http_eof_cb, http_update, http_alert_object, http_tx_find, app_mem_http,
 };

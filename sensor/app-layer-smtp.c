@@ -21,7 +21,7 @@ static void smtp_body(void *ctx, const struct smtp_tx *tx, const uint8_t *data, 
         json_t *sm = eve_smtp_object(tx);
         if (sm != NULL)
             json_object_set_new(hdr, "smtp", sm);
-        struct file_meta m = {"smtp", tx->id, FILE_TOSERVER, NULL, 0, 0, 0, 0, hdr};
+        struct file_meta m = {"smtp", tx->id, FILE_TOSERVER, NULL, 0, 0, 0, 0, hdr, 0};
         rec->file[0] = file_mime_new(x->io->files, &m);
     }
     if (rec->file[0] == NULL)

@@ -113,6 +113,8 @@ struct vfile {
     int skipped;       /* the queue was full: no scan, no store */
     uint8_t *buf;      /* content kept (prefix when content_short) */
     size_t buf_len, buf_cap;
+    size_t charged;     /* bytes charged to the memcap (e->buffered): buf_len rounded up */
+    uint64_t size_hint; /* the length the protocol announced (file_meta), or 0 */
     char *magic; /* set at the close for file rules, else by the thread that writes the record */
     char md5[33], sha1[41], sha256[65];
     json_t *yara; /* matches, after the scan */

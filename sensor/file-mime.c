@@ -182,6 +182,7 @@ static void emit_part(void *arg, const char *name, const char *type, const uint8
     m.name = (const uint8_t *)name;
     m.name_len = name != NULL ? strlen(name) : 0;
     m.record = json_deep_copy(mm->tmpl.record);
+    m.size_hint = len; /* decoded whole: the buffer is sized once */
     struct vfile *f = file_open(mm->t, &m);
     int last = ++c->idx == c->n;
     if (f == NULL)

@@ -303,8 +303,8 @@ void file_free(struct vfile *f)
 {
     if (f == NULL)
         return;
-    if (f->buf_cap > 0)
-        __atomic_fetch_sub(&f->e->buffered, (uint64_t)f->buf_cap, __ATOMIC_RELAXED);
+    if (f->charged > 0)
+        __atomic_fetch_sub(&f->e->buffered, (uint64_t)f->charged, __ATOMIC_RELAXED);
     free(f->buf);
     for (int i = 0; i < 3; i++)
         EVP_MD_CTX_free(f->md[i]);
@@ -331,6 +331,7 @@ struct vfile *file_open(struct file_thread *t, const struct file_meta *m)
     f->flags = m->flags;
     f->range_start = m->range_start;
     f->range_end = m->range_end;
+    f->size_hint = m->size_hint;
     f->app_proto = strdup(m->app_proto != NULL ? m->app_proto : "");
     if (m->name_len > 0) {
         f->name = malloc(m->name_len);
@@ -369,40 +370,70 @@ void file_set_alerted(struct vfile *f)
     f->alerted = 1;
 }
 
-/* Keeps len more bytes of content, growing the buffer within the depth and the memcap. */
+/* The memcap is charged in steps of this many kept bytes (one atomic add per step). */
+#define FILE_CHARGE_STEP 16384
+
+/* Charges f's kept bytes up to want (rounded up to a step, at most cap) against the memcap.
+ * Returns 0, or -1 when the memcap refuses (nothing charged then). */
+static int charge(struct vfile *f, struct file_engine *e, size_t want, size_t cap)
+{
+    size_t c = want > SIZE_MAX - FILE_CHARGE_STEP
+                   ? SIZE_MAX
+                   : (want + FILE_CHARGE_STEP - 1) / FILE_CHARGE_STEP * FILE_CHARGE_STEP;
+    if (c > cap)
+        c = cap;
+    uint64_t delta = c - f->charged;
+    uint64_t now = __atomic_add_fetch(&e->buffered, delta, __ATOMIC_RELAXED);
+    if (e->cfg.memcap != 0 && now > e->cfg.memcap) {
+        __atomic_fetch_sub(&e->buffered, delta, __ATOMIC_RELAXED);
+        return -1;
+    }
+    f->charged = c;
+    return 0;
+}
+
+/* Keeps len more bytes of content within the depth and the memcap. The buffer is sized once
+ * from f->size_hint when the protocol announced the length, else grown by doubling from
+ * 16 KiB; the memcap is charged for the bytes kept, a step at a time. */
 static void keep(struct vfile *f, const uint8_t *data, size_t len)
 {
     struct file_engine *e = f->t->e;
     size_t limit = e->need_content ? SIZE_MAX : FILE_MAGIC_BYTES;
     if (e->need_content && e->cfg.depth > 0 && e->cfg.depth < SIZE_MAX)
         limit = (size_t)e->cfg.depth;
-    if (f->buf_len >= limit)
+    if (f->content_short || f->buf_len >= limit)
         return;
     if (len > limit - f->buf_len)
         len = limit - f->buf_len;
-    if (f->buf_len + len > f->buf_cap && !f->content_short) {
-        size_t cap = f->buf_cap ? f->buf_cap : 16384;
-        while (cap < f->buf_len + len && cap < limit)
-            cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+    size_t end = f->buf_len + len;
+    if (end > f->buf_cap) {
+        size_t cap = f->buf_cap;
+        /* the announced length, unless it is too short (then it is not believed) or past
+         * the memcap (a claimed length costs address space, never more than the memcap) */
+        if (cap == 0 && f->size_hint >= end && f->size_hint <= SIZE_MAX &&
+            (e->cfg.memcap == 0 || f->size_hint <= e->cfg.memcap))
+            cap = (size_t)f->size_hint;
+        if (cap < end) {
+            cap = cap ? cap : 16384;
+            while (cap < end && cap < limit)
+                cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+        }
         if (cap > limit)
             cap = limit;
-        uint64_t delta = cap - f->buf_cap;
-        uint64_t now = __atomic_add_fetch(&e->buffered, delta, __ATOMIC_RELAXED);
-        uint8_t *nb = NULL;
-        if (now <= e->cfg.memcap || e->cfg.memcap == 0)
-            nb = realloc(f->buf, cap);
+        uint8_t *nb = realloc(f->buf, cap);
         if (nb == NULL) {
-            __atomic_fetch_sub(&e->buffered, delta, __ATOMIC_RELAXED);
             f->content_short = 1;
             VG_CNT_INC(f->t->st.memcap);
-        } else {
-            f->buf = nb;
-            f->buf_cap = cap;
+            return;
         }
+        f->buf = nb;
+        f->buf_cap = cap;
     }
-    if (len > f->buf_cap - f->buf_len) {
-        len = f->buf_cap - f->buf_len;
+    if (end > f->charged && charge(f, e, end, f->buf_cap) < 0) {
+        /* keep what the charge already covers, then stop */
+        len = f->charged - f->buf_len;
         f->content_short = 1;
+        VG_CNT_INC(f->t->st.memcap);
     }
     if (len > 0) {
         memcpy(f->buf + f->buf_len, data, len);

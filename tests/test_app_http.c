@@ -993,3 +993,35 @@ Test(app_http, event_names)
         cr_assert_not_null(http_event_name(e));
     cr_assert_leq(HTTP_EV__COUNT, 64);
 }
+
+/* body_announced: the Content-Length that frames a body (the files' size hint), else 0. */
+Test(app_http, body_announced_only_for_content_length_framing)
+{
+    new_state(NULL);
+    static const char req[] = "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+                              "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                              "GET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+                              "GET /c HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                               "HTTP/1.1 200 OK\r\nContent-Length:  1234 \r\n\r\n";
+    static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                  "Content-Length: 99\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                                  "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end";
+    cr_assert_eq(http_parse(st, 0, (const uint8_t *)req, sizeof(req) - 1), 0);
+    cr_assert_eq(http_parse(st, 1, (const uint8_t *)resp, sizeof(resp) - 1), 0);
+    static uint8_t body[1234];
+    memset(body, 'x', sizeof(body));
+    cr_assert_eq(http_parse(st, 1, body, sizeof(body)), 0);
+    cr_assert_eq(http_parse(st, 1, (const uint8_t *)chunked, sizeof(chunked) - 1), 0);
+    http_eof(st, 1);
+    cr_assert_eq(http_tx_count(st), 4);
+    cr_assert_eq(http_tx_get(st, 0)->body_announced[0], 5);
+    cr_assert_eq(http_tx_get(st, 0)->body_announced[1], 0, "Content-Length: 0 has no body");
+    cr_assert_eq(http_tx_get(st, 1)->body_announced[0], 0);
+    cr_assert_eq(http_tx_get(st, 1)->body_announced[1], 1234);
+    cr_assert_eq(http_tx_get(st, 1)->body_len[1], 1234);
+    cr_assert_eq(http_tx_get(st, 2)->body_announced[1], 0, "chunked framing wins over CL");
+    cr_assert_eq(http_tx_get(st, 2)->body_len[1], 3);
+    cr_assert_eq(http_tx_get(st, 3)->body_announced[1], 0, "delimited by the close");
+    cr_assert_eq(http_tx_get(st, 3)->body_len[1], 13);
+}

@@ -111,13 +111,14 @@ struct http_stats {
  * never touches. Everything the getters return stays valid until the tx is released.
  */
 struct http_tx {
-    uint64_t id;          /* 0, 1, 2... within the flow */
-    uint8_t progress[2];  /* enum http_progress of the request (0) and response (1) */
-    int status;           /* response status code, or -1 when absent or invalid */
-    uint64_t events;      /* bit (1 << enum http_event) per anomaly */
-    uint64_t msg_len[2];  /* body bytes as sent, chunk framing included (EVE "length") */
-    uint64_t body_len[2]; /* body bytes after de-chunking and decoding */
-    void *user;           /* the integrator's (detection state...) */
+    uint64_t id;                /* 0, 1, 2... within the flow */
+    uint8_t progress[2];        /* enum http_progress of the request (0) and response (1) */
+    int status;                 /* response status code, or -1 when absent or invalid */
+    uint64_t events;            /* bit (1 << enum http_event) per anomaly */
+    uint64_t msg_len[2];        /* body bytes as sent, chunk framing included (EVE "length") */
+    uint64_t body_len[2];       /* body bytes after de-chunking and decoding */
+    uint64_t body_announced[2]; /* the Content-Length framing the body (as sent), else 0 */
+    void *user;                 /* the integrator's (detection state...) */
 };
 
 struct http_state;

@@ -77,8 +77,8 @@ struct file_stats {
     uint64_t store_errors;
     uint64_t records; /* records emitted */
     uint64_t mime_messages;
-    uint64_t mime_parts;  /* parts extracted as files */
-    uint64_t mime_errors; /* messages GMime could not parse */
+    uint64_t mime_parts;   /* parts extracted as files */
+    uint64_t mime_errors;  /* messages GMime could not parse */
     uint64_t magic_cached; /* magic taken from the per-thread cache (same first bytes seen) */
 };
 
@@ -167,6 +167,12 @@ struct file_meta {
      * and clones it for the YARA alerts, which so carry the flow's 5-tuple and flow_id.
      */
     json_t *record;
+    /*
+     * The file's expected length (HTTP: the Content-Length of an unencoded body; SMTP: the
+     * decoded attachment), or 0. Only a hint: the buffer is sized from it once instead of
+     * grown; a wrong value costs address space or a regrowth, never content or memcap.
+     */
+    uint64_t size_hint;
 };
 
 /*
