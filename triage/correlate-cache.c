@@ -49,6 +49,37 @@ void corr_key_join(char *buf, size_t len, const char *a, const char *b, const ch
     buf[o] = '\0';
 }
 
+/* buf = the n strings of parts one after another, truncated to len - 1 like snprintf (the keys
+ * of every alert: snprintf was 3 % of correlation). Returns the length written. */
+size_t corr_str_cat(char *buf, size_t len, const char *const *parts, size_t n)
+{
+    size_t o = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t l = strlen(parts[k]);
+        if (l > len - 1 - o)
+            l = len - 1 - o;
+        memcpy(buf + o, parts[k], l);
+        o += l;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+struct hit *corr_hit_new(const char *kind, const char *value, const char *asset)
+{
+    size_t lk = strlen(kind) + 1, lv = strlen(value) + 1, la = strlen(asset) + 1;
+    struct hit *h = calloc(1, sizeof(*h) + lk + lv + la);
+    if (h == NULL)
+        return NULL;
+    h->kind = (char *)(h + 1);
+    h->value = h->kind + lk;
+    h->asset = h->value + lv;
+    memcpy(h->kind, kind, lk);
+    memcpy(h->value, value, lv);
+    memcpy(h->asset, asset, la);
+    return h;
+}
+
 unsigned corr_hash(const char *k)
 {
     unsigned h = 2166136261u;
@@ -196,11 +227,5 @@ void corr_evict(struct corr *c, double ts)
 
 void corr_hit_free(void *p)
 {
-    struct hit *h = p;
-    if (h != NULL && h->kind != NULL) { /* groups and markers have no strings */
-        free(h->kind);
-        free(h->value);
-        free(h->asset);
-    }
-    free(p);
+    free(p); /* a hit's strings share its allocation (corr_hit_new); groups and markers have none */
 }

@@ -13,7 +13,7 @@ static struct inc *active_campaign(struct corr *c, const char *gkey, double ts, 
     if (camp != NULL && ts <= camp->last + w && ts >= camp->first - w)
         return camp;
     char neg[600];
-    snprintf(neg, sizeof(neg), "none\x1f%s", gkey);
+    corr_str_cat(neg, sizeof(neg), (const char *const[]){"none\x1f", gkey}, 2);
     if (corr_tab_get(c->hit_tab, neg) != NULL) /* none this chunk: alerts come in time order */
         return NULL;
     if (ts - w > c->horizon) /* none in the store can be active at ts */
@@ -101,19 +101,16 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
             sqlite3_bind_double(c->hit_get, 3, a->ts - w);
             while (sqlite3_step(c->hit_get) == SQLITE_ROW) {
                 const char *asset = (const char *)sqlite3_column_text(c->hit_get, 0);
-                struct hit *x = calloc(1, sizeof(*x));
-                if (x == NULL || asset == NULL)
+                struct hit *x = asset ? corr_hit_new(kind, value, asset) : NULL;
+                if (x == NULL)
                     break;
                 x->group = g;
                 corr_member_front(x); /* oldest first in the query: the latest ends first */
-                x->kind = strdup(kind);
-                x->value = strdup(value);
-                x->asset = strdup(asset);
                 x->last = sqlite3_column_double(c->hit_get, 1);
                 x->incident_id = sqlite3_column_int64(c->hit_get, 2);
                 x->stored = 1;
                 corr_key_join(key, sizeof(key), kind, value, asset);
-                if (!x->kind || !x->value || !x->asset || corr_tab_put(c->hit_tab, key, x) != 0) {
+                if (corr_tab_put(c->hit_tab, key, x) != 0) {
                     corr_hit_free(x);
                     break;
                 }
@@ -126,18 +123,16 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
     if (h == NULL) {
         char gk[512];
         corr_key_join(gk, sizeof(gk), "G", kind, value);
-        if ((h = calloc(1, sizeof(*h))) == NULL || corr_tab_put(c->hit_tab, key, h) != 0) {
+        if ((h = corr_hit_new(kind, value, host)) == NULL ||
+            corr_tab_put(c->hit_tab, key, h) != 0) {
             free(h);
             return -1;
         }
         h->group = corr_tab_get(c->hit_tab, gk);
         if (h->group != NULL)
             corr_member_front(h);
-        h->kind = strdup(kind);
-        h->value = strdup(value);
-        h->asset = strdup(host);
         h->last = -1;
-        if (!h->kind || !h->value || !h->asset || h->group == NULL)
+        if (h->group == NULL)
             return -1;
         if (h->group->evicted) { /* its row, as if it had never left the cache */
             sqlite3_bind_text(c->hit_one, 1, kind, -1, SQLITE_STATIC);
@@ -175,7 +170,7 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
         }
     }
     char gkey[512];
-    snprintf(gkey, sizeof(gkey), "campaign:%s=%s", kind, value);
+    corr_str_cat(gkey, sizeof(gkey), (const char *const[]){"campaign:", kind, "=", value}, 4);
     struct inc *camp = active_campaign(c, gkey, a->ts, w);
     if (camp != NULL) {
         if (hinc->campaign_id == 0) {

@@ -106,6 +106,10 @@ struct alert {
 /* buf = a SEP b SEP c (c may be NULL), truncated to len - 1 like snprintf. */
 void corr_key_join(char *buf, size_t len, const char *a, const char *b, const char *c);
 unsigned corr_hash(const char *k);
+/* buf = parts[0] .. parts[n - 1] joined, truncated to len - 1 like snprintf; returns its length. */
+size_t corr_str_cat(char *buf, size_t len, const char *const *parts, size_t n);
+/* A hit of (kind, value, asset), its strings in the same allocation; NULL if out of memory. */
+struct hit *corr_hit_new(const char *kind, const char *value, const char *asset);
 /* The value of key k in tab, or NULL. */
 void *corr_tab_get(struct entry **tab, const char *k);
 /* Adds k (copied) -> v to tab and counts it in *corr_tab_count. Returns 0 or -1 (memory). */

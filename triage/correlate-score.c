@@ -133,7 +133,8 @@ static int flush_inc(struct corr *c, struct inc *i)
     json_t *r = reasons(c->cfg, i);
     char *rs = json_dumps(r, JSON_COMPACT);
     json_decref(r);
-    char *es = json_dumps(i->esc, JSON_COMPACT);
+    /* most incidents never escalate: their empty list needs no encoder */
+    char *es = json_array_size(i->esc) == 0 ? NULL : json_dumps(i->esc, JSON_COMPACT);
     sqlite3_stmt *u;
     if (i->is_new) {
         u = c->insert;
@@ -150,11 +151,11 @@ static int flush_inc(struct corr *c, struct inc *i)
         sqlite3_bind_text(u, 11, c->cfg->default_pap, -1, SQLITE_STATIC);
         sqlite3_bind_double(u, 12, i->first);
         sqlite3_bind_double(u, 13, c->now);
-        bind_score(c, u, 13, i, rs, es);
+        bind_score(c, u, 13, i, rs, es ? es : "[]");
         i->is_new = 0;
     } else {
         u = c->update;
-        bind_score(c, u, 0, i, rs, es);
+        bind_score(c, u, 0, i, rs, es ? es : "[]");
         sqlite3_bind_int64(u, 21, i->id);
     }
     free(rs);

@@ -299,19 +299,37 @@ static int group(struct corr *c, const struct alert *a, long long *inc_id, int *
         return 0;
     }
     c->st->alerts++;
+    char sid[32];
+    snprintf(sid, sizeof(sid), "%lld", a->sid);
+    const char *parts[15]; /* the key's fields, joined without snprintf */
+    size_t np = 0;
+    if (cfg->keys & KEY_SIGNATURE) {
+        parts[np++] = "sig=";
+        parts[np++] = sid;
+        parts[np++] = "|";
+    }
+    if (cfg->keys & KEY_SRC) {
+        parts[np++] = "src=";
+        parts[np++] = a->src ? a->src : "-";
+        parts[np++] = "|";
+    }
+    if (cfg->keys & KEY_DEST) {
+        parts[np++] = "dest=";
+        parts[np++] = a->dest ? a->dest : "-";
+        parts[np++] = "|";
+    }
+    if (cfg->keys & KEY_ASSET) {
+        parts[np++] = "asset=";
+        parts[np++] = host;
+        parts[np++] = "|";
+    }
+    if (cfg->keys & KEY_ACTOR) {
+        parts[np++] = "actor=";
+        parts[np++] = actor;
+        parts[np++] = "|";
+    }
     char gkey[512];
-    size_t o = 0;
-    gkey[0] = '\0';
-    if (cfg->keys & KEY_SIGNATURE)
-        o += snprintf(gkey + o, sizeof(gkey) - o, "sig=%lld|", a->sid);
-    if ((cfg->keys & KEY_SRC) && o < sizeof(gkey))
-        o += snprintf(gkey + o, sizeof(gkey) - o, "src=%s|", a->src ? a->src : "-");
-    if ((cfg->keys & KEY_DEST) && o < sizeof(gkey))
-        o += snprintf(gkey + o, sizeof(gkey) - o, "dest=%s|", a->dest ? a->dest : "-");
-    if ((cfg->keys & KEY_ASSET) && o < sizeof(gkey))
-        o += snprintf(gkey + o, sizeof(gkey) - o, "asset=%s|", host);
-    if ((cfg->keys & KEY_ACTOR) && o < sizeof(gkey))
-        snprintf(gkey + o, sizeof(gkey) - o, "actor=%s|", actor);
+    corr_str_cat(gkey, sizeof(gkey), parts, np);
     struct inc *i = corr_tab_get(c->inc_tab, gkey); /* the common case: cached and in the window */
     if (i == NULL || a->ts > i->last + cfg->window || a->ts < i->first - cfg->window) {
         char title[512]; /* only a new incident needs it */
@@ -322,8 +340,6 @@ static int group(struct corr *c, const struct alert *a, long long *inc_id, int *
         return -1;
     corr_apply(c, i, a, host);
     *inc_id = i->id;
-    char sid[32];
-    snprintf(sid, sizeof(sid), "%lld", a->sid);
     if (strcmp(actor, "-") != 0 && !actor_internal &&
         corr_campaign(c, "actor", actor, host, i, a) != 0)
         return -1;
