@@ -1,4 +1,5 @@
-/* test_triage_ingest.c: vigil-triage ingest's store: schema 3, grouped inserts, duplicates. */
+/* test_triage_ingest.c: vigil-triage at volume: the store (schema 3, grouped inserts, duplicates)
+ * and correlation past its cache bound (eviction). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,5 +188,81 @@ Test(triage_ingest, many_lines_in_groups_and_a_tail, .init = setup, .fini = tear
     ting_stats_free(&st);
     assert_raw_matches(&e, 10007);
     cr_assert_eq(q(&e, "SELECT lineno FROM files"), 10008);
+    env_close(&e);
+}
+
+/* One alert at second t of 2026-03-01 from src to dst. */
+static void alert_at(FILE *f, double t, const char *src, const char *dst, int sid)
+{
+    int s = (int)t;
+    fprintf(f,
+            "{\"timestamp\":\"2026-03-01T%02d:%02d:%02d.%06dZ\",\"event_type\":\"alert\","
+            "\"src_ip\":\"%s\",\"src_port\":4444,\"dest_ip\":\"%s\",\"dest_port\":80,"
+            "\"proto\":\"TCP\",\"alert\":{\"signature_id\":%d,\"signature\":\"ET x\","
+            "\"category\":\"c\",\"severity\":2}}\n",
+            s / 3600, s / 60 % 60, s % 60, (int)((t - s) * 1e6), src, dst, sid);
+}
+
+/*
+ * A host whose campaign hit left the cache comes back: it is read from the store, not counted
+ * as a new host. Actor X forms a campaign against H1..H3 at 00:00 and keeps H2 busy; 24,000
+ * alerts of others at 00:01-00:05 and 36,000 at 01:05-01:10 fill the cache past its bound, so
+ * the third chunk's end evicts what is older than 00:10 (H1's hit among it) without clearing
+ * the rest; X hits H1 again at 01:20. (Without the read-back the campaign counts 4 hosts.)
+ */
+Test(triage_ingest, evicted_campaign_host_is_not_counted_twice, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    FILE *f = fopen(path("assets.yaml"), "w");
+    fputs("version: 1\nassets:\n  - network: 10.20.0.0/16\n    unit: U\n    system: S\n", f);
+    fclose(f);
+    f = fopen(path("triage.yaml"), "w");
+    fprintf(f, "grouping:\n  window: 1h\n  keys: [asset]\ncampaign:\n  min_hosts: 3\n"
+               "  window: 1h\nassets: assets.yaml\n");
+    fclose(f);
+    struct env e;
+    cr_assert_eq(tcfg_defaults(&e.cfg), 0);
+    cr_assert_eq(tcfg_load(&e.cfg, path("triage.yaml"), err), 0, "%s", err);
+    e.t = tdb_open(path("t.db"), err);
+    cr_assert_not_null(e.t, "%s", err);
+    const char *x = "203.0.113.9";
+    f = fopen(path("eve.json"), "w");
+    alert_at(f, 0, x, "10.20.0.1", 2100001);
+    alert_at(f, 1, x, "10.20.0.2", 2100001);
+    alert_at(f, 2, x, "10.20.0.3", 2100001);
+    int next_x = 600; /* X against H2 every 10 minutes until 02:00 */
+    for (int part = 0; part < 2; part++)
+        for (int i = 0; i < (part == 0 ? 24000 : 36000); i++) {
+            double t = (part == 0 ? 60 : 3900) + i * (part == 0 ? 0.01 : 0.008);
+            for (; next_x <= t; next_x += 600)
+                alert_at(f, next_x, x, "10.20.0.2", 2100001);
+            int n = part * 24000 + i;
+            char src[32], dst[32]; /* 50 actors, every alert its own host */
+            snprintf(src, sizeof(src), "45.1.1.%d", n % 50 + 1);
+            snprintf(dst, sizeof(dst), "10.20.%d.%d", 1 + n / 250, n % 250 + 1);
+            alert_at(f, t, src, dst, 3000000);
+        }
+    for (; next_x <= 7200; next_x += 600) {
+        if (next_x == 4800)
+            alert_at(f, 4800, x, "10.20.0.1", 2100001); /* H1 again, at 01:20 */
+        alert_at(f, next_x, x, "10.20.0.2", 2100001);
+    }
+    fclose(f);
+    struct ting_opts o = {0};
+    struct ting_stats st = {0};
+    cr_assert_eq(ting_ingest(e.t, &e.cfg, path("eve.json"), &o, &st, err), 0, "%s", err);
+    cr_assert_eq(st.alerts, 60016);
+    ting_stats_free(&st);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM incidents WHERE kind='campaign' AND"
+                       " actor='203.0.113.9'"),
+                 1);
+    cr_assert_eq(q(&e, "SELECT hosts FROM incidents WHERE kind='campaign' AND"
+                       " actor='203.0.113.9'"),
+                 3);
+    /* both alerts against H1 are in the campaign's member incidents */
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM events WHERE dest_ip='10.20.0.1' AND incident_id IN"
+                       " (SELECT id FROM incidents WHERE campaign_id=(SELECT id FROM incidents"
+                       " WHERE kind='campaign' AND actor='203.0.113.9'))"),
+                 2);
     env_close(&e);
 }

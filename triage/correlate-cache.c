@@ -130,6 +130,52 @@ void corr_inc_free(struct inc *i)
     free(i);
 }
 
+/* Adds hash h to the evicted-hit set; a set that cannot grow turns itself off. */
+static void evset_add(struct corr *c, unsigned h)
+{
+    if (c->evset_off)
+        return;
+    h = h ? h : 1; /* 0 marks a free slot */
+    if (2 * (c->evset_n + 1) > c->evset_cap) {
+        size_t nc = c->evset_cap ? 2 * c->evset_cap : 65536;
+        unsigned *ns = nc <= CORR_EVSET_MAX ? calloc(nc, sizeof(*ns)) : NULL;
+        if (ns == NULL) {
+            c->evset_off = 1;
+            return;
+        }
+        for (size_t k = 0; k < c->evset_cap; k++)
+            if (c->evset[k] != 0) {
+                size_t j = c->evset[k] & (nc - 1);
+                while (ns[j] != 0)
+                    j = (j + 1) & (nc - 1);
+                ns[j] = c->evset[k];
+            }
+        free(c->evset);
+        c->evset = ns;
+        c->evset_cap = nc;
+    }
+    size_t j = h & (c->evset_cap - 1);
+    while (c->evset[j] != 0 && c->evset[j] != h)
+        j = (j + 1) & (c->evset_cap - 1);
+    if (c->evset[j] == 0) {
+        c->evset[j] = h;
+        c->evset_n++;
+    }
+}
+
+int corr_evset_has(const struct corr *c, unsigned h)
+{
+    if (c->evset_off)
+        return 1;
+    if (c->evset_cap == 0)
+        return 0;
+    h = h ? h : 1;
+    for (size_t j = h & (c->evset_cap - 1); c->evset[j] != 0; j = (j + 1) & (c->evset_cap - 1))
+        if (c->evset[j] == h)
+            return 1;
+    return 0;
+}
+
 void corr_raise_horizon(struct corr *c, double last)
 {
     if (last > c->horizon)
@@ -211,6 +257,7 @@ void corr_evict(struct corr *c, double ts)
                 *pp = e->next;
                 if (!marker) {
                     h->group->evicted = 1;
+                    evset_add(c, e->hash);
                     corr_member_unlink(h);
                 }
                 corr_hit_free(e->val);

@@ -55,6 +55,16 @@ static int hit_write(struct corr *c, struct hit *h)
     return corr_step_done(c, c->hit_put, "campaign hits");
 }
 
+/* campaign_hits' key order (kind, value, asset; BINARY collation). */
+static int hit_key_cmp(const void *a, const void *b)
+{
+    const struct hit *x = *(struct hit *const *)a, *y = *(struct hit *const *)b;
+    int r = strcmp(x->kind, y->kind);
+    if (r == 0)
+        r = strcmp(x->value, y->value);
+    return r != 0 ? r : strcmp(x->asset, y->asset);
+}
+
 /* Writes the dirty hits of one group (g) or of all groups (g NULL). */
 int corr_hits_flush(struct corr *c, struct hit_group *g)
 {
@@ -65,6 +75,8 @@ int corr_hits_flush(struct corr *c, struct hit_group *g)
         g->dirty = NULL;
         return 0;
     }
+    /* in key order: the seeks walk the table's pages forwards instead of at random */
+    qsort(c->dirty_hits, c->ndirty, sizeof(*c->dirty_hits), hit_key_cmp);
     for (size_t k = 0; k < c->ndirty; k++) {
         struct hit *h = c->dirty_hits[k];
         if (h->dirty && hit_write(c, h) != 0)
@@ -116,6 +128,11 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
                 }
             }
             sqlite3_reset(c->hit_get);
+            sqlite3_bind_text(c->hit_old, 1, kind, -1, SQLITE_STATIC);
+            sqlite3_bind_text(c->hit_old, 2, value, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_double(c->hit_old, 3, a->ts - w);
+            g->has_old = sqlite3_step(c->hit_old) == SQLITE_ROW;
+            sqlite3_reset(c->hit_old);
             corr_key_join(key, sizeof(key), kind, value, host);
             h = corr_tab_get(c->hit_tab, key);
         }
@@ -134,7 +151,8 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
         h->last = -1;
         if (h->group == NULL)
             return -1;
-        if (h->group->evicted) { /* its row, as if it had never left the cache */
+        /* its row, as if it had never left the cache (if the store can have one) */
+        if (h->group->evicted && (h->group->has_old || corr_evset_has(c, corr_hash(key)))) {
             sqlite3_bind_text(c->hit_one, 1, kind, -1, SQLITE_STATIC);
             sqlite3_bind_text(c->hit_one, 2, value, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(c->hit_one, 3, host, -1, SQLITE_TRANSIENT);

@@ -164,13 +164,37 @@ static int flush_inc(struct corr *c, struct inc *i)
     return corr_step_done(c, u, "write incident");
 }
 
+static int inc_id_cmp(const void *a, const void *b)
+{
+    const struct inc *x = *(struct inc *const *)a, *y = *(struct inc *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 int corr_flush_all(struct corr *c)
 {
     if (corr_seq_write(c) != 0)
         return -1;
+    /* in id order: new incidents append to the table and its ref index instead of landing
+     * between each other (hash-bucket order), updates walk the table forwards */
+    size_t n = 0;
     for (int b = 0; b < CORR_BUCKETS; b++)
-        for (struct entry *e = c->inc_tab[b]; e; e = e->next)
-            if (flush_inc(c, e->val) != 0)
-                return -1;
+        for (struct entry *e = c->inc_tab[b]; e; e = e->next) {
+            struct inc *i = e->val;
+            if (!i->dirty)
+                continue;
+            if (n == c->capflush) {
+                size_t nc = c->capflush ? 2 * c->capflush : 4096;
+                struct inc **f = realloc(c->flushing, nc * sizeof(*f));
+                if (f == NULL)
+                    return -1;
+                c->flushing = f;
+                c->capflush = nc;
+            }
+            c->flushing[n++] = i;
+        }
+    qsort(c->flushing, n, sizeof(*c->flushing), inc_id_cmp);
+    for (size_t k = 0; k < n; k++)
+        if (flush_inc(c, c->flushing[k]) != 0)
+            return -1;
     return corr_hits_flush(c, NULL);
 }

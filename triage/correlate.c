@@ -348,14 +348,23 @@ static int group(struct corr *c, const struct alert *a, long long *inc_id, int *
     return 0;
 }
 
+/* An alert's outcome, written back at the end of its chunk. */
+struct done {
+    long long id, inc;
+    int supp;
+};
+
+static int done_id_cmp(const void *a, const void *b)
+{
+    const struct done *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char *errbuf)
 {
     struct corr *c = calloc(1, sizeof(*c));
     sqlite3_stmt *sel = NULL;
-    struct done {
-        long long id, inc;
-        int supp;
-    } *done = NULL;
+    struct done *done = NULL;
     int rc = -1;
     if (c == NULL)
         return -1;
@@ -402,6 +411,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
         {&c->seq_put, "INSERT OR REPLACE INTO meta VALUES(?,?)"},
         {&c->hit_upd, "UPDATE campaign_hits SET last_ts=?, incident_id=? WHERE kind=? AND value=?"
                       " AND asset=?"},
+        {&c->hit_old, "SELECT 1 FROM campaign_hits WHERE kind=? AND value=? AND last_ts<? LIMIT 1"},
         {&c->hit_one, "SELECT last_ts, incident_id FROM campaign_hits WHERE kind=? AND value=? AND"
                       " asset=?"},
     };
@@ -446,6 +456,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
             sqlite3_finalize(h);
         } else if (c->data_version != 0 && dv != c->data_version) {
             c->horizon = HUGE_VAL; /* another process wrote between our chunks */
+            c->evset_off = 1;
         }
         c->data_version = dv;
         long long max_id = tdb_scalar(t, "SELECT COALESCE(MAX(id), 0) FROM incidents", NULL);
@@ -486,6 +497,9 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
             tdb_rollback(t);
             goto out;
         }
+        /* in id order: the updates walk the table forwards (files from several sensors
+         * interleave ids with time) */
+        qsort(done, nd, sizeof(*done), done_id_cmp);
         for (size_t k = 0; k < nd; k++) {
             if (done[k].inc)
                 sqlite3_bind_int64(c->ev_upd, 1, done[k].inc);
@@ -513,6 +527,8 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
 out:
     corr_clear_tabs(c);
     free(c->dirty_hits);
+    free(c->flushing);
+    free(c->evset);
     free(done);
     corr_tab_count = NULL;
     sqlite3_finalize(sel);
