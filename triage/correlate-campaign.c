@@ -76,7 +76,8 @@ int corr_hits_flush(struct corr *c, struct hit_group *g)
         return 0;
     }
     /* in key order: the seeks walk the table's pages forwards instead of at random */
-    qsort(c->dirty_hits, c->ndirty, sizeof(*c->dirty_hits), hit_key_cmp);
+    if (c->ndirty > 1)
+        qsort(c->dirty_hits, c->ndirty, sizeof(*c->dirty_hits), hit_key_cmp);
     for (size_t k = 0; k < c->ndirty; k++) {
         struct hit *h = c->dirty_hits[k];
         if (h->dirty && hit_write(c, h) != 0)

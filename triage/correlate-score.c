@@ -192,7 +192,8 @@ int corr_flush_all(struct corr *c)
             }
             c->flushing[n++] = i;
         }
-    qsort(c->flushing, n, sizeof(*c->flushing), inc_id_cmp);
+    if (n > 1)
+        qsort(c->flushing, n, sizeof(*c->flushing), inc_id_cmp);
     for (size_t k = 0; k < n; k++)
         if (flush_inc(c, c->flushing[k]) != 0)
             return -1;

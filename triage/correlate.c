@@ -499,7 +499,8 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
         }
         /* in id order: the updates walk the table forwards (files from several sensors
          * interleave ids with time) */
-        qsort(done, nd, sizeof(*done), done_id_cmp);
+        if (nd > 1)
+            qsort(done, nd, sizeof(*done), done_id_cmp);
         for (size_t k = 0; k < nd; k++) {
             if (done[k].inc)
                 sqlite3_bind_int64(c->ev_upd, 1, done[k].inc);
