@@ -266,3 +266,27 @@ Test(triage_ingest, evicted_campaign_host_is_not_counted_twice, .init = setup, .
                  2);
     env_close(&e);
 }
+
+Test(triage_ingest, checkpointer_nests_and_stops, .init = setup, .fini = teardown)
+{
+    struct env e;
+    env_open(&e);
+    cr_assert_eq(tdb_ckpt_start(e.t), 0);
+    cr_assert_eq(tdb_ckpt_start(e.t), 0); /* nested: the same thread */
+    cr_assert_not_null(e.t->ckpt);
+    FILE *f = fopen(path("eve.json"), "w");
+    for (int i = 0; i < 3000; i++)
+        line(f, i);
+    fclose(f);
+    struct ting_stats st;
+    ingest(&e, path("eve.json"), &st); /* a third user inside */
+    cr_assert_eq(st.events, 3000);
+    ting_stats_free(&st);
+    tdb_ckpt_stop(e.t);
+    cr_assert_not_null(e.t->ckpt);
+    tdb_ckpt_stop(e.t);
+    cr_assert_null(e.t->ckpt);
+    tdb_ckpt_stop(e.t); /* once too often: nothing */
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM events"), 3000);
+    env_close(&e);
+}

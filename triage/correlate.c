@@ -10,6 +10,7 @@
 /* alerts per transaction (campaign host counts depend on where chunks end: changing this
  * changes results; 50000 was 3 % faster, not worth it) */
 #define CORR_CHUNK 20000
+#define CORR_TX_CHUNKS 5 /* chunks per transaction (the unit a crash rolls back) */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -365,7 +366,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
     struct corr *c = calloc(1, sizeof(*c));
     sqlite3_stmt *sel = NULL;
     struct done *done = NULL;
-    int rc = -1;
+    int rc = -1, ck = 0;
     if (c == NULL)
         return -1;
     c->t = t;
@@ -433,10 +434,11 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
     if (sel == NULL)
         goto out;
     double last_ts = 0;
+    ck = tdb_ckpt_start(t) == 0;
     c->horizon = HUGE_VAL; /* until known: every new key is looked up */
-    for (;;) {
+    for (long long chunk = 1;; chunk++) {
         size_t nd = 0;
-        if (tdb_begin(t, errbuf) != 0)
+        if (!t->in_tx && tdb_begin(t, errbuf) != 0)
             goto out;
         long long dv = tdb_scalar(t, "PRAGMA data_version", NULL);
         if (c->data_version == 0 &&
@@ -519,13 +521,17 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
         }
         if (c->cached > CORR_CACHE_MAX)
             corr_evict(c, last_ts);
-        if (tdb_commit(t, errbuf) != 0)
+        /* a transaction holds CORR_TX_CHUNKS chunks: the pages every chunk touches (the
+         * campaign hits, the indexes' right edges) go to the WAL once for all of them */
+        if ((chunk % CORR_TX_CHUNKS == 0 || nd < CORR_CHUNK) && tdb_commit(t, errbuf) != 0)
             goto out;
         if (nd < CORR_CHUNK)
             break;
     }
     rc = 0;
 out:
+    if (ck)
+        tdb_ckpt_stop(t);
     corr_clear_tabs(c);
     free(c->dirty_hits);
     free(c->flushing);

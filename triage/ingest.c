@@ -452,7 +452,7 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
     char **files = NULL;
     size_t nfiles = 0;
     struct stat sb;
-    int rc = -1;
+    int rc = -1, ck = 0;
     if (strcmp(path, "-") != 0 && stat(path, &sb) != 0) {
         snprintf(errbuf, TRIAGE_ERRBUF, "%s: %s", path, strerror(errno));
         return -1;
@@ -473,6 +473,7 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
     }
     if (ing_prepare(&in) != 0)
         goto out;
+    ck = tdb_ckpt_start(t) == 0;
     if (tdb_begin(t, errbuf) != 0)
         goto out;
     rc = 0;
@@ -488,6 +489,8 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
         st->suppressed += cs.suppressed;
     }
 out:
+    if (ck)
+        tdb_ckpt_stop(t);
     for (size_t i = 0; i < nfiles; i++)
         free(files[i]);
     free(files);
