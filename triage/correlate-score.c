@@ -87,6 +87,7 @@ static json_t *reasons(const struct tcfg *cfg, const struct inc *i)
         if (i->p[k] == 0)
             continue;
         char buf[256];
+        const char *why = buf;
         if (k == P_VOLUME)
             snprintf(buf, sizeof(buf), "volume: %lld alerts", i->count);
         else if (k == P_CAMPAIGN)
@@ -95,8 +96,12 @@ static json_t *reasons(const struct tcfg *cfg, const struct inc *i)
             snprintf(buf, sizeof(buf), "kill-chain escalation: %zu step(s)",
                      json_array_size(i->esc));
         else
-            snprintf(buf, sizeof(buf), "%s", what[k]);
-        json_array_append_new(r, json_pack("{s:i,s:s}", "points", i->p[k], "reason", buf));
+            why = what[k];
+        /* {"points": N, "reason": why}, built directly (json_pack parses its format each time) */
+        json_t *o = json_object();
+        json_object_set_new(o, "points", json_integer(i->p[k]));
+        json_object_set_new(o, "reason", json_string(why));
+        json_array_append_new(r, o);
     }
     (void)cfg;
     return r;

@@ -32,10 +32,12 @@ void corr_history(struct corr *c, long long id, const char *field, const char *o
     sqlite3_stmt *h = c->hist;
     sqlite3_bind_int64(h, 1, id);
     sqlite3_bind_double(h, 2, c->now);
-    sqlite3_bind_text(h, 3, field, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(h, 4, old, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(h, 5, nw, -1, SQLITE_TRANSIENT);
+    /* stepped and reset at once: the strings need no copy */
+    sqlite3_bind_text(h, 3, field, -1, SQLITE_STATIC);
+    sqlite3_bind_text(h, 4, old, -1, SQLITE_STATIC);
+    sqlite3_bind_text(h, 5, nw, -1, SQLITE_STATIC);
     corr_step_done(c, h, "history");
+    sqlite3_clear_bindings(h); /* no pointer to the caller's strings is kept */
 }
 
 static struct inc *inc_from_row(sqlite3_stmt *s)
