@@ -122,11 +122,11 @@ Test(triage, schema_and_wal)
 {
     struct env e;
     env_open(&e, NULL);
-    cr_assert_eq(tdb_schema_version(e.t), 2);
+    cr_assert_eq(tdb_schema_version(e.t), 3);
     env_close(&e);
     /* reopening migrates nothing and keeps the version */
     env_open(&e, NULL);
-    cr_assert_eq(tdb_schema_version(e.t), 2);
+    cr_assert_eq(tdb_schema_version(e.t), 3);
     sqlite3_stmt *s = tdb_prepare(e.t, "PRAGMA journal_mode", err);
     cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
     cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");

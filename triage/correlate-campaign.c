@@ -13,7 +13,7 @@ static struct inc *active_campaign(struct corr *c, const char *gkey, double ts, 
     if (camp != NULL && ts <= camp->last + w && ts >= camp->first - w)
         return camp;
     char neg[600];
-    snprintf(neg, sizeof(neg), "none\x1f%s", gkey);
+    corr_str_cat(neg, sizeof(neg), (const char *const[]){"none\x1f", gkey}, 2);
     if (corr_tab_get(c->hit_tab, neg) != NULL) /* none this chunk: alerts come in time order */
         return NULL;
     if (ts - w > c->horizon) /* none in the store can be active at ts */
@@ -55,6 +55,16 @@ static int hit_write(struct corr *c, struct hit *h)
     return corr_step_done(c, c->hit_put, "campaign hits");
 }
 
+/* campaign_hits' key order (kind, value, asset; BINARY collation). */
+static int hit_key_cmp(const void *a, const void *b)
+{
+    const struct hit *x = *(struct hit *const *)a, *y = *(struct hit *const *)b;
+    int r = strcmp(x->kind, y->kind);
+    if (r == 0)
+        r = strcmp(x->value, y->value);
+    return r != 0 ? r : strcmp(x->asset, y->asset);
+}
+
 /* Writes the dirty hits of one group (g) or of all groups (g NULL). */
 int corr_hits_flush(struct corr *c, struct hit_group *g)
 {
@@ -65,6 +75,9 @@ int corr_hits_flush(struct corr *c, struct hit_group *g)
         g->dirty = NULL;
         return 0;
     }
+    /* in key order: the seeks walk the table's pages forwards instead of at random */
+    if (c->ndirty > 1)
+        qsort(c->dirty_hits, c->ndirty, sizeof(*c->dirty_hits), hit_key_cmp);
     for (size_t k = 0; k < c->ndirty; k++) {
         struct hit *h = c->dirty_hits[k];
         if (h->dirty && hit_write(c, h) != 0)
@@ -101,24 +114,26 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
             sqlite3_bind_double(c->hit_get, 3, a->ts - w);
             while (sqlite3_step(c->hit_get) == SQLITE_ROW) {
                 const char *asset = (const char *)sqlite3_column_text(c->hit_get, 0);
-                struct hit *x = calloc(1, sizeof(*x));
-                if (x == NULL || asset == NULL)
+                struct hit *x = asset ? corr_hit_new(kind, value, asset) : NULL;
+                if (x == NULL)
                     break;
                 x->group = g;
                 corr_member_front(x); /* oldest first in the query: the latest ends first */
-                x->kind = strdup(kind);
-                x->value = strdup(value);
-                x->asset = strdup(asset);
                 x->last = sqlite3_column_double(c->hit_get, 1);
                 x->incident_id = sqlite3_column_int64(c->hit_get, 2);
                 x->stored = 1;
                 corr_key_join(key, sizeof(key), kind, value, asset);
-                if (!x->kind || !x->value || !x->asset || corr_tab_put(c->hit_tab, key, x) != 0) {
+                if (corr_tab_put(c->hit_tab, key, x) != 0) {
                     corr_hit_free(x);
                     break;
                 }
             }
             sqlite3_reset(c->hit_get);
+            sqlite3_bind_text(c->hit_old, 1, kind, -1, SQLITE_STATIC);
+            sqlite3_bind_text(c->hit_old, 2, value, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_double(c->hit_old, 3, a->ts - w);
+            g->has_old = sqlite3_step(c->hit_old) == SQLITE_ROW;
+            sqlite3_reset(c->hit_old);
             corr_key_join(key, sizeof(key), kind, value, host);
             h = corr_tab_get(c->hit_tab, key);
         }
@@ -126,20 +141,19 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
     if (h == NULL) {
         char gk[512];
         corr_key_join(gk, sizeof(gk), "G", kind, value);
-        if ((h = calloc(1, sizeof(*h))) == NULL || corr_tab_put(c->hit_tab, key, h) != 0) {
+        if ((h = corr_hit_new(kind, value, host)) == NULL ||
+            corr_tab_put(c->hit_tab, key, h) != 0) {
             free(h);
             return -1;
         }
         h->group = corr_tab_get(c->hit_tab, gk);
         if (h->group != NULL)
             corr_member_front(h);
-        h->kind = strdup(kind);
-        h->value = strdup(value);
-        h->asset = strdup(host);
         h->last = -1;
-        if (!h->kind || !h->value || !h->asset || h->group == NULL)
+        if (h->group == NULL)
             return -1;
-        if (h->group->evicted) { /* its row, as if it had never left the cache */
+        /* its row, as if it had never left the cache (if the store can have one) */
+        if (h->group->evicted && (h->group->has_old || corr_evset_has(c, corr_hash(key)))) {
             sqlite3_bind_text(c->hit_one, 1, kind, -1, SQLITE_STATIC);
             sqlite3_bind_text(c->hit_one, 2, value, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(c->hit_one, 3, host, -1, SQLITE_TRANSIENT);
@@ -175,7 +189,7 @@ int corr_campaign(struct corr *c, const char *kind, const char *value, const cha
         }
     }
     char gkey[512];
-    snprintf(gkey, sizeof(gkey), "campaign:%s=%s", kind, value);
+    corr_str_cat(gkey, sizeof(gkey), (const char *const[]){"campaign:", kind, "=", value}, 4);
     struct inc *camp = active_campaign(c, gkey, a->ts, w);
     if (camp != NULL) {
         if (hinc->campaign_id == 0) {

@@ -6,7 +6,8 @@
 #include "vigil/triage.h"
 
 #define CORR_BUCKETS 262144
-#define CORR_CACHE_MAX 200000 /* cached incidents + hits kept across chunks (bounded memory) */
+#define CORR_CACHE_MAX 200000     /* cached incidents + hits kept across chunks (bounded memory) */
+#define CORR_EVSET_MAX (1u << 22) /* slots of the evicted-hit set (16 MiB) */
 
 /* An incident being updated; written back at the end of each chunk. */
 struct inc {
@@ -41,6 +42,7 @@ struct hit_group {
     struct hit *dirty;
     struct hit *members;
     int evicted; /* evict() dropped members: a miss may be a host the store knows */
+    int has_old; /* the store held rows of the group older than the window when it was loaded */
 };
 
 /* A table entry: one allocation with its key inline, and the key's full hash compared before the
@@ -61,9 +63,20 @@ struct corr {
     struct entry *id_tab[CORR_BUCKETS]; /* "#id" -> cached incident (not owned) */
     size_t cached;
     struct hit **dirty_hits; /* every dirty hit, for the end of the chunk */
+    struct inc **flushing;   /* the dirty incidents at the end of a chunk, in id order */
+    size_t capflush;
     size_t ndirty, capdirty;
+    /*
+     * The hashes of the hit keys evict() dropped (an open-addressing set, bounded: past
+     * CORR_EVSET_MAX it is full and stops answering). A miss in an evicted group whose key is
+     * not in it, in a group with no rows older than the window, cannot be in the store: no
+     * look-up (one per new host of an evicted group was a tenth of correlation).
+     */
+    unsigned *evset;
+    size_t evset_cap, evset_n;
+    int evset_off; /* full, or another writer: every miss of an evicted group asks the store */
     sqlite3_stmt *find, *by_id, *insert, *update, *ev_upd, *hit_get, *hit_put, *link, *flow_inc,
-        *hist, *seq_get, *seq_put, *hit_one, *hit_upd;
+        *hist, *seq_get, *seq_put, *hit_one, *hit_upd, *hit_old;
     struct tsup_list supp;
     double now;
     long long next_id; /* the last incident id given out */
@@ -106,6 +119,10 @@ struct alert {
 /* buf = a SEP b SEP c (c may be NULL), truncated to len - 1 like snprintf. */
 void corr_key_join(char *buf, size_t len, const char *a, const char *b, const char *c);
 unsigned corr_hash(const char *k);
+/* buf = parts[0] .. parts[n - 1] joined, truncated to len - 1 like snprintf; returns its length. */
+size_t corr_str_cat(char *buf, size_t len, const char *const *parts, size_t n);
+/* A hit of (kind, value, asset), its strings in the same allocation; NULL if out of memory. */
+struct hit *corr_hit_new(const char *kind, const char *value, const char *asset);
 /* The value of key k in tab, or NULL. */
 void *corr_tab_get(struct entry **tab, const char *k);
 /* Adds k (copied) -> v to tab and counts it in *corr_tab_count. Returns 0 or -1 (memory). */
@@ -118,6 +135,8 @@ void corr_member_unlink(struct hit *h);
 void corr_member_front(struct hit *h);
 /* Records that an incident with this last_seen may be in the store and not in the cache. */
 void corr_raise_horizon(struct corr *c, double last);
+/* Whether hash h may be a hit key evict() dropped (1 also when the set cannot tell). */
+int corr_evset_has(const struct corr *c, unsigned h);
 /* Frees every cached incident and hit (all written back). */
 void corr_clear_tabs(struct corr *c);
 /* Drops what the window at ts has passed; clears everything if that is not enough. */

@@ -87,6 +87,7 @@ static json_t *reasons(const struct tcfg *cfg, const struct inc *i)
         if (i->p[k] == 0)
             continue;
         char buf[256];
+        const char *why = buf;
         if (k == P_VOLUME)
             snprintf(buf, sizeof(buf), "volume: %lld alerts", i->count);
         else if (k == P_CAMPAIGN)
@@ -95,8 +96,12 @@ static json_t *reasons(const struct tcfg *cfg, const struct inc *i)
             snprintf(buf, sizeof(buf), "kill-chain escalation: %zu step(s)",
                      json_array_size(i->esc));
         else
-            snprintf(buf, sizeof(buf), "%s", what[k]);
-        json_array_append_new(r, json_pack("{s:i,s:s}", "points", i->p[k], "reason", buf));
+            why = what[k];
+        /* {"points": N, "reason": why}, built directly (json_pack parses its format each time) */
+        json_t *o = json_object();
+        json_object_set_new(o, "points", json_integer(i->p[k]));
+        json_object_set_new(o, "reason", json_string(why));
+        json_array_append_new(r, o);
     }
     (void)cfg;
     return r;
@@ -133,7 +138,8 @@ static int flush_inc(struct corr *c, struct inc *i)
     json_t *r = reasons(c->cfg, i);
     char *rs = json_dumps(r, JSON_COMPACT);
     json_decref(r);
-    char *es = json_dumps(i->esc, JSON_COMPACT);
+    /* most incidents never escalate: their empty list needs no encoder */
+    char *es = json_array_size(i->esc) == 0 ? NULL : json_dumps(i->esc, JSON_COMPACT);
     sqlite3_stmt *u;
     if (i->is_new) {
         u = c->insert;
@@ -150,11 +156,11 @@ static int flush_inc(struct corr *c, struct inc *i)
         sqlite3_bind_text(u, 11, c->cfg->default_pap, -1, SQLITE_STATIC);
         sqlite3_bind_double(u, 12, i->first);
         sqlite3_bind_double(u, 13, c->now);
-        bind_score(c, u, 13, i, rs, es);
+        bind_score(c, u, 13, i, rs, es ? es : "[]");
         i->is_new = 0;
     } else {
         u = c->update;
-        bind_score(c, u, 0, i, rs, es);
+        bind_score(c, u, 0, i, rs, es ? es : "[]");
         sqlite3_bind_int64(u, 21, i->id);
     }
     free(rs);
@@ -163,13 +169,38 @@ static int flush_inc(struct corr *c, struct inc *i)
     return corr_step_done(c, u, "write incident");
 }
 
+static int inc_id_cmp(const void *a, const void *b)
+{
+    const struct inc *x = *(struct inc *const *)a, *y = *(struct inc *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 int corr_flush_all(struct corr *c)
 {
     if (corr_seq_write(c) != 0)
         return -1;
+    /* in id order: new incidents append to the table and its ref index instead of landing
+     * between each other (hash-bucket order), updates walk the table forwards */
+    size_t n = 0;
     for (int b = 0; b < CORR_BUCKETS; b++)
-        for (struct entry *e = c->inc_tab[b]; e; e = e->next)
-            if (flush_inc(c, e->val) != 0)
-                return -1;
+        for (struct entry *e = c->inc_tab[b]; e; e = e->next) {
+            struct inc *i = e->val;
+            if (!i->dirty)
+                continue;
+            if (n == c->capflush) {
+                size_t nc = c->capflush ? 2 * c->capflush : 4096;
+                struct inc **f = realloc(c->flushing, nc * sizeof(*f));
+                if (f == NULL)
+                    return -1;
+                c->flushing = f;
+                c->capflush = nc;
+            }
+            c->flushing[n++] = i;
+        }
+    if (n > 1)
+        qsort(c->flushing, n, sizeof(*c->flushing), inc_id_cmp);
+    for (size_t k = 0; k < n; k++)
+        if (flush_inc(c, c->flushing[k]) != 0)
+            return -1;
     return corr_hits_flush(c, NULL);
 }

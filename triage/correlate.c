@@ -10,6 +10,7 @@
 /* alerts per transaction (campaign host counts depend on where chunks end: changing this
  * changes results; 50000 was 3 % faster, not worth it) */
 #define CORR_CHUNK 20000
+#define CORR_TX_CHUNKS 5 /* chunks per transaction (the unit a crash rolls back) */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -31,10 +32,12 @@ void corr_history(struct corr *c, long long id, const char *field, const char *o
     sqlite3_stmt *h = c->hist;
     sqlite3_bind_int64(h, 1, id);
     sqlite3_bind_double(h, 2, c->now);
-    sqlite3_bind_text(h, 3, field, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(h, 4, old, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(h, 5, nw, -1, SQLITE_TRANSIENT);
+    /* stepped and reset at once: the strings need no copy */
+    sqlite3_bind_text(h, 3, field, -1, SQLITE_STATIC);
+    sqlite3_bind_text(h, 4, old, -1, SQLITE_STATIC);
+    sqlite3_bind_text(h, 5, nw, -1, SQLITE_STATIC);
     corr_step_done(c, h, "history");
+    sqlite3_clear_bindings(h); /* no pointer to the caller's strings is kept */
 }
 
 static struct inc *inc_from_row(sqlite3_stmt *s)
@@ -299,19 +302,37 @@ static int group(struct corr *c, const struct alert *a, long long *inc_id, int *
         return 0;
     }
     c->st->alerts++;
+    char sid[32];
+    snprintf(sid, sizeof(sid), "%lld", a->sid);
+    const char *parts[15]; /* the key's fields, joined without snprintf */
+    size_t np = 0;
+    if (cfg->keys & KEY_SIGNATURE) {
+        parts[np++] = "sig=";
+        parts[np++] = sid;
+        parts[np++] = "|";
+    }
+    if (cfg->keys & KEY_SRC) {
+        parts[np++] = "src=";
+        parts[np++] = a->src ? a->src : "-";
+        parts[np++] = "|";
+    }
+    if (cfg->keys & KEY_DEST) {
+        parts[np++] = "dest=";
+        parts[np++] = a->dest ? a->dest : "-";
+        parts[np++] = "|";
+    }
+    if (cfg->keys & KEY_ASSET) {
+        parts[np++] = "asset=";
+        parts[np++] = host;
+        parts[np++] = "|";
+    }
+    if (cfg->keys & KEY_ACTOR) {
+        parts[np++] = "actor=";
+        parts[np++] = actor;
+        parts[np++] = "|";
+    }
     char gkey[512];
-    size_t o = 0;
-    gkey[0] = '\0';
-    if (cfg->keys & KEY_SIGNATURE)
-        o += snprintf(gkey + o, sizeof(gkey) - o, "sig=%lld|", a->sid);
-    if ((cfg->keys & KEY_SRC) && o < sizeof(gkey))
-        o += snprintf(gkey + o, sizeof(gkey) - o, "src=%s|", a->src ? a->src : "-");
-    if ((cfg->keys & KEY_DEST) && o < sizeof(gkey))
-        o += snprintf(gkey + o, sizeof(gkey) - o, "dest=%s|", a->dest ? a->dest : "-");
-    if ((cfg->keys & KEY_ASSET) && o < sizeof(gkey))
-        o += snprintf(gkey + o, sizeof(gkey) - o, "asset=%s|", host);
-    if ((cfg->keys & KEY_ACTOR) && o < sizeof(gkey))
-        snprintf(gkey + o, sizeof(gkey) - o, "actor=%s|", actor);
+    corr_str_cat(gkey, sizeof(gkey), parts, np);
     struct inc *i = corr_tab_get(c->inc_tab, gkey); /* the common case: cached and in the window */
     if (i == NULL || a->ts > i->last + cfg->window || a->ts < i->first - cfg->window) {
         char title[512]; /* only a new incident needs it */
@@ -322,8 +343,6 @@ static int group(struct corr *c, const struct alert *a, long long *inc_id, int *
         return -1;
     corr_apply(c, i, a, host);
     *inc_id = i->id;
-    char sid[32];
-    snprintf(sid, sizeof(sid), "%lld", a->sid);
     if (strcmp(actor, "-") != 0 && !actor_internal &&
         corr_campaign(c, "actor", actor, host, i, a) != 0)
         return -1;
@@ -332,15 +351,24 @@ static int group(struct corr *c, const struct alert *a, long long *inc_id, int *
     return 0;
 }
 
+/* An alert's outcome, written back at the end of its chunk. */
+struct done {
+    long long id, inc;
+    int supp;
+};
+
+static int done_id_cmp(const void *a, const void *b)
+{
+    const struct done *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char *errbuf)
 {
     struct corr *c = calloc(1, sizeof(*c));
     sqlite3_stmt *sel = NULL;
-    struct done {
-        long long id, inc;
-        int supp;
-    } *done = NULL;
-    int rc = -1;
+    struct done *done = NULL;
+    int rc = -1, ck = 0;
     if (c == NULL)
         return -1;
     c->t = t;
@@ -386,6 +414,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
         {&c->seq_put, "INSERT OR REPLACE INTO meta VALUES(?,?)"},
         {&c->hit_upd, "UPDATE campaign_hits SET last_ts=?, incident_id=? WHERE kind=? AND value=?"
                       " AND asset=?"},
+        {&c->hit_old, "SELECT 1 FROM campaign_hits WHERE kind=? AND value=? AND last_ts<? LIMIT 1"},
         {&c->hit_one, "SELECT last_ts, incident_id FROM campaign_hits WHERE kind=? AND value=? AND"
                       " asset=?"},
     };
@@ -407,10 +436,11 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
     if (sel == NULL)
         goto out;
     double last_ts = 0;
+    ck = tdb_ckpt_start(t) == 0;
     c->horizon = HUGE_VAL; /* until known: every new key is looked up */
-    for (;;) {
+    for (long long chunk = 1;; chunk++) {
         size_t nd = 0;
-        if (tdb_begin(t, errbuf) != 0)
+        if (!t->in_tx && tdb_begin(t, errbuf) != 0)
             goto out;
         long long dv = tdb_scalar(t, "PRAGMA data_version", NULL);
         if (c->data_version == 0 &&
@@ -430,6 +460,7 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
             sqlite3_finalize(h);
         } else if (c->data_version != 0 && dv != c->data_version) {
             c->horizon = HUGE_VAL; /* another process wrote between our chunks */
+            c->evset_off = 1;
         }
         c->data_version = dv;
         long long max_id = tdb_scalar(t, "SELECT COALESCE(MAX(id), 0) FROM incidents", NULL);
@@ -470,6 +501,10 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
             tdb_rollback(t);
             goto out;
         }
+        /* in id order: the updates walk the table forwards (files from several sensors
+         * interleave ids with time) */
+        if (nd > 1)
+            qsort(done, nd, sizeof(*done), done_id_cmp);
         for (size_t k = 0; k < nd; k++) {
             if (done[k].inc)
                 sqlite3_bind_int64(c->ev_upd, 1, done[k].inc);
@@ -488,15 +523,21 @@ int corr_run(struct tdb *t, const struct tcfg *cfg, struct corr_stats *st, char 
         }
         if (c->cached > CORR_CACHE_MAX)
             corr_evict(c, last_ts);
-        if (tdb_commit(t, errbuf) != 0)
+        /* a transaction holds CORR_TX_CHUNKS chunks: the pages every chunk touches (the
+         * campaign hits, the indexes' right edges) go to the WAL once for all of them */
+        if ((chunk % CORR_TX_CHUNKS == 0 || nd < CORR_CHUNK) && tdb_commit(t, errbuf) != 0)
             goto out;
         if (nd < CORR_CHUNK)
             break;
     }
     rc = 0;
 out:
+    if (ck)
+        tdb_ckpt_stop(t);
     corr_clear_tabs(c);
     free(c->dirty_hits);
+    free(c->flushing);
+    free(c->evset);
     free(done);
     corr_tab_count = NULL;
     sqlite3_finalize(sel);

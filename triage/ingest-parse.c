@@ -10,16 +10,17 @@
 
 /*
  * A bump allocator for the one event being parsed: jansson allocates per value, and malloc/free
- * were a quarter of ingest time. Installed only around json_loadb .. json_decref of one line;
- * whatever does not fit falls back to malloc.
+ * were a quarter of ingest time. Each parsing thread has its own arena, active only between
+ * json_loadb and json_decref of one line; outside that, or for what does not fit, malloc.
  */
-static _Alignas(16) char arena_buf[ARENA_SIZE];
-static size_t arena_used;
+static _Thread_local char *arena_buf;
+static _Thread_local size_t arena_used;
+static _Thread_local int arena_on;
 
 static void *arena_malloc(size_t n)
 {
     n = (n + 15) & ~(size_t)15;
-    if (n <= ARENA_SIZE - arena_used) {
+    if (arena_on && n <= ARENA_SIZE - arena_used) {
         void *p = arena_buf + arena_used;
         arena_used += n;
         return p;
@@ -29,9 +30,26 @@ static void *arena_malloc(size_t n)
 
 static void arena_free(void *p)
 {
-    if ((char *)p >= arena_buf && (char *)p < arena_buf + ARENA_SIZE)
+    if (arena_buf != NULL && (char *)p >= arena_buf && (char *)p < arena_buf + ARENA_SIZE)
         return;
     free(p);
+}
+
+void ing_alloc_install(struct ing_alloc *saved)
+{
+    json_get_alloc_funcs(&saved->m, &saved->f);
+    json_set_alloc_funcs(arena_malloc, arena_free);
+}
+
+void ing_alloc_restore(const struct ing_alloc *saved)
+{
+    json_set_alloc_funcs(saved->m, saved->f);
+}
+
+void ing_parse_thread_done(void)
+{
+    free(arena_buf);
+    arena_buf = NULL;
 }
 
 /* Case-insensitive substring test; the first byte is compared before strncasecmp (called for
@@ -358,9 +376,25 @@ int ing_parse_line(const struct tcfg *cfg, const struct ting_opts *o, EVP_MD_CTX
         return 0;
     }
     json_error_t jerr;
+    json_malloc_t jm;
+    json_free_t jf;
+    struct ing_alloc saved;
+    json_get_alloc_funcs(&jm, &jf);
+    int own = jm != arena_malloc; /* not installed by the pipeline: around this line only */
+    if (own)
+        ing_alloc_install(&saved);
+    if (arena_buf == NULL)
+        arena_buf = malloc(ARENA_SIZE); /* without it, everything goes to malloc */
     arena_used = 0;
-    json_set_alloc_funcs(arena_malloc, arena_free);
-    json_t *ev = json_loadb(line + start, len - start, 0, &jerr);
+    arena_on = arena_buf != NULL;
+    /* the line is trimmed: anything after the value is the EOF check's "end of file expected",
+     * without the scan for a token after it */
+    json_t *ev = json_loadb(line + start, len - start, JSON_DISABLE_EOF_CHECK, &jerr);
+    if (ev != NULL && (size_t)jerr.position != len - start) {
+        json_decref(ev);
+        ev = NULL;
+        snprintf(jerr.text, sizeof(jerr.text), "end of file expected");
+    }
     int rc = 0;
     if (ev == NULL) {
         char msg[200];
@@ -370,6 +404,8 @@ int ing_parse_line(const struct tcfg *cfg, const struct ting_opts *o, EVP_MD_CTX
         rc = ing_extract(cfg, o, md, ev, line + start, len - start, e, b);
         json_decref(ev);
     }
-    json_set_alloc_funcs(malloc, free);
+    arena_on = 0;
+    if (own)
+        ing_alloc_restore(&saved);
     return rc;
 }

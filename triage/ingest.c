@@ -13,77 +13,122 @@
 
 #define INGEST_MAX_DEPTH 32
 
-/* ---- the pipeline: a reader thread parses batches while this thread stores them ---- */
+/*
+ * ---- the pipeline: parser threads parse batches while this thread stores them in order ----
+ *
+ * Each parser thread takes the next free slot, reads the next PIPE_LINES lines into it while it
+ * holds the lock (so lines, numbers and offsets stay in file order), then parses them without
+ * the lock. This thread stores the slots in the order they were read: it is the only SQLite
+ * writer. Two parsers and four slots: the parse is most of the work and the machine has 2 cores.
+ */
 
 #define PIPE_LINES 4096
+#define PIPE_PARSERS 2
+#define PIPE_SLOTS 4
 
 struct pipe_batch {
     struct pev ev[PIPE_LINES];
     size_t n;
     struct pbuf buf;
+    char *text; /* the batch's lines as read, each at ev[k].end_off - its length */
+    size_t text_cap;
+    size_t line_off[PIPE_LINES], line_len[PIPE_LINES];
     int last;              /* end of input (or a read error) */
     long long off, lineno; /* after the batch */
+    long long seq;
+    int state; /* SLOT_FREE, SLOT_PARSING, SLOT_READY */
 };
+enum { SLOT_FREE, SLOT_PARSING, SLOT_READY };
 
 struct pipe {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct pipe_batch *b[2];
-    int full[2], stop, fail;
+    struct pipe_batch *b[PIPE_SLOTS];
+    long long next_seq; /* the sequence number of the next batch read */
+    int stop, fail, eof;
     FILE *f;
     long long off, lineno;
     const struct tcfg *cfg;
     const struct ting_opts *o;
-    EVP_MD_CTX *md;
 };
 
-static void *pipe_reader(void *arg)
+/* Reads up to PIPE_LINES lines of p->f into b (the lock held). Returns 0, or -1 (memory). */
+static int pipe_read(struct pipe *p, struct pipe_batch *b, char **line, size_t *cap)
+{
+    size_t used = 0;
+    b->n = 0;
+    b->last = 0;
+    while (b->n < PIPE_LINES) {
+        ssize_t n = getline(line, cap, p->f);
+        if (n < 0) {
+            b->last = 1;
+            break;
+        }
+        if (used + (size_t)n + 1 > b->text_cap) {
+            size_t nc = b->text_cap ? b->text_cap : 1 << 20;
+            while (nc < used + (size_t)n + 1)
+                nc *= 2;
+            char *t = realloc(b->text, nc);
+            if (t == NULL)
+                return -1;
+            b->text = t;
+            b->text_cap = nc;
+        }
+        memcpy(b->text + used, *line, (size_t)n + 1);
+        b->line_off[b->n] = used;
+        b->line_len[b->n] = (size_t)n;
+        used += (size_t)n + 1;
+        struct pev *e = &b->ev[b->n];
+        memset(e, 0, sizeof(*e));
+        e->lineno = ++p->lineno;
+        p->off += n;
+        e->end_off = p->off;
+        b->n++;
+    }
+    b->off = p->off;
+    b->lineno = p->lineno;
+    return 0;
+}
+
+static void *pipe_parser(void *arg)
 {
     struct pipe *p = arg;
     char *line = NULL;
     size_t cap = 0;
-    for (int idx = 0;; idx ^= 1) {
-        pthread_mutex_lock(&p->mu);
-        while (p->full[idx] && !p->stop)
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    pthread_mutex_lock(&p->mu);
+    if (md == NULL)
+        p->fail = 1;
+    for (;;) {
+        struct pipe_batch *b = NULL;
+        while (!p->stop && !p->eof && !p->fail &&
+               (b = p->b[p->next_seq % PIPE_SLOTS])->state != SLOT_FREE)
             pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop;
-        pthread_mutex_unlock(&p->mu);
-        if (stop)
+        if (p->stop || p->eof || p->fail)
             break;
-        struct pipe_batch *b = p->b[idx];
-        b->n = 0;
+        b->seq = p->next_seq++;
+        b->state = SLOT_PARSING;
+        int rc = pipe_read(p, b, &line, &cap);
+        if (b->last || rc != 0)
+            p->eof = 1;
+        pthread_mutex_unlock(&p->mu);
         b->buf.used = 0;
-        b->last = 0;
-        while (b->n < PIPE_LINES) {
-            ssize_t n = getline(&line, &cap, p->f);
-            if (n < 0) {
-                b->last = 1;
-                break;
-            }
-            struct pev *e = &b->ev[b->n];
-            memset(e, 0, sizeof(*e));
-            e->lineno = ++p->lineno;
-            p->off += n;
-            e->end_off = p->off;
-            if (ing_parse_line(p->cfg, p->o, p->md, line, (size_t)n, e, &b->buf) != 0) {
-                b->last = 1;
-                pthread_mutex_lock(&p->mu);
-                p->fail = 1;
-                pthread_mutex_unlock(&p->mu);
-                break;
-            }
-            b->n++;
-        }
-        b->off = p->off;
-        b->lineno = p->lineno;
+        for (size_t k = 0; k < b->n && rc == 0; k++)
+            rc = ing_parse_line(p->cfg, p->o, md, b->text + b->line_off[k], b->line_len[k],
+                                &b->ev[k], &b->buf);
         pthread_mutex_lock(&p->mu);
-        p->full[idx] = 1;
+        if (rc != 0) {
+            b->last = 1;
+            p->fail = 1;
+        }
+        b->state = SLOT_READY;
         pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        if (b->last)
-            break;
     }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
     free(line);
+    EVP_MD_CTX_free(md);
+    ing_parse_thread_done();
     return NULL;
 }
 
@@ -96,30 +141,40 @@ static int ingest_pipelined(struct ingest *in, const char *name, const char *rp,
                             long long bad0, long long bad_start)
 {
     struct pipe p = {.f = f, .off = *off, .lineno = *lineno, .cfg = in->cfg, .o = in->o};
-    pthread_t th;
-    int rc = 0;
-    p.md = EVP_MD_CTX_new();
-    p.b[0] = calloc(1, sizeof(struct pipe_batch));
-    p.b[1] = calloc(1, sizeof(struct pipe_batch));
-    if (p.md == NULL || p.b[0] == NULL || p.b[1] == NULL) {
-        snprintf(in->errbuf, TRIAGE_ERRBUF, "out of memory");
-        rc = -1;
-        goto out;
-    }
+    pthread_t th[PIPE_PARSERS];
+    int nth = 0, rc = 0;
+    struct ing_alloc saved;
+    for (int k = 0; k < PIPE_SLOTS; k++)
+        if ((p.b[k] = calloc(1, sizeof(struct pipe_batch))) == NULL) {
+            snprintf(in->errbuf, TRIAGE_ERRBUF, "out of memory");
+            rc = -1;
+            goto out;
+        }
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
-    if (pthread_create(&th, NULL, pipe_reader, &p) != 0) {
-        snprintf(in->errbuf, TRIAGE_ERRBUF, "cannot start the reader thread");
+    ing_alloc_install(&saved); /* before any parser starts: they share jansson's allocator */
+    for (; nth < PIPE_PARSERS; nth++)
+        if (pthread_create(&th[nth], NULL, pipe_parser, &p) != 0)
+            break;
+    if (nth == 0) {
+        snprintf(in->errbuf, TRIAGE_ERRBUF, "cannot start the parser threads");
         rc = -1;
         goto out_sync;
     }
     long batch = in->o && in->o->batch > 0 ? in->o->batch : TING_BATCH;
-    for (int idx = 0;; idx ^= 1) {
+    in->grouping = 1;
+    for (long long seq = 0;; seq++) {
+        struct pipe_batch *b = p.b[seq % PIPE_SLOTS];
         pthread_mutex_lock(&p.mu);
-        while (!p.full[idx])
+        /* the slot holds batch seq once it is ready; if it is free and the input has ended,
+         * there is no batch seq */
+        while (!(b->state == SLOT_READY && b->seq == seq) &&
+               !(b->state == SLOT_FREE && (p.eof || p.fail) && p.next_seq <= seq))
             pthread_cond_wait(&p.cv, &p.mu);
+        int have = b->state == SLOT_READY;
         pthread_mutex_unlock(&p.mu);
-        struct pipe_batch *b = p.b[idx];
+        if (!have)
+            break;
         for (size_t k = 0; k < b->n && rc == 0; k++) {
             const struct pev *e = &b->ev[k];
             rc = ing_consume(in, name, e, &b->buf);
@@ -127,13 +182,15 @@ static int ingest_pipelined(struct ingest *in, const char *name, const char *rp,
                 rc = ing_flush_batch(in, rp, sb, e->end_off, e->lineno,
                                      bad0 + in->st->bad - bad_start);
         }
+        if (rc == 0) /* the group points into b */
+            rc = ing_store_flush(in);
         int last = b->last;
         if (rc == 0) {
             *off = b->off;
             *lineno = b->lineno;
         }
         pthread_mutex_lock(&p.mu);
-        p.full[idx] = 0;
+        b->state = SLOT_FREE;
         if (rc != 0)
             p.stop = 1;
         pthread_cond_broadcast(&p.cv);
@@ -141,21 +198,29 @@ static int ingest_pipelined(struct ingest *in, const char *name, const char *rp,
         if (last || rc != 0)
             break;
     }
-    pthread_join(th, NULL);
+    in->grouping = 0;
+    in->ngroup = 0; /* flushed, or dropped with the failed transaction */
+    pthread_mutex_lock(&p.mu);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+out_sync:
+    for (int k = 0; k < nth; k++)
+        pthread_join(th[k], NULL);
+    ing_alloc_restore(&saved);
     if (rc == 0 && p.fail) {
         snprintf(in->errbuf, TRIAGE_ERRBUF, "%s: out of memory or SHA-256 failure", name);
         rc = -1;
     }
-out_sync:
     pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.mu);
 out:
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < PIPE_SLOTS; k++)
         if (p.b[k] != NULL) {
             free(p.b[k]->buf.p);
+            free(p.b[k]->text);
             free(p.b[k]);
         }
-    EVP_MD_CTX_free(p.md);
     return rc;
 }
 
@@ -387,7 +452,7 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
     char **files = NULL;
     size_t nfiles = 0;
     struct stat sb;
-    int rc = -1;
+    int rc = -1, ck = 0;
     if (strcmp(path, "-") != 0 && stat(path, &sb) != 0) {
         snprintf(errbuf, TRIAGE_ERRBUF, "%s: %s", path, strerror(errno));
         return -1;
@@ -408,6 +473,7 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
     }
     if (ing_prepare(&in) != 0)
         goto out;
+    ck = tdb_ckpt_start(t) == 0;
     if (tdb_begin(t, errbuf) != 0)
         goto out;
     rc = 0;
@@ -423,6 +489,8 @@ int ting_ingest(struct tdb *t, const struct tcfg *cfg, const char *path, const s
         st->suppressed += cs.suppressed;
     }
 out:
+    if (ck)
+        tdb_ckpt_stop(t);
     for (size_t i = 0; i < nfiles; i++)
         free(files[i]);
     free(files);

@@ -117,14 +117,25 @@ const char *tcfg_stage_name(int stage);
 
 /* ---- db.c: SQLite store ---- */
 
+struct tdb_ckpt;
 struct tdb {
     sqlite3 *db;
     int in_tx;
+    struct tdb_ckpt *ckpt; /* the background checkpointer while one runs */
+    int ckpt_users;
 };
 
 /* Opens (creating/migrating) path in WAL mode. Returns NULL with errbuf set. */
 struct tdb *tdb_open(const char *path, char *errbuf);
 void tdb_close(struct tdb *t);
+/*
+ * Moves WAL checkpoints to a thread with its own connection for a bulk run (ingest, correlate):
+ * the writer stops checkpointing itself, and the copy back into the database and its fsync no
+ * longer stall it. Nested calls share one thread. Returns 0, or -1 (no thread: the writer keeps
+ * checkpointing itself, which is only slower). tdb_ckpt_stop ends it with the last user.
+ */
+int tdb_ckpt_start(struct tdb *t);
+void tdb_ckpt_stop(struct tdb *t);
 /* Transactions; return 0 or -1 with errbuf set. */
 int tdb_begin(struct tdb *t, char *errbuf);
 int tdb_commit(struct tdb *t, char *errbuf);
