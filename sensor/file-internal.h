@@ -47,7 +47,6 @@ struct file_engine {
     struct file_yara yara;
     const EVP_MD *md[3]; /* md5, sha1, sha256 fetched once */
     int need_content;    /* keep content: rules or filestore */
-    int pool_magic;      /* the pool's threads run libmagic, off the packet workers */
     uint64_t buffered;   /* content bytes held (atomic), against cfg.memcap */
     struct file_pool *pool;
     pthread_mutex_t lock; /* threads list and retired counters */

@@ -98,7 +98,7 @@ struct file_pool *file_pool_new(struct file_engine *e, char *errbuf)
             yr_scanner_set_timeout(s->yr, (int)e->cfg.yara_timeout);
             yr_scanner_set_flags(s->yr, SCAN_FLAGS_FAST_MODE | SCAN_FLAGS_REPORT_RULES_MATCHING);
         }
-        if (e->pool_magic && file_magic_open(&s->magic, errbuf) < 0)
+        if (e->cfg.magic && file_magic_open(&s->magic, errbuf) < 0)
             goto fail;
         if (e->cfg.emit == NULL && (s->writer = eve_writer_new(e->cfg.sink)) == NULL) {
             vg_errbuf_set(errbuf, "out of memory");

@@ -193,8 +193,7 @@ struct file_engine *file_engine_new(const struct file_config *c, char *errbuf)
     e->need_content = e->yara.rules != NULL || e->cfg.filestore;
     /* The pool also runs libmagic (~20% of a worker's time on web traffic), so a worker only
      * hashes; without YARA or a filestore it keeps just the first FILE_MAGIC_BYTES. */
-    e->pool_magic = e->cfg.magic;
-    if ((e->need_content || e->pool_magic) && (e->pool = file_pool_new(e, errbuf)) == NULL)
+    if ((e->need_content || e->cfg.magic) && (e->pool = file_pool_new(e, errbuf)) == NULL)
         goto fail_yara;
     return e;
 fail_yara:
@@ -533,8 +532,8 @@ void file_close(struct vfile *f, int truncated)
         hex(outs[i], d, n);
     }
     f->truncated = truncated || f->over_depth;
-    if (!t->e->pool_magic)
-        file_set_magic(f, &t->magic, &t->st, 0); /* else the pool's thread does it */
+    /* The type is guessed by the pool's thread (there is a pool whenever files.magic is on),
+     * or here by file_need_magic / a full queue (file_release). */
     VG_CNT_INC(t->st.closed);
     if (f->truncated)
         VG_CNT_INC(t->st.truncated);
