@@ -196,6 +196,8 @@ json_t *eve_stats_object(const struct sensor_stats *s)
     eve_set_uint(fo, "magic_cached", fs->magic_cached);
     eve_set_uint(fo, "bytes", fs->bytes);
     eve_set_uint(fo, "memcap", fs->memcap);
+    eve_set_uint(fo, "buffers_warm", fs->buf_warm);
+    eve_set_uint(fo, "buffers_cold", fs->buf_cold);
     eve_set_uint(fo, "skipped_scan", fs->skipped_scan);
     eve_set_uint(fo, "yara_scanned", fs->scanned);
     eve_set_uint(fo, "yara_scanned_bytes", fs->scanned_bytes);

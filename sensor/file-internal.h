@@ -42,6 +42,28 @@ int file_yara_scan(YR_SCANNER *s, const struct vfile *f, json_t *matches);
 
 struct file_pool; /* file-scan.c */
 
+/* file-buf.c: the reserve of content buffers (power-of-two classes from 16 KiB, recycled and
+ * pre-faulted by a thread "vigil-fbuf"), at most reserve bytes held. Returns NULL with errbuf
+ * set when the thread cannot start. */
+struct file_bufs;
+struct file_bufs *file_bufs_new(size_t reserve, char *errbuf);
+
+/* Stops the thread and frees the reserve (every buffer must have been given back or freed). */
+void file_bufs_free(struct file_bufs *b);
+
+/*
+ * A buffer of at least want bytes; *cap is its size and *warm says whether it came from the
+ * reserve (else it was malloc'd now, and the reserve will hold one more of its class). Any
+ * thread. Returns NULL when out of memory.
+ */
+uint8_t *file_bufs_get(struct file_bufs *b, size_t want, size_t *cap, int *warm);
+
+/* Bytes of the buffers the reserve holds ready now. */
+size_t file_bufs_ready(struct file_bufs *b);
+
+/* Gives back buf of cap bytes (from file_bufs_get, or NULL): kept for reuse or freed. */
+void file_bufs_put(struct file_bufs *b, uint8_t *buf, size_t cap);
+
 struct file_engine {
     struct file_config cfg; /* copied, strings owned */
     struct file_yara yara;
@@ -49,6 +71,7 @@ struct file_engine {
     int need_content;    /* keep content: rules or filestore */
     uint64_t buffered;   /* content bytes held (atomic), against cfg.memcap */
     struct file_pool *pool;
+    struct file_bufs *bufs; /* content buffers, when need_content and files.reserve > 0 */
     pthread_mutex_t lock; /* threads list and retired counters */
     struct file_thread *threads;
     struct file_stats retired; /* counters of freed file_threads */

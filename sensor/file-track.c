@@ -15,6 +15,7 @@ void file_config_init(struct file_config *c)
     c->depth = FILE_DEPTH_DEFAULT;
     c->memcap = FILE_MEMCAP_DEFAULT;
     c->mime_max = FILE_MIME_MAX_DEFAULT;
+    c->reserve = FILE_RESERVE_DEFAULT;
     c->magic = 1;
     c->yara_threads = 1;
     c->yara_queue = FILE_QUEUE_DEFAULT;
@@ -49,6 +50,7 @@ int file_config_load(struct file_config *c, const struct config *cfg, char *errb
     if (config_get_size(cfg, "files.depth", c->depth, &c->depth, errbuf) < 0 ||
         config_get_size(cfg, "files.memcap", c->memcap, &c->memcap, errbuf) < 0 ||
         config_get_size(cfg, "files.mime-max", c->mime_max, &c->mime_max, errbuf) < 0 ||
+        config_get_size(cfg, "files.reserve", c->reserve, &c->reserve, errbuf) < 0 ||
         config_get_bool(cfg, "files.magic", c->magic, &c->magic, errbuf) < 0)
         return -1;
     if (config_get_uint(cfg, "yara.threads", c->yara_threads, 16, &v, errbuf) < 0)
@@ -191,11 +193,17 @@ struct file_engine *file_engine_new(const struct file_config *c, char *errbuf)
     if (e->cfg.filestore && file_store_init(e->cfg.filestore_dir, errbuf) < 0)
         goto fail_yara;
     e->need_content = e->yara.rules != NULL || e->cfg.filestore;
+    if (e->need_content && e->cfg.reserve > 0 &&
+        (e->bufs = file_bufs_new(e->cfg.reserve > SIZE_MAX ? SIZE_MAX : (size_t)e->cfg.reserve,
+                                 errbuf)) == NULL)
+        goto fail_yara;
     /* The pool also runs libmagic (~20% of a worker's time on web traffic), so a worker only
      * hashes; without YARA or a filestore it keeps just the first FILE_MAGIC_BYTES. */
     if ((e->need_content || e->cfg.magic) && (e->pool = file_pool_new(e, errbuf)) == NULL)
-        goto fail_yara;
+        goto fail_bufs;
     return e;
+fail_bufs:
+    file_bufs_free(e->bufs);
 fail_yara:
     file_yara_free(&e->yara);
     yr_finalize();
@@ -215,6 +223,7 @@ void file_engine_free(struct file_engine *e)
         return;
     if (e->pool != NULL)
         file_pool_free(e->pool);
+    file_bufs_free(e->bufs); /* after the pool: its files give their buffers back */
     file_yara_free(&e->yara);
     yr_finalize();
     for (int i = 0; i < 3; i++)
@@ -304,7 +313,10 @@ void file_free(struct vfile *f)
         return;
     if (f->charged > 0)
         __atomic_fetch_sub(&f->e->buffered, (uint64_t)f->charged, __ATOMIC_RELAXED);
-    free(f->buf);
+    if (f->e->bufs != NULL)
+        file_bufs_put(f->e->bufs, f->buf, f->buf_cap);
+    else
+        free(f->buf);
     for (int i = 0; i < 3; i++)
         EVP_MD_CTX_free(f->md[i]);
     json_decref(f->record);
@@ -391,9 +403,44 @@ static int charge(struct vfile *f, struct file_engine *e, size_t want, size_t ca
     return 0;
 }
 
+/* f's buffer moved to one of at least cap bytes (f->buf_cap set), content kept: from the
+ * reserve when there is one. A pre-faulted buffer is resident in full, so it is charged to the
+ * memcap in full; when the memcap cannot take that, a fresh one (pages untouched) is used
+ * instead. Returns the buffer, or NULL (f unchanged) when out of memory. */
+static uint8_t *grow(struct vfile *f, struct file_engine *e, size_t cap)
+{
+    if (e->bufs == NULL) {
+        uint8_t *nb = realloc(f->buf, cap);
+        if (nb != NULL)
+            f->buf_cap = cap;
+        return nb;
+    }
+    int warm;
+    size_t got;
+    uint8_t *nb = file_bufs_get(e->bufs, cap, &got, &warm);
+    if (nb == NULL)
+        return NULL;
+    if (warm && charge(f, e, got, got) < 0) {
+        file_bufs_put(e->bufs, nb, got);
+        if ((nb = malloc(got)) == NULL)
+            return NULL;
+        warm = 0;
+    }
+    if (warm)
+        VG_CNT_INC(f->t->st.buf_warm);
+    else
+        VG_CNT_INC(f->t->st.buf_cold);
+    if (f->buf_len > 0)
+        memcpy(nb, f->buf, f->buf_len);
+    file_bufs_put(e->bufs, f->buf, f->buf_cap);
+    f->buf_cap = got;
+    return nb;
+}
+
 /* Keeps len more bytes of content within the depth and the memcap. The buffer is sized once
  * from f->size_hint when the protocol announced the length, else grown by doubling from
- * 16 KiB; the memcap is charged for the bytes kept, a step at a time. */
+ * 16 KiB; the memcap is charged for the bytes kept, a step at a time (or for the whole buffer
+ * when it came pre-faulted from the reserve). */
 static void keep(struct vfile *f, const uint8_t *data, size_t len)
 {
     struct file_engine *e = f->t->e;
@@ -419,14 +466,13 @@ static void keep(struct vfile *f, const uint8_t *data, size_t len)
         }
         if (cap > limit)
             cap = limit;
-        uint8_t *nb = realloc(f->buf, cap);
+        uint8_t *nb = grow(f, e, cap);
         if (nb == NULL) {
             f->content_short = 1;
             VG_CNT_INC(f->t->st.memcap);
             return;
         }
         f->buf = nb;
-        f->buf_cap = cap;
     }
     if (end > f->charged && charge(f, e, end, f->buf_cap) < 0) {
         /* keep what the charge already covers, then stop */

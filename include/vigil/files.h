@@ -21,6 +21,7 @@
 #define FILE_QUEUE_DEFAULT 256              /* yara.queue: files waiting for a scanner */
 #define FILE_TIMEOUT_DEFAULT 10             /* yara.timeout: seconds per scan */
 #define FILE_MIME_MAX_DEFAULT (20ULL << 20) /* files.mime-max: bytes of one message parsed */
+#define FILE_RESERVE_DEFAULT (32ULL << 20)  /* files.reserve: pre-faulted content buffers */
 
 enum file_store_policy {
     FILE_STORE_ALL,   /* every file */
@@ -38,6 +39,7 @@ struct file_config {
     uint64_t depth;    /* files.depth: bytes of a file hashed and kept; 0 = unlimited */
     uint64_t memcap;   /* files.memcap: content buffered across all open/queued files */
     uint64_t mime_max; /* files.mime-max: bytes of one SMTP message given to the parser */
+    uint64_t reserve;  /* files.reserve: recycled, pre-faulted content buffers held; 0 = none */
     int magic;         /* files.magic: libmagic type guess (default on) */
     char **yara_rules; /* yara-rules: .yar files or directories (recursive) */
     size_t n_yara_rules;
@@ -80,6 +82,8 @@ struct file_stats {
     uint64_t mime_parts;   /* parts extracted as files */
     uint64_t mime_errors;  /* messages GMime could not parse */
     uint64_t magic_cached; /* magic taken from the per-thread cache (same first bytes seen) */
+    uint64_t buf_warm;     /* content buffers taken from the reserve (files.reserve) */
+    uint64_t buf_cold;     /* content buffers a worker had to malloc (and fault in) itself */
 };
 
 /* What the engine's YARA rules are, after loading. */
