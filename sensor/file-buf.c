@@ -114,6 +114,8 @@ static void *warmer_main(void *arg)
         volatile unsigned char *p = malloc(n);
         for (size_t i = 0; p != NULL && i < n; i += b->page)
             p[i] = 0; /* the page fault, here rather than in a worker */
+        if (p != NULL)
+            p[n - 1] = 0; /* the last page, when p is not page-aligned */
         pthread_mutex_lock(&b->lock);
         b->warming = 0;
         if (p == NULL) {
