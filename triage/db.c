@@ -125,8 +125,7 @@ int tdb_ckpt_start(struct tdb *t)
     }
     /* a connection opens the WAL only when it first reads: until then (SQLite 3.40) a checkpoint
      * on it is a silent no-op (log and checkpointed frames -1), and the writer did them all */
-    if (sqlite3_exec(k->db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_exec(k->db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_close(k->db);
         free(k);
         return -1;
