@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vigil/triage.h"
 
@@ -288,5 +290,34 @@ Test(triage_ingest, checkpointer_nests_and_stops, .init = setup, .fini = teardow
     cr_assert_null(e.t->ckpt);
     tdb_ckpt_stop(e.t); /* once too often: nothing */
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM events"), 3000);
+    env_close(&e);
+}
+
+/* The background checkpointer copies WAL frames back into the database file: SQLite 3.40 makes a
+ * checkpoint on a connection that has not read yet a silent no-op, and the writer then did every
+ * checkpoint itself (at 256 MiB of WAL). 80 MiB in one commit wakes the thread (64 MiB); the
+ * database file grows only if it checkpoints. */
+Test(triage_ingest, background_checkpointer_copies_frames, .init = setup, .fini = teardown)
+{
+    struct env e;
+    env_open(&e);
+    cr_assert_eq(tdb_exec(e.t, "CREATE TABLE scratch(b BLOB)", err), 0, "%s", err);
+    struct stat sb;
+    cr_assert_eq(stat(path("t.db"), &sb), 0);
+    off_t before = sb.st_size;
+    cr_assert_eq(tdb_ckpt_start(e.t), 0);
+    cr_assert_eq(tdb_begin(e.t, err), 0, "%s", err);
+    cr_assert_eq(tdb_exec(e.t,
+                          "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                          " WHERE x < 5000) INSERT INTO scratch SELECT randomblob(16000) FROM c",
+                          err),
+                 0, "%s", err);
+    cr_assert_eq(tdb_commit(e.t, err), 0, "%s", err);
+    for (int i = 0; i < 200 && stat(path("t.db"), &sb) == 0 && sb.st_size < before + (64 << 20);
+         i++)
+        usleep(50000); /* up to 10 s */
+    cr_assert_geq(sb.st_size, before + (64 << 20), "database file %lld bytes: not checkpointed",
+                  (long long)sb.st_size);
+    tdb_ckpt_stop(e.t);
     env_close(&e);
 }

@@ -123,6 +123,13 @@ int tdb_ckpt_start(struct tdb *t)
         free(k);
         return -1;
     }
+    /* a connection opens the WAL only when it first reads: until then (SQLite 3.40) a checkpoint
+     * on it is a silent no-op (log and checkpointed frames -1), and the writer did them all */
+    if (sqlite3_exec(k->db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(k->db);
+        free(k);
+        return -1;
+    }
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
     if (pthread_create(&k->th, NULL, ckpt_main, k) != 0) {

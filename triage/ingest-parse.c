@@ -16,6 +16,7 @@
 static _Thread_local char *arena_buf;
 static _Thread_local size_t arena_used;
 static _Thread_local int arena_on;
+static _Thread_local int arena_spilled; /* this line allocated outside the arena */
 
 static void *arena_malloc(size_t n)
 {
@@ -25,6 +26,7 @@ static void *arena_malloc(size_t n)
         arena_used += n;
         return p;
     }
+    arena_spilled |= arena_on;
     return malloc(n);
 }
 
@@ -386,6 +388,7 @@ int ing_parse_line(const struct tcfg *cfg, const struct ting_opts *o, EVP_MD_CTX
     if (arena_buf == NULL)
         arena_buf = malloc(ARENA_SIZE); /* without it, everything goes to malloc */
     arena_used = 0;
+    arena_spilled = 0;
     arena_on = arena_buf != NULL;
     /* the line is trimmed: anything after the value is the EOF check's "end of file expected",
      * without the scan for a token after it */
@@ -402,7 +405,10 @@ int ing_parse_line(const struct tcfg *cfg, const struct ting_opts *o, EVP_MD_CTX
         pev_bad(e, b, msg);
     } else {
         rc = ing_extract(cfg, o, md, ev, line + start, len - start, e, b);
-        json_decref(ev);
+        /* nothing else holds the tree: if it is all in the arena, the next line's reset frees
+         * it, and the walk of json_delete (3 % of the parse) is saved */
+        if (arena_spilled || !arena_on)
+            json_decref(ev);
     }
     arena_on = 0;
     if (own)
