@@ -122,11 +122,11 @@ Test(triage, schema_and_wal)
 {
     struct env e;
     env_open(&e, NULL);
-    cr_assert_eq(tdb_schema_version(e.t), 3);
+    cr_assert_eq(tdb_schema_version(e.t), 4);
     env_close(&e);
     /* reopening migrates nothing and keeps the version */
     env_open(&e, NULL);
-    cr_assert_eq(tdb_schema_version(e.t), 3);
+    cr_assert_eq(tdb_schema_version(e.t), 4);
     sqlite3_stmt *s = tdb_prepare(e.t, "PRAGMA journal_mode", err);
     cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
     cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
@@ -224,6 +224,75 @@ Test(triage, directory_and_context)
     cr_assert(strstr(r, "file/YARA") != NULL, "%s", r);
     free(r);
     json_decref(inc);
+    env_close(&e);
+}
+
+/* SQLite's plan for sql uses index name (EXPLAIN QUERY PLAN mentions it). */
+static int plan_uses(struct env *e, const char *sql, const char *name)
+{
+    char eqp[1024];
+    snprintf(eqp, sizeof(eqp), "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *s = tdb_prepare(e->t, eqp, err);
+    cr_assert_not_null(s, "%s", err);
+    int found = 0;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        found |= strstr((const char *)sqlite3_column_text(s, 3), name) != NULL;
+    sqlite3_finalize(s);
+    return found;
+}
+
+/* Schema 4: alerts enter the flow index only once correlated; a file ingested later still joins
+ * the incident of the alert on its flow, and the context of a ticket is still found by flow. */
+Test(triage, later_file_joins_the_incident_of_its_flow)
+{
+    struct env e;
+    env_open(&e, NULL);
+    FILE *f = fopen(path("one.json"), "w");
+    alert(f, "2026-03-01T10:00:00Z", "198.51.100.7", "10.10.1.5", 1, "x", "y", 2, NULL, 4242);
+    alert(f, "2026-03-01T10:00:01Z", "198.51.100.8", "10.10.1.6", 2, "z", "y", 2, NULL, 4343);
+    fclose(f);
+    struct ting_stats st;
+    ingest(&e, path("one.json"), &st);
+    ting_stats_free(&st);
+    long long iid = q(&e, "SELECT incident_id FROM events WHERE flow_id=4242");
+    cr_assert_gt(iid, 0);
+    cr_assert_eq(q(&e, "SELECT p_file FROM incidents WHERE id=(SELECT incident_id FROM events"
+                       " WHERE flow_id=4242)"),
+                 0);
+    f = fopen(path("two.json"), "w");
+    fputs("{\"timestamp\":\"2026-03-01T10:00:05Z\",\"flow_id\":4242,\"event_type\":\"http\","
+          "\"src_ip\":\"10.10.1.5\",\"dest_ip\":\"198.51.100.7\",\"http\":{\"hostname\":"
+          "\"late.example\",\"url\":\"/y.exe\"}}\n",
+          f);
+    fputs("{\"timestamp\":\"2026-03-01T10:00:06Z\",\"flow_id\":4242,\"event_type\":\"fileinfo\","
+          "\"src_ip\":\"198.51.100.7\",\"dest_ip\":\"10.10.1.5\",\"fileinfo\":{\"filename\":"
+          "\"/y.exe\",\"sha256\":\"bbbb\",\"yara\":[{\"rule\":\"R\"}]}}\n",
+          f);
+    fclose(f);
+    ingest(&e, path("two.json"), &st);
+    ting_stats_free(&st);
+    cr_assert_eq(q(&e, "SELECT incident_id FROM events WHERE event_type='fileinfo'"), iid,
+                 "the file joined the incident of the alert on its flow");
+    cr_assert_gt(q(&e, "SELECT p_file FROM incidents WHERE id=(SELECT incident_id FROM events"
+                       " WHERE flow_id=4242 AND event_type='alert')"),
+                 0);
+    cr_assert_eq(q(&e, "SELECT p_file FROM incidents WHERE id=(SELECT incident_id FROM events"
+                       " WHERE flow_id=4343)"),
+                 0, "the other flow's incident is untouched");
+    json_t *inc = tkt_json(e.t, iid, 1);
+    json_t *obs = json_object_get(inc, "observables");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(obs, "url"), 0)),
+                     "http://late.example/y.exe", "context found by flow");
+    json_decref(inc);
+    /* both flow look-ups use an index, not a scan of every event */
+    cr_assert(plan_uses(&e,
+                        "SELECT e.incident_id FROM events f JOIN events e ON e.flow_id=f.flow_id"
+                        " WHERE f.id=1 AND e.incident_id IS NOT NULL AND e.event_type='alert'",
+                        "events_alertflow"));
+    cr_assert(plan_uses(&e,
+                        "SELECT id FROM events WHERE flow_id IN (SELECT flow_id FROM events"
+                        " WHERE incident_id=1 AND flow_id IS NOT NULL) AND event_type<>'alert'",
+                        "events_flow"));
     env_close(&e);
 }
 

@@ -86,19 +86,22 @@ static void assert_raw_matches(struct env *e, long long n)
                  n);
 }
 
-Test(triage_ingest, schema_3_page_size_and_identity_index, .init = setup, .fini = teardown)
+Test(triage_ingest, schema_4_page_size_identity_and_flow_indexes, .init = setup, .fini = teardown)
 {
     struct env e;
     env_open(&e);
-    cr_assert_eq(tdb_schema_version(e.t), 3);
+    cr_assert_eq(tdb_schema_version(e.t), 4);
     cr_assert_eq(q(&e, "PRAGMA page_size"), 16384);
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM pragma_index_info('events_identity')"), 3);
     cr_assert_eq(q(&e, "SELECT seqno FROM pragma_index_info('events_identity') WHERE name='ts'"),
                  1);
-    /* a store of schema 2 (identity on sensor, hash) gets the new index on opening */
+    /* a store of schema 2 (identity on sensor, hash; every event in the flow index) gets the
+     * new indexes on opening */
     cr_assert_eq(tdb_exec(e.t,
                           "DROP INDEX events_identity; CREATE UNIQUE INDEX events_identity ON"
-                          " events(sensor, hash); UPDATE schema_version SET version=2",
+                          " events(sensor, hash); DROP INDEX events_alertflow; DROP INDEX"
+                          " events_flow; CREATE INDEX events_flow ON events(flow_id) WHERE"
+                          " flow_id IS NOT NULL; UPDATE schema_version SET version=2",
                           err),
                  0, "%s", err);
     FILE *f = fopen(path("eve.json"), "w");
@@ -111,8 +114,11 @@ Test(triage_ingest, schema_3_page_size_and_identity_index, .init = setup, .fini 
     ting_stats_free(&st);
     env_close(&e);
     env_open(&e);
-    cr_assert_eq(tdb_schema_version(e.t), 3);
+    cr_assert_eq(tdb_schema_version(e.t), 4);
     cr_assert_eq(q(&e, "SELECT COUNT(*) FROM pragma_index_info('events_identity')"), 3);
+    cr_assert_eq(q(&e, "SELECT COUNT(*) FROM sqlite_master WHERE name='events_alertflow'"), 1);
+    cr_assert_gt(q(&e, "SELECT instr(sql, 'alert') FROM sqlite_master WHERE name='events_flow'"),
+                 0, "schema 4's flow index leaves alerts out");
     /* what schema 2 stored is still recognised */
     ingest(&e, path("eve.json"), &st); /* the same path: resumes at its end */
     cr_assert_eq(st.events, 0);

@@ -54,6 +54,15 @@ static const char *const migrations[] = {
      * (sensor, ts, hash) is unique exactly when (sensor, hash) is */
     "DROP INDEX events_identity;"
     "CREATE UNIQUE INDEX events_identity ON events(sensor, ts, hash);",
+    /* 4: flow ids are random, so an index on them takes a random page per row. Context events
+     * (http, dns, tls, flow, fileinfo) are found by flow at once; alerts only once they belong
+     * to an incident (a later file on their flow joins it), so their entries are made by
+     * correlation's update, not by ingest */
+    "DROP INDEX events_flow;"
+    "CREATE INDEX events_flow ON events(flow_id) WHERE flow_id IS NOT NULL"
+    " AND event_type <> 'alert';"
+    "CREATE INDEX events_alertflow ON events(flow_id) WHERE event_type = 'alert'"
+    " AND incident_id IS NOT NULL;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -265,8 +274,18 @@ fail:
     return -1;
 }
 
+/* Before SQLite initialises: no memory statistics, so no global mutex on every allocation
+ * (the library's own malloc counters, which nothing here reads). Too late when the process has
+ * already used SQLite (sqlite3_config then refuses, harmlessly). */
+static void sqlite_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct tdb *tdb_open(const char *path, char *errbuf)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_global_init);
     struct tdb *t = calloc(1, sizeof(*t));
     if (t == NULL) {
         snprintf(errbuf, TRIAGE_ERRBUF, "out of memory");
